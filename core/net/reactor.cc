@@ -1,0 +1,373 @@
+#include "core/net/reactor.h"
+
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include <liburing.h>
+
+#include "core/base/asserts.h"
+#include "core/base/log.h"
+#include "core/net/reactor_epoll.h"
+#include "core/net/reactor_uring.h"
+
+namespace ringmq::net {
+
+std::string_view BackendName(BackendKind k) {
+  switch (k) {
+    case BackendKind::kAuto:
+      return "auto";
+    case BackendKind::kIoUring:
+      return "io_uring";
+    case BackendKind::kEpoll:
+      return "epoll";
+  }
+  return "?";
+}
+
+bool ParseBackend(std::string_view text, BackendKind* out) {
+  if (text == "auto") {
+    *out = BackendKind::kAuto;
+  } else if (text == "io_uring" || text == "uring") {
+    *out = BackendKind::kIoUring;
+  } else if (text == "epoll") {
+    *out = BackendKind::kEpoll;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string UringFeatures::Describe() const {
+  if (!usable) {
+    return absl::StrCat("io_uring unusable: ", why_unusable);
+  }
+  return absl::StrCat("io_uring: SINGLE_ISSUER ", single_issuer ? "on" : "off (refused)",
+                      ", DEFER_TASKRUN ", defer_taskrun ? "on" : "off (refused)", ", MSG_RING ",
+                      msg_ring ? "on" : "off (eventfd wake-ups)", ", CQE_SKIP ",
+                      cqe_skip ? "on" : "off");
+}
+
+namespace {
+
+UringFeatures DoProbe() {
+  UringFeatures f;
+  io_uring ring;
+  io_uring_params p;
+  // 1. Try the flags we want, then drop them one at a time as the kernel refuses.
+  const unsigned wanted[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN,
+      0,
+  };
+  int ret = -EINVAL;
+  unsigned flags = 0;
+  for (unsigned w : wanted) {
+    std::memset(&p, 0, sizeof p);
+    p.flags = w;
+    ret = io_uring_queue_init_params(8, &ring, &p);
+    if (ret == 0) {
+      flags = w;
+      break;
+    }
+    if (ret == -EPERM || ret == -ENOSYS) {
+      break;  // io_uring itself is forbidden (seccomp, sysctl): flags will not help
+    }
+  }
+  if (ret != 0) {
+    f.why_unusable = absl::StrCat("io_uring_setup failed: ", std::strerror(-ret));
+    return f;
+  }
+  f.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+  f.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  f.cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) != 0;
+  // 2. Opcodes the backend relies on.
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) {
+    f.why_unusable = "the kernel cannot report its io_uring opcodes";
+  } else {
+    f.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+    const std::pair<int, const char*> needed[] = {
+        {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_SENDMSG, "SENDMSG"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_READ, "READ"},
+        {IORING_OP_CONNECT, "CONNECT"},
+    };
+    for (auto [op, name] : needed) {
+      if (!io_uring_opcode_supported(probe, op)) {
+        f.why_unusable = absl::StrCat("opcode ", name, " not supported");
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  // 3. Provided buffer rings (5.19) and multishot recv/accept come together.
+  if (f.why_unusable.empty()) {
+    io_uring_buf_reg reg;
+    std::memset(&reg, 0, sizeof reg);
+    void* mem = nullptr;
+    if (posix_memalign(&mem, 4096, 4096) == 0) {
+      reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+      reg.ring_entries = 8;
+      reg.bgid = 0;
+      int r = io_uring_register_buf_ring(&ring, &reg, 0);
+      if (r != 0) {
+        f.why_unusable = absl::StrCat("provided buffer rings not supported: ", std::strerror(-r));
+      } else {
+        io_uring_unregister_buf_ring(&ring, 0);
+      }
+      std::free(mem);
+    }
+  }
+  io_uring_queue_exit(&ring);
+  f.usable = f.why_unusable.empty();
+  return f;
+}
+
+}  // namespace
+
+const UringFeatures& ProbeIoUring() {
+  static const UringFeatures features = DoProbe();
+  return features;
+}
+
+BackendKind ResolveBackend(BackendKind requested) {
+  if (requested == BackendKind::kEpoll) {
+    return requested;
+  }
+  const UringFeatures& f = ProbeIoUring();
+  if (requested == BackendKind::kIoUring) {
+    return f.usable ? requested : BackendKind::kEpoll;
+  }
+  return f.usable ? BackendKind::kIoUring : BackendKind::kEpoll;
+}
+
+absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& options,
+                                                         IoHandler* handler) {
+  switch (options.backend) {
+    case BackendKind::kIoUring:
+      return CreateUringReactor(options, handler);
+    case BackendKind::kEpoll:
+      return CreateEpollReactor(options, handler);
+    case BackendKind::kAuto:
+      break;
+  }
+  return absl::InvalidArgumentError("Reactor::Create needs a resolved backend");
+}
+
+Reactor::Reactor(const ReactorOptions& options, IoHandler* handler)
+    : options_(options), handler_(handler) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  RINGMQ_ASSERT(wake_fd_ >= 0);
+}
+
+Reactor::~Reactor() {
+  if (wake_fd_ >= 0) {
+    ::close(wake_fd_);
+  }
+}
+
+void Reactor::Wake() {
+  uint64_t one = 1;
+  // EAGAIN means the counter is already huge: a wake-up is pending anyway.
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    if (allocated_ % kChunk == 0) {
+      chunks_.push_back(std::unique_ptr<Conn[]>(new Conn[kChunk]));
+    }
+    index = allocated_++;
+  }
+  Conn* c = &chunks_[index / kChunk][index % kChunk];
+  RINGMQ_DASSERT(!c->in_use_);
+  c->reactor_ = this;
+  c->index_ = index;
+  ++c->generation_;
+  c->in_use_ = true;
+  c->fd_ = fd;
+  c->listener_id_ = listener_id;
+  c->user_ = nullptr;
+  c->inflight_ = 0;
+  c->dirty_ = false;
+  c->recv_armed_ = false;
+  c->send_inflight_ = false;
+  c->read_paused_ = false;
+  c->closing_ = false;
+  c->flush_then_close_ = false;
+  c->detaching_ = false;
+  c->connecting_ = false;
+  c->congested_ = false;
+  c->want_write_ = false;
+  c->linger_deadline_ms_ = 0;
+  c->connect_tag_ = 0;
+  c->close_err_ = 0;
+  c->close_notified_ = false;
+  c->release_queued_ = false;
+  RINGMQ_DASSERT(c->detach_bytes_ == nullptr && c->backend_op_ == nullptr);
+  ++live_;
+  return c;
+}
+
+void Reactor::FreeConn(Conn* c) {
+  RINGMQ_ASSERT(c->in_use_ && c->inflight_ == 0 && !c->dirty_);
+  c->out_.Clear();
+  delete c->detach_bytes_;
+  c->detach_bytes_ = nullptr;
+  c->in_use_ = false;
+  c->user_ = nullptr;
+  c->fd_ = -1;
+  --live_;
+  free_.push_back(c->index_);
+}
+
+void Reactor::QueueRelease(Conn* c) {
+  if (!c->release_queued_) {
+    c->release_queued_ = true;
+    release_.push_back(c);
+  }
+}
+
+void Reactor::ReleaseQueued() {
+  for (Conn* c : release_) {
+    FreeConn(c);
+  }
+  release_.clear();
+}
+
+Conn* Reactor::Slot(uint32_t index) const {
+  if (index >= allocated_) {
+    return nullptr;
+  }
+  Conn* c = &chunks_[index / kChunk][index % kChunk];
+  return c->in_use_ ? c : nullptr;
+}
+
+Conn* Reactor::Find(ConnId id) const {
+  if (id.index >= allocated_) {
+    return nullptr;
+  }
+  Conn* c = &chunks_[id.index / kChunk][id.index % kChunk];
+  return c->in_use_ && c->generation_ == id.generation && !c->closing_ ? c : nullptr;
+}
+
+size_t Reactor::ConnectionsWithOutput() {
+  size_t n = 0;
+  ForEachConn([&n](Conn& c) {
+    if (!c.closing_ && !c.out_.empty()) {
+      ++n;
+    }
+  });
+  return n;
+}
+
+Conn* Reactor::TakeDirtyList() {
+  Conn* head = dirty_head_;
+  dirty_head_ = dirty_tail_ = nullptr;
+  return head;
+}
+
+void Reactor::AfterWrite(Conn& c) {
+  if (!c.dirty_) {
+    c.dirty_ = true;
+    c.next_dirty_ = nullptr;
+    if (dirty_tail_ == nullptr) {
+      dirty_head_ = &c;
+    } else {
+      dirty_tail_->next_dirty_ = &c;
+    }
+    dirty_tail_ = &c;
+  }
+  if (!c.congested_ && c.out_.bytes() > options_.output_high_watermark) {
+    c.congested_ = true;
+    handler_->OnOutputCongested(c);
+  }
+}
+
+void Reactor::AfterSend(Conn& c, size_t sent) {
+  c.out_.Consume(sent);
+  stats_.bytes_out += sent;
+  if (c.congested_ && c.out_.bytes() <= options_.output_low_watermark) {
+    c.congested_ = false;
+    if (!c.closing_) {
+      handler_->OnOutputDrained(c);
+    }
+  }
+}
+
+void Reactor::Close(Conn& c, CloseMode mode, int err) {
+  if (c.closing_) {
+    return;
+  }
+  if (mode == CloseMode::kAfterFlush && (!c.out_.empty() || c.send_inflight_)) {
+    if (!c.flush_then_close_) {
+      c.flush_then_close_ = true;
+      c.close_err_ = err;
+      c.linger_deadline_ms_ = now_ms_ + options_.close_linger_ms;
+      PauseRead(c);
+      lingering_.push_back(c.id());
+    }
+    return;
+  }
+  BeginClose(c, err);
+}
+
+void Reactor::CheckLingering() {
+  if (lingering_.empty()) {
+    return;
+  }
+  size_t kept = 0;
+  for (ConnId id : lingering_) {
+    Conn* c = Find(id);
+    if (c == nullptr) {
+      continue;
+    }
+    if (now_ms_ >= c->linger_deadline_ms_) {
+      BeginClose(*c, c->close_err_ != 0 ? c->close_err_ : -ETIMEDOUT);
+      continue;
+    }
+    lingering_[kept++] = id;
+  }
+  lingering_.resize(kept);
+}
+
+void Conn::MarkDirty() {
+  reactor_->AfterWrite(*this);
+}
+
+void Conn::Write(std::span<const uint8_t> bytes) {
+  if (closing_ || bytes.empty()) {
+    return;
+  }
+  out_.Append(bytes);
+  MarkDirty();
+}
+
+uint8_t* Conn::WriteUninitialized(size_t n) {
+  uint8_t* p = out_.AppendUninitialized(n);
+  if (!closing_) {
+    MarkDirty();
+  }
+  return p;
+}
+
+void Conn::WriteShared(const BufferRef& buf, size_t offset, size_t len) {
+  if (closing_ || len == 0) {
+    return;
+  }
+  out_.AppendShared(buf, offset, len);
+  MarkDirty();
+}
+
+}  // namespace ringmq::net

@@ -1,0 +1,361 @@
+#include "core/shard/shard.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/base/asserts.h"
+#include "core/base/log.h"
+#include "core/shard/shard_set.h"
+
+namespace ringmq::shard {
+namespace {
+
+thread_local Shard* current_shard = nullptr;
+
+int64_t MonotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// Marks a connection refused over the global limit: the app never saw it.
+int refused_marker;
+
+// A connection in transit between shards.
+struct AdoptMsg {
+  int fd = -1;
+  uint32_t listener_id = 0;
+  uint64_t app_data = 0;
+  std::string bytes;
+};
+
+}  // namespace
+
+Shard::Shard(ShardSet* set, uint32_t index, const ShardOptions& options)
+    : set_(set), index_(index), options_(options) {}
+
+Shard::~Shard() = default;
+
+Shard* Shard::Current() {
+  return current_shard;
+}
+
+uint32_t Shard::count() const {
+  return set_->size();
+}
+
+absl::Status Shard::Init() {
+  current_shard = this;
+  base::SetLogShard(static_cast<int>(index_));
+  now_ms_ = MonotonicMs();
+  net::ReactorOptions ro = options_.reactor;
+  ro.shard_index = static_cast<int>(index_);
+  auto reactor = net::Reactor::Create(ro, this);
+  if (!reactor.ok()) {
+    return reactor.status();
+  }
+  reactor_ = std::move(*reactor);
+  reactor_->set_now_ms(now_ms_);
+  timers_ = std::make_unique<net::TimerWheel>(now_ms_, options_.timer_tick_ms);
+  return absl::OkStatus();
+}
+
+void Shard::Send(uint32_t target, Envelope e) {
+  e.from = index_;
+  ++stats_.messages_out;
+  if (target == index_) {
+    self_queue_.push_back(e);
+    return;
+  }
+  std::deque<Envelope>& q = overflow_[target];
+  if (q.empty() && set_->Mailbox(index_, target).TryPush(e)) {
+    wake_needed_[target] = 1;
+    return;
+  }
+  q.push_back(e);
+  ++overflow_count_;
+  ++stats_.overflowed;
+}
+
+void Shard::DrainOverflow() {
+  if (overflow_count_ == 0) {
+    return;
+  }
+  for (uint32_t t = 0; t < overflow_.size(); ++t) {
+    std::deque<Envelope>& q = overflow_[t];
+    if (q.empty()) {
+      continue;
+    }
+    SpscRing<Envelope>& ring = set_->Mailbox(index_, t);
+    while (!q.empty() && ring.TryPush(q.front())) {
+      q.pop_front();
+      --overflow_count_;
+      wake_needed_[t] = 1;
+    }
+  }
+}
+
+void Shard::SendWakeups() {
+  for (uint32_t t = 0; t < wake_needed_.size(); ++t) {
+    if (!wake_needed_[t]) {
+      continue;
+    }
+    wake_needed_[t] = 0;
+    // Step 2 of the sleeping protocol (see shard.h): the pushes are ordered before the
+    // look at the receiver's flag.
+    set_->Mailbox(index_, t).PublishSeqCst();
+    Shard& target = set_->shard(t);
+    if (target.sleeping_.load(std::memory_order_seq_cst) &&
+        target.sleeping_.exchange(false, std::memory_order_seq_cst)) {
+      reactor_->QueueWake(*target.reactor_);
+    }
+  }
+}
+
+void Shard::PostExternal(Envelope e) {
+  e.from = kExternalSender;
+  {
+    base::MutexLock lock(&external_mu_);
+    external_.push_back(e);
+  }
+  external_pending_.store(true, std::memory_order_release);
+  reactor_->Wake();
+}
+
+bool Shard::InboundPending() const {
+  if (!self_queue_.empty() || external_pending_.load(std::memory_order_acquire) ||
+      stop_requested_.load(std::memory_order_acquire)) {
+    return true;
+  }
+  for (uint32_t s = 0; s < inbound_.size(); ++s) {
+    if (s != index_ && !inbound_[s]->EmptySeqCst()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Shard::DrainInbound() {
+  bool any = false;
+  // Self-sends first (swap so handlers may send to themselves again).
+  if (!self_queue_.empty()) {
+    self_draining_.swap(self_queue_);
+    for (const Envelope& e : self_draining_) {
+      Dispatch(e);
+    }
+    self_draining_.clear();
+    any = true;
+  }
+  for (uint32_t s = 0; s < inbound_.size(); ++s) {
+    if (s == index_) {
+      continue;
+    }
+    SpscRing<Envelope>& ring = *inbound_[s];
+    Envelope e;
+    for (uint32_t n = 0; n < options_.max_messages_per_source && ring.TryPop(&e); ++n) {
+      Dispatch(e);
+      any = true;
+    }
+  }
+  if (external_pending_.exchange(false, std::memory_order_acq_rel)) {
+    std::vector<Envelope> batch;
+    {
+      base::MutexLock lock(&external_mu_);
+      batch.swap(external_);
+    }
+    for (const Envelope& e : batch) {
+      Dispatch(e);
+    }
+    any = true;
+  }
+  return any;
+}
+
+void Shard::Dispatch(const Envelope& e) {
+  ++stats_.messages_in;
+  if (e.kind == internal::kAdoptConnection) {
+    std::unique_ptr<AdoptMsg> m(static_cast<AdoptMsg*>(e.ptr));
+    if (stopping_) {
+      ::close(m->fd);
+      set_->RemoveConnection();
+      return;
+    }
+    ++stats_.handoffs_in;
+    net::Conn* c = reactor_->Adopt(m->fd, m->listener_id, {});
+    app_->OnAdopted(*c, m->app_data);
+    if (!c->closing() && !m->bytes.empty()) {
+      app_->OnData(*c,
+                   std::span(reinterpret_cast<const uint8_t*>(m->bytes.data()), m->bytes.size()));
+    }
+    return;
+  }
+  app_->OnMessage(e);
+}
+
+void Shard::HandOff(net::Conn& c, uint32_t target, std::span<const uint8_t> unread,
+                    uint64_t app_data) {
+  RINGMQ_ASSERT(target < count());
+  PendingHandOff p;
+  p.target = target;
+  p.app_data = app_data;
+  p.unread.assign(reinterpret_cast<const char*>(unread.data()), unread.size());
+  handoffs_.emplace_back(c.id(), std::move(p));
+  ++stats_.handoffs_out;
+  reactor_->Detach(c);
+}
+
+void Shard::OnDetached(net::Conn& c, net::DetachedSocket socket) {
+  auto it = std::find_if(handoffs_.begin(), handoffs_.end(),
+                         [&](const auto& h) { return h.first == c.id(); });
+  RINGMQ_ASSERT(it != handoffs_.end());
+  auto m = std::make_unique<AdoptMsg>();
+  m->fd = socket.fd;
+  m->listener_id = socket.listener_id;
+  m->app_data = it->second.app_data;
+  m->bytes = std::move(it->second.unread);
+  m->bytes += socket.unread;  // what arrived while the socket was being released
+  uint32_t target = it->second.target;
+  handoffs_.erase(it);
+  Envelope e;
+  e.kind = internal::kAdoptConnection;
+  e.ptr = m.release();
+  Send(target, e);
+}
+
+void Shard::OnAccepted(net::Conn& c) {
+  if (!set_->TryAddConnection()) {
+    c.set_user(&refused_marker);
+    reactor_->Close(c, net::CloseMode::kNow, -EMFILE);
+    return;
+  }
+  app_->OnAccepted(c);
+}
+
+void Shard::OnConnected(net::Conn& c, uint64_t tag, int err) {
+  app_->OnConnected(c, tag, err);
+}
+
+void Shard::OnData(net::Conn& c, std::span<const uint8_t> data) {
+  app_->OnData(c, data);
+}
+
+void Shard::OnClosed(net::Conn& c, int err) {
+  if (c.user() == &refused_marker) {
+    return;  // refused over the global limit: never counted, never shown to the app
+  }
+  if (c.listener_id() != net::Conn::kOutbound) {
+    set_->RemoveConnection();
+  }
+  app_->OnClosed(c, err);
+}
+
+int Shard::SleepTimeoutMs() const {
+  int timeout = -1;
+  if (auto next = timers_->NextExpiryMs()) {
+    int64_t d = *next - now_ms_;
+    timeout = static_cast<int>(std::clamp<int64_t>(d, 0, 60'000));
+  }
+  if (stopping_) {
+    timeout = timeout < 0 ? 20 : std::min(timeout, 20);
+  }
+  return timeout;
+}
+
+void Shard::BeginStop() {
+  stopping_ = true;
+  stop_deadline_ms_ = now_ms_ + options_.shutdown_grace_ms;
+  reactor_->StopListening();
+  app_->OnStop();
+}
+
+void Shard::Run() {
+  app_->OnStart();
+  bool closed_all = false;
+  int64_t hard_deadline_ms = 0;
+  for (;;) {
+    ++stats_.loops;
+    now_ms_ = MonotonicMs();
+    reactor_->set_now_ms(now_ms_);
+    timers_->Advance(now_ms_);
+    DrainInbound();
+    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
+      BeginStop();
+      hard_deadline_ms = stop_deadline_ms_ + 3000;
+    }
+    app_->OnLoopEnd();
+    DrainOverflow();
+    reactor_->Flush();
+    SendWakeups();
+    if (stopping_) {
+      if (!closed_all && (now_ms_ >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
+        reactor_->CloseAll(0);
+        reactor_->Flush();  // delivers OnClosed for everything just closed
+        closed_all = true;
+      }
+      if (closed_all && reactor_->PendingOps() == 0 && handoffs_.empty() && overflow_count_ == 0) {
+        break;
+      }
+      if (now_ms_ >= hard_deadline_ms) {
+        RINGMQ_LOG(kWarning, "shutdown: giving up on %d connections still busy in the kernel",
+                   reactor_->PendingOps());
+        break;
+      }
+    }
+    int timeout = 0;
+    if (!InboundPending() && overflow_count_ == 0) {
+      // Step 1 of the sleeping protocol (see shard.h).
+      sleeping_.store(true, std::memory_order_seq_cst);
+      if (InboundPending()) {
+        sleeping_.store(false, std::memory_order_relaxed);
+      } else {
+        timeout = SleepTimeoutMs();
+        ++stats_.sleeps;
+      }
+    }
+    reactor_->Poll(timeout);
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+  current_shard = nullptr;
+}
+
+void Shard::DiscardInbound() {
+  auto discard = [this](const Envelope& e) {
+    if (e.kind == internal::kAdoptConnection) {
+      std::unique_ptr<AdoptMsg> m(static_cast<AdoptMsg*>(e.ptr));
+      ::close(m->fd);
+      return;
+    }
+    app_->OnDiscard(e);
+  };
+  for (const Envelope& e : self_queue_) {
+    discard(e);
+  }
+  self_queue_.clear();
+  for (uint32_t s = 0; s < inbound_.size(); ++s) {
+    if (s == index_) {
+      continue;
+    }
+    Envelope e;
+    while (inbound_[s]->TryPop(&e)) {
+      discard(e);
+    }
+  }
+  for (auto& q : overflow_) {
+    // Overflow of this shard is destined elsewhere; the target cannot take it anymore.
+    for (const Envelope& e : q) {
+      discard(e);
+    }
+    q.clear();
+  }
+  overflow_count_ = 0;
+  base::MutexLock lock(&external_mu_);
+  for (const Envelope& e : external_) {
+    discard(e);
+  }
+  external_.clear();
+}
+
+}  // namespace ringmq::shard
