@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing: libFuzzer and the sanitizer runtimes ship with clang
   clang libclang-rt-14-dev
+  # real clients and the reference broker for interop tests and benchmarks
+  mosquitto mosquitto-clients python3-paho-mqtt
 )
 
 missing=()
@@ -21,15 +23,39 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js for the MQTT.js interop tests: Debian's packages, unless a node is already there
+# (e.g. from NodeSource, whose package also provides npm).
+if ! command -v node >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
 if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}" >&2
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    sudo=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
   # A stale package index makes install fail on a fresh machine; refresh it first.
   "${sudo[@]}" apt-get update -qq </dev/null || echo "setup: apt-get update failed, trying install anyway" >&2
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  # Debian starts mosquitto as a service on 127.0.0.1:1883 when it is installed: we only need
+  # the binary (tests and benchmarks start their own on free ports), and the port is ringmq's.
+  if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null &&
+     systemctl is-active --quiet mosquitto 2>/dev/null; then
+    echo "setup: stopping and disabling the mosquitto service (only its binary is used)" >&2
+    "${sudo[@]}" systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+fi
+
+# MQTT.js for the interop tests (tests/interop/mqttjs): `npm ci` from the committed lock file,
+# only when node_modules is missing or older than package-lock.json. Non-interactive.
+mqttjs_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop/mqttjs"
+if [[ -f "${mqttjs_dir}/package-lock.json" ]] &&
+   { [[ ! -d "${mqttjs_dir}/node_modules" ]] ||
+     [[ "${mqttjs_dir}/package-lock.json" -nt "${mqttjs_dir}/node_modules" ]]; }; then
+  echo "setup: installing MQTT.js for the interop tests (npm ci in tests/interop/mqttjs)" >&2
+  (cd "${mqttjs_dir}" &&
+    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
+  touch "${mqttjs_dir}/node_modules"  # newer than the lock file: installed
 fi

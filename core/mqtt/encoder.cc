@@ -338,7 +338,8 @@ size_t Encode(const Connack& p, ProtocolVersion v, uint8_t* out) {
   RINGMQ_DASSERT(!(p.session_present && IsFailure(p.reason)));  // [MQTT-3.2.2-6]
   if (!IsV5(v)) {
     uint8_t* w = WriteHeader(out, PacketType::kConnack, 0, 2);
-    *w++ = p.session_present ? 1 : 0;
+    // MQTT 3.1 has no Session Present flag: its first byte is reserved and unused.
+    *w++ = p.session_present && v != ProtocolVersion::kMqtt31 ? 1 : 0;
     *w++ = static_cast<uint8_t>(ToV3ConnackCode(p.reason));
     return static_cast<size_t>(w - out);
   }

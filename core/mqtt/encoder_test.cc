@@ -237,6 +237,8 @@ TEST(EncodeConnackTest, V3SessionPresent) {
   Connack c;
   c.session_present = true;
   ExpectEncodes(c, V::kMqtt311, {0x20, 0x02, 0x01, 0x00});
+  // MQTT 3.1 has no Session Present: the first byte is "reserved, not used" (3.1 §3.2).
+  ExpectEncodes(c, V::kMqtt31, {0x20, 0x02, 0x00, 0x00});
 }
 
 TEST(EncodeConnackTest, Mqtt5) {

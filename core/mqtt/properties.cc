@@ -507,7 +507,7 @@ size_t PropertiesSize(const Properties& props) {
   if (!props.user_properties.encoded().empty()) {
     n += props.user_properties.EncodedSize();
   }
-  return n;
+  return n + props.encoded_extra.size();
 }
 
 uint8_t* EncodeProperties(uint8_t* out, const Properties& props, size_t props_size) {
@@ -516,6 +516,10 @@ uint8_t* EncodeProperties(uint8_t* out, const Properties& props, size_t props_si
   if (props_size == 0) {
     return out;
   }
+  return EncodePropertyBytes(out, props);
+}
+
+uint8_t* EncodePropertyBytes(uint8_t* out, const Properties& props) {
   if (props.present != 0) {
     for (const ScalarField& f : kScalarOrder) {
       if (!props.Has(f.id)) {
@@ -547,7 +551,7 @@ uint8_t* EncodeProperties(uint8_t* out, const Properties& props, size_t props_si
   for (auto it = props.user_properties.begin(); it != props.user_properties.end(); ++it) {
     out = internal::WriteBytes(out, it.entry());
   }
-  return out;
+  return internal::WriteBytes(out, props.encoded_extra);
 }
 
 PropertyBuilder& PropertyBuilder::AddUserProperty(std::string_view name, std::string_view value) {

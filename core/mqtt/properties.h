@@ -149,6 +149,10 @@ struct Properties {
 
   UserPropertyList user_properties;
   SubscriptionIdList subscription_ids;
+  // Encode only: already-encoded, valid property bytes written after everything above (a
+  // broker forwards a message's stored properties this way, as one block). Decoding never
+  // sets it.
+  std::string_view encoded_extra;
 
   bool Has(PropertyId id) const { return (present >> static_cast<unsigned>(id)) & 1u; }
   void Mark(PropertyId id) { present |= uint64_t{1} << static_cast<unsigned>(id); }
@@ -303,6 +307,8 @@ size_t PropertiesSize(const Properties& props);
 // Writes the Property Length and the properties; returns the byte after them.
 // `props_size` must be PropertiesSize(props).
 uint8_t* EncodeProperties(uint8_t* out, const Properties& props, size_t props_size);
+// Writes the properties alone, without the Property Length (PropertiesSize(props) bytes).
+uint8_t* EncodePropertyBytes(uint8_t* out, const Properties& props);
 
 // ---- RepeatedProperty implementation -----------------------------------------------------
 

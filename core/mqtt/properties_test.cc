@@ -1179,3 +1179,41 @@ TEST(PacketPropertiesTest, All27IdentifiersAreRoundTripped) {
 
 }  // namespace
 }  // namespace ringmq::mqtt
+
+namespace ringmq::mqtt {
+namespace {
+
+// A forwarded block of encoded properties is written verbatim after the fields, and decodes
+// back to the same properties (the broker stores a message's properties this way).
+TEST(EncodedExtraTest, ForwardedBlockIsWrittenVerbatimAndDecodesBack) {
+  Properties src;
+  src.SetContentType("text/plain");
+  PropertyBuilder b;
+  b.AddUserProperty("k", "v");
+  src.user_properties = b.user_properties();
+  std::string block(PropertiesSize(src), '\0');
+  uint8_t* end = EncodePropertyBytes(reinterpret_cast<uint8_t*>(block.data()), src);
+  ASSERT_EQ(static_cast<size_t>(end - reinterpret_cast<uint8_t*>(block.data())), block.size());
+
+  Properties out;
+  out.SetMessageExpiryInterval(30);
+  out.encoded_extra = block;
+  const size_t n = PropertiesSize(out);
+  EXPECT_EQ(n, 5 + block.size());
+  std::string wire(VarintSize(static_cast<uint32_t>(n)) + n, '\0');
+  EncodeProperties(reinterpret_cast<uint8_t*>(wire.data()), out, n);
+  Properties back;
+  size_t consumed = 0;
+  ASSERT_TRUE(DecodeProperties(reinterpret_cast<const uint8_t*>(wire.data()), wire.size(),
+                               PropertyContext::kPublish, &back, &consumed)
+                  .ok());
+  EXPECT_EQ(consumed, wire.size());
+  EXPECT_EQ(back.message_expiry_interval_s, 30u);
+  EXPECT_EQ(back.content_type, "text/plain");
+  ASSERT_EQ(back.user_properties.size(), 1u);
+  EXPECT_EQ((*back.user_properties.begin()).name, "k");
+  EXPECT_TRUE(back.encoded_extra.empty());
+}
+
+}  // namespace
+}  // namespace ringmq::mqtt

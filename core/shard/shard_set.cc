@@ -27,6 +27,29 @@ ShardSet::~ShardSet() {
   }
 }
 
+namespace {
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) {
+        cpus.push_back(cpu);
+      }
+    }
+  }
+  if (cpus.empty()) {
+    cpus.push_back(0);
+  }
+  return cpus;
+}
+}  // namespace
+
+uint32_t ShardSet::ResolveThreads(uint32_t requested) {
+  return requested != 0 ? requested : static_cast<uint32_t>(AllowedCpus().size());
+}
+
 bool ShardSet::TryAddConnection() {
   uint64_t limit = options_.max_connections;
   uint64_t now = connections_.fetch_add(1, std::memory_order_relaxed);
@@ -81,28 +104,23 @@ absl::Status ShardSet::Start(const AppFactory& make_app) {
   options_.shard.reactor.backend = backend_;
 
   // 2. Threads and cores.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) {
-        cpus_.push_back(cpu);
-      }
-    }
-  }
-  if (cpus_.empty()) {
-    cpus_.push_back(0);
-  }
-  uint32_t n = options_.threads != 0 ? options_.threads : static_cast<uint32_t>(cpus_.size());
+  cpus_ = AllowedCpus();
+  uint32_t n = ResolveThreads(options_.threads);
 
   // 3. File descriptors: every connection is one.
   file_limit_ = net::RaiseFileLimit();
-  RINGMQ_LOG(kInfo, "open file limit %d; %d shard%s", file_limit_, n, n == 1 ? "" : "s");
-  if (options_.max_connections != 0 && options_.max_connections + 64 > file_limit_) {
-    RINGMQ_LOG(kWarning,
-               "max connections %d exceeds what the open file limit %d allows; expect refusals",
-               options_.max_connections, file_limit_);
+  // Every connection is a descriptor; keep a few for listeners, rings, eventfds and logs.
+  const uint64_t reserve = 16 + 4ull * n * (1 + options_.listeners.size());
+  const uint64_t fd_cap = file_limit_ > reserve ? file_limit_ - reserve : 0;
+  if (options_.max_connections == 0 || options_.max_connections > fd_cap) {
+    if (options_.max_connections > fd_cap) {
+      RINGMQ_LOG(kWarning, "max connections %d lowered to %d: the open file limit is %d",
+                 options_.max_connections, fd_cap, file_limit_);
+    }
+    options_.max_connections = fd_cap;
   }
+  RINGMQ_LOG(kInfo, "open file limit %d, max connections %d, %d shard%s", file_limit_,
+             options_.max_connections, n, n == 1 ? "" : "s");
 
   absl::Status s = OpenListeners(n);
   if (!s.ok()) {

@@ -52,7 +52,9 @@ struct ShardSetOptions {
   bool pin_threads = true;
   ShardOptions shard;
   std::vector<ListenerConfig> listeners;
-  uint64_t max_connections = 0;  // across all shards; 0: no limit beyond the file limit
+  // Across all shards; 0: as many as the open file limit allows (it is raised to its hard
+  // limit at start); a larger value is lowered to that, with a warning.
+  uint64_t max_connections = 0;
   int listen_backlog = 4096;
 };
 
@@ -61,6 +63,10 @@ class ShardSet {
   using AppFactory = std::function<std::unique_ptr<ShardApp>(Shard&)>;
 
   explicit ShardSet(ShardSetOptions options);
+
+  // The number of shards Start() will run for `requested` (0: one per CPU the process may
+  // run on).
+  static uint32_t ResolveThreads(uint32_t requested);
   ~ShardSet();
 
   // Opens the listeners, starts every shard thread, and returns once all of them run (or

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,11 +16,68 @@ extern char** environ;
 
 namespace ringmq::testing {
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv) {
+// fork + exec, so the child can ask for SIGKILL when its parent ends (posix_spawn cannot).
+// Between fork and exec the child calls only async-signal-safe functions.
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::StartDyingWithParent(
+    const std::vector<std::string>& argv, const int pipe_fds[2]) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  int err_pipe[2];  // carries errno of a failed exec
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    int err = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return absl::ErrnoToStatus(err, "pipe2");
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+      ::_exit(127);  // the parent ended before prctl
+    }
+    ::dup2(pipe_fds[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the copy
+    ::execve(args[0], args.data(), environ);
+    int err = errno;
+    (void)!::write(err_pipe[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  int fork_errno = errno;
+  ::close(pipe_fds[1]);
+  ::close(err_pipe[1]);
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    ::close(err_pipe[0]);
+    return absl::ErrnoToStatus(fork_errno, "fork");
+  }
+  int exec_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(err_pipe[0], &exec_errno, sizeof exec_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(err_pipe[0]);
+  std::unique_ptr<Subprocess> p(new Subprocess());
+  p->pid_ = pid;
+  p->stdout_fd_ = pipe_fds[0];
+  if (n == sizeof exec_errno) {
+    p->Wait(std::chrono::seconds(5));
+    return absl::ErrnoToStatus(exec_errno, "execve " + argv[0]);
+  }
+  return p;
+}
+
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
+                                                              const SubprocessOptions& options) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return absl::ErrnoToStatus(errno, "pipe2");
+  }
+  if (options.die_with_parent) {
+    return StartDyingWithParent(argv, pipe_fds);
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

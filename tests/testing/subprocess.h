@@ -15,9 +15,17 @@
 
 namespace ringmq::testing {
 
+struct SubprocessOptions {
+  // The child gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a
+  // test that crashes leaves no server behind holding its ports and output pipes. Start
+  // such children from a thread that outlives them (the test's main thread).
+  bool die_with_parent = false;
+};
+
 class Subprocess {
  public:
-  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv);
+  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv,
+                                                           const SubprocessOptions& options = {});
   ~Subprocess();  // SIGKILL and reap if still running
 
   pid_t pid() const { return pid_; }
@@ -33,6 +41,8 @@ class Subprocess {
 
  private:
   Subprocess() = default;
+  static absl::StatusOr<std::unique_ptr<Subprocess>> StartDyingWithParent(
+      const std::vector<std::string>& argv, const int pipe_fds[2]);
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string pending_;

@@ -1,0 +1,372 @@
+#include "core/broker/broker_shard.h"
+
+#include <errno.h>
+
+#include "core/base/asserts.h"
+#include "core/base/log.h"
+#include "core/mqtt/encoder.h"
+
+namespace ringmq::broker {
+namespace {
+
+// FNV-1a, 64 bits: stable across shards and runs (a client's home shard must not depend on
+// a per-process hash seed once sessions are stored and reloaded).
+uint64_t Fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+uint64_t SharedGroupHash(std::string_view share_name, std::string_view filter) {
+  uint64_t h = Fnv1a(share_name);
+  h = Fnv1a(std::string_view("\0", 1), h);
+  h = Fnv1a(filter, h);
+  return h == 0 ? 1 : h;  // 0 means "not shared"
+}
+
+uint32_t HomeShard(std::string_view client_id, uint32_t shards) {
+  return static_cast<uint32_t>(Fnv1a(client_id) % shards);
+}
+
+uint32_t RetainShard(std::string_view topic, uint32_t shards) {
+  // A different seed from HomeShard, so sessions and retained topics spread independently.
+  return static_cast<uint32_t>(Fnv1a(topic, 0x84222325cbf29ce4ull) % shards);
+}
+
+Connection::Connection(BrokerShard* s, net::Conn* c, uint32_t max_packet_size)
+    : shard(s), conn(c), reader(max_packet_size), timer(this, nullptr) {}
+
+BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
+    : shard_(shard),
+      shared_(shared),
+      shards_(shared.shards),
+      defer_timer_(this, &BrokerShard::OnDeferTimer),
+      sys_timer_(this, &BrokerShard::OnSysTimer) {}
+
+BrokerShard::~BrokerShard() {
+  // Connections still here at destruction (shutdown): free their state. Sessions go with
+  // sessions_ (their timers unlink themselves).
+  for (auto& [c, unused] : connections_) {
+    c->conn->set_user(nullptr);
+    delete c;
+  }
+  connections_.clear();
+}
+
+void BrokerShard::OnStart() {
+  if (shard_.index() == 0 && config().sys_interval_s > 0) {
+    shard_.timers().Schedule(&sys_timer_, now_ms() + 1000);
+  }
+}
+
+// ---- connections ---------------------------------------------------------------------------
+
+void BrokerShard::OnAccepted(net::Conn& c) {
+  auto* conn = new Connection(this, &c, config().max_packet_size);
+  conn->timer.set_callback(&BrokerShard::OnConnectionTimer);
+  c.set_user(conn);
+  connections_[conn] = true;
+  ShardCounters::Add(counters().connections, 1);
+  shard_.timers().Schedule(&conn->timer, now_ms() + int64_t{config().connect_timeout_s} * 1000);
+}
+
+void BrokerShard::OnAdopted(net::Conn& c, uint64_t /*app_data*/) {
+  // A connection whose session lives here; its CONNECT follows in OnData.
+  OnAccepted(c);
+}
+
+void BrokerShard::OnData(net::Conn& c, std::span<const uint8_t> data) {
+  Connection* conn = ConnectionOf(c);
+  if (conn == nullptr) {
+    return;
+  }
+  ShardCounters::Add(counters().bytes_in, data.size());
+  ProcessInput(*conn, data);
+  // Back-pressure across shards: while our mailboxes are full, stop reading publishers.
+  if (shard_.backlogged() && !c.closing() && !c.read_paused()) {
+    shard_.reactor().PauseRead(c);
+    conn->read_paused_backlog = true;
+    paused_for_backlog_.push_back(c.id());
+  }
+}
+
+void BrokerShard::OnClosed(net::Conn& c, int err) {
+  Connection* conn = ConnectionOf(c);
+  if (conn == nullptr) {
+    return;
+  }
+  if (conn->state == Connection::State::kConnected) {
+    // The network went away without DISCONNECT: an abnormal end, the will is published.
+    RINGMQ_LOG(kDebug, "client %s: connection lost (%s)", conn->client_id,
+               err == 0 ? "closed by peer" : std::strerror(-err));
+    ConnectionGone(*conn, /*publish_will=*/true);
+  }
+  shard_.timers().Cancel(&conn->timer);
+  // Pending responses may hold tokens; completions that arrive later find no connection.
+  for (size_t i = 0; i < conn->responses.size(); ++i) {
+    tokens_.erase(conn->responses[i].token);
+  }
+  connections_.erase(conn);
+  c.set_user(nullptr);
+  delete conn;
+  ShardCounters::Sub(counters().connections, 1);
+}
+
+Connection* BrokerShard::FindConnection(net::ConnId id) {
+  net::Conn* c = shard_.reactor().Find(id);
+  return c == nullptr ? nullptr : ConnectionOf(*c);
+}
+
+void BrokerShard::OnOutputCongested(net::Conn& c) {
+  // The client does not read what we send. Deliveries look at Conn::congested() (QoS 0 is
+  // dropped, QoS 1/2 waits in the bounded session queue), and we stop reading from it: what
+  // it sends makes us write (acknowledgements), so reading on would let a client that never
+  // reads grow our memory without bound.
+  if (!c.read_paused()) {
+    shard_.reactor().PauseRead(c);
+  }
+}
+
+void BrokerShard::OnOutputDrained(net::Conn& c) {
+  Connection* conn = ConnectionOf(c);
+  if (conn == nullptr) {
+    return;
+  }
+  if (!conn->paused_while_connecting && !conn->read_paused_backlog) {
+    shard_.reactor().ResumeRead(c);
+  }
+  if (conn->session != nullptr) {
+    SendQueued(*conn->session);
+  }
+}
+
+// ---- cross-shard messages -----------------------------------------------------------------
+
+void BrokerShard::OnMessage(const shard::Envelope& e) {
+  switch (e.kind) {
+    case kPublish: {
+      MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
+      DeliveryCount n;
+      if (e.aux & kStoreRetained) {
+        retained_.Set(m);
+        counters().retained.store(retained_.size(), std::memory_order_relaxed);
+      }
+      if (e.aux & kMatchSubscribers) {
+        n = DeliverLocal(m);
+      }
+      if (e.u64 != 0) {
+        shard::Envelope r;
+        r.kind = kDeliveryReport;
+        r.u64 = e.u64;
+        r.aux = (uint64_t{n.delivered} << 32) | n.refused;
+        shard_.Send(e.from, r);
+      }
+      return;
+    }
+    case kPublishShared: {
+      MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
+      DeliveryCount n = DeliverShared(m, e.aux);
+      if (e.u64 != 0) {
+        shard::Envelope r;
+        r.kind = kDeliveryReport;
+        r.u64 = e.u64;
+        r.aux = (uint64_t{n.delivered} << 32) | n.refused;
+        shard_.Send(e.from, r);
+      }
+      return;
+    }
+    case kDeliveryReport:
+      ResponsePartDone(e.u64, static_cast<uint32_t>(e.aux >> 32), static_cast<uint32_t>(e.aux));
+      return;
+    case kInterest: {
+      std::unique_ptr<InterestUpdate> u(static_cast<InterestUpdate*>(e.ptr));
+      ApplyInterest(*u);
+      if (e.u64 != 0) {
+        shard::Envelope ack;
+        ack.kind = kInterestAck;
+        ack.u64 = e.u64;
+        shard_.Send(e.from, ack);
+      }
+      return;
+    }
+    case kInterestAck:
+      ResponsePartDone(e.u64, 0, 0);
+      return;
+    case kRetainedQuery: {
+      std::unique_ptr<RetainedQuery> q(static_cast<RetainedQuery*>(e.ptr));
+      HandleRetainedQuery(*q);
+      return;
+    }
+    case kRetainedReply: {
+      std::unique_ptr<RetainedReply> r(static_cast<RetainedReply*>(e.ptr));
+      HandleRetainedReply(*r);
+      return;
+    }
+    default:
+      RINGMQ_BUG("unknown broker message kind");
+  }
+}
+
+void BrokerShard::OnDiscard(const shard::Envelope& e) {
+  switch (e.kind) {
+    case kPublish:
+    case kPublishShared:
+      MessageRef::Adopt(static_cast<Message*>(e.ptr));  // releases the reference
+      return;
+    case kInterest:
+      delete static_cast<InterestUpdate*>(e.ptr);
+      return;
+    case kRetainedQuery:
+      delete static_cast<RetainedQuery*>(e.ptr);
+      return;
+    case kRetainedReply:
+      delete static_cast<RetainedReply*>(e.ptr);
+      return;
+    default:
+      return;
+  }
+}
+
+void BrokerShard::OnLoopEnd() {
+  if (!paused_for_backlog_.empty() && !shard_.backlogged()) {
+    for (net::ConnId id : paused_for_backlog_) {
+      net::Conn* c = shard_.reactor().Find(id);
+      Connection* conn = c == nullptr ? nullptr : ConnectionOf(*c);
+      if (conn == nullptr) {
+        continue;
+      }
+      conn->read_paused_backlog = false;
+      if (!c->congested() && !conn->paused_while_connecting) {
+        shard_.reactor().ResumeRead(*c);
+      }
+    }
+    paused_for_backlog_.clear();
+  }
+}
+
+void BrokerShard::OnStop() {
+  stopping_ = true;
+  shard_.timers().Cancel(&sys_timer_);
+  std::vector<Connection*> all;
+  all.reserve(connections_.size());
+  for (auto& [c, unused] : connections_) {
+    all.push_back(c);
+  }
+  for (Connection* c : all) {
+    if (c->state == Connection::State::kConnected) {
+      Disconnect(*c, mqtt::ReasonCode::kServerShuttingDown, "server shutting down",
+                 /*publish_will=*/false);
+    } else if (c->state != Connection::State::kClosing) {
+      c->state = Connection::State::kClosing;
+      shard_.reactor().Close(*c->conn, net::CloseMode::kNow, 0);
+    }
+  }
+}
+
+// ---- ordered responses --------------------------------------------------------------------
+
+PendingResponse& BrokerShard::AddResponse(Connection& c, PendingResponse::Kind kind,
+                                          uint16_t packet_id) {
+  PendingResponse& r = c.responses.emplace_back();
+  r.kind = kind;
+  r.packet_id = packet_id;
+  r.token = NewToken();
+  return r;
+}
+
+void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t refused) {
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) {
+    return;  // the connection is gone
+  }
+  Connection* c = FindConnection(it->second);
+  if (c == nullptr) {
+    tokens_.erase(it);
+    return;
+  }
+  for (size_t i = 0; i < c->responses.size(); ++i) {
+    PendingResponse& r = c->responses[i];
+    if (r.token != token) {
+      continue;
+    }
+    r.delivered += delivered;
+    r.refused += refused;
+    RINGMQ_DASSERT(r.waiting > 0);
+    if (r.waiting > 0 && --r.waiting == 0) {
+      tokens_.erase(it);
+      if (r.subscribe != nullptr) {
+        ApplySubscribe(*c, r);  // authorized: may wait again, for the interest acks
+        c->blocked = false;
+        c->unblock_pending = true;
+      }
+    }
+    break;
+  }
+  FlushResponses(*c);
+  if (c->unblock_pending && c->state == Connection::State::kConnected) {
+    // After the loop above: processing input may add responses (and move `r`).
+    c->unblock_pending = false;
+    ReleaseHeldInput(*c);
+  }
+}
+
+void BrokerShard::AwaitParts(Connection& c, PendingResponse& r, uint32_t parts) {
+  if (parts == 0) {
+    return;
+  }
+  if (r.waiting == 0) {
+    tokens_[r.token] = c.conn->id();
+  }
+  r.waiting += parts;
+}
+
+void BrokerShard::FlushResponses(Connection& c) {
+  while (!c.responses.empty()) {
+    PendingResponse& r = c.responses.front();
+    if (r.waiting > 0) {
+      return;  // later entries wait for this one: acknowledgements stay in order
+    }
+    if (c.state == Connection::State::kClosing) {
+      c.responses.clear();
+      return;
+    }
+    const bool connack = r.kind == PendingResponse::Kind::kConnack;
+    WriteResponse(c, r);
+    if (c.responses.empty()) {
+      return;  // WriteResponse ended the connection
+    }
+    c.responses.pop_front();
+    if (connack && c.state == Connection::State::kConnected) {
+      ReleaseHeldInput(c);  // packets sent after CONNECT waited for the CONNACK
+    }
+  }
+}
+
+void BrokerShard::Defer(Connection& c, PendingResponse& r) {
+  if (config().debug_defer_ms == 0) {
+    return;
+  }
+  AwaitParts(c, r, 1);
+  deferred_.emplace_back(now_ms() + config().debug_defer_ms, r.token);
+  if (!defer_timer_.armed()) {
+    shard_.timers().Schedule(&defer_timer_, deferred_.front().first);
+  }
+}
+
+void BrokerShard::OnDeferTimer(net::Timer* t) {
+  BrokerShard* b = static_cast<ShardTimer*>(t)->broker;
+  while (!b->deferred_.empty() && b->deferred_.front().first <= b->now_ms()) {
+    uint64_t token = b->deferred_.front().second;
+    b->deferred_.pop_front();
+    b->ResponsePartDone(token, 0, 0);
+  }
+  if (!b->deferred_.empty()) {
+    b->shard_.timers().Schedule(&b->defer_timer_, b->deferred_.front().first);
+  }
+}
+
+}  // namespace ringmq::broker

@@ -1,0 +1,496 @@
+// CONNECT, CONNACK, sessions, wills, keep alive and the end of connections.
+#include <errno.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+
+#include "core/base/log.h"
+#include "core/broker/broker_shard.h"
+#include "core/mqtt/decoder.h"
+#include "core/mqtt/encoder.h"
+#include "core/mqtt/topic.h"
+
+namespace ringmq::broker {
+
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+void BrokerShard::ProcessInput(Connection& c, std::span<const uint8_t> data) {
+  c.last_packet_ms = now_ms();
+  switch (c.state) {
+    case Connection::State::kAwaitConnect:
+    case Connection::State::kAuthorizing:
+      if (c.state == Connection::State::kAwaitConnect) {
+        c.held.append(reinterpret_cast<const char*>(data.data()), data.size());
+        HandleAwaitConnect(c);
+      } else {
+        HoldInput(c, data);  // pipelined after a CONNECT that waits for its decision
+      }
+      return;
+    case Connection::State::kConnected: {
+      if (c.blocked) {
+        HoldInput(c, data);
+        return;
+      }
+      mqtt::ReadResult r = c.reader.Read(
+          data, [&](const mqtt::FixedHeader& h, auto body) { return HandlePacket(c, h, body); });
+      if (r.status == mqtt::ReadStatus::kStopped && c.blocked) {
+        HoldInput(c, data.subspan(r.consumed));
+        return;
+      }
+      if (r.status == mqtt::ReadStatus::kMalformed) {
+        ProtocolViolation(c, ReasonCode::kMalformedPacket,
+                          "bad fixed header or Remaining Length [MQTT-1.5.5-1]");
+      } else if (r.status == mqtt::ReadStatus::kTooLarge) {
+        ProtocolViolation(c, ReasonCode::kPacketTooLarge,
+                          "packet exceeds the Maximum Packet Size [MQTT-3.2.2-15]");
+      }
+      return;
+    }
+    case Connection::State::kClosing:
+      return;
+  }
+}
+
+void BrokerShard::HoldInput(Connection& c, std::span<const uint8_t> data) {
+  c.held.append(reinterpret_cast<const char*>(data.data()), data.size());
+  if (c.held.size() > config().max_packet_size && !c.paused_while_connecting) {
+    shard_.reactor().PauseRead(*c.conn);  // keep what came, read no more for now
+    c.paused_while_connecting = true;
+  }
+}
+
+void BrokerShard::ReleaseHeldInput(Connection& c) {
+  if (c.paused_while_connecting) {
+    c.paused_while_connecting = false;
+    shard_.reactor().ResumeRead(*c.conn);
+  }
+  std::string rest = std::move(c.held);
+  c.held = std::string();
+  if (!rest.empty() && c.state == Connection::State::kConnected) {
+    ProcessInput(c, std::span(reinterpret_cast<const uint8_t*>(rest.data()), rest.size()));
+  }
+}
+
+void BrokerShard::HandleAwaitConnect(Connection& c) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(c.held.data());
+  std::span<const uint8_t> all(bytes, c.held.size());
+  mqtt::FixedHeader h;
+  switch (mqtt::ParseFixedHeader(all, config().max_packet_size, &h)) {
+    case mqtt::FrameStatus::kNeedMore:
+      return;
+    case mqtt::FrameStatus::kMalformed:
+    case mqtt::FrameStatus::kTooLarge:
+      // The version is not known yet, so no CONNACK can be chosen: close.
+      c.state = Connection::State::kClosing;
+      shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -EPROTO);
+      return;
+    case mqtt::FrameStatus::kOk:
+      break;
+  }
+  if (h.type != mqtt::PacketType::kConnect) {
+    RINGMQ_LOG(kDebug, "connection sent %s before CONNECT; closing [MQTT-3.1.0-1]",
+               mqtt::PacketTypeName(h.type));
+    c.state = Connection::State::kClosing;
+    shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -EPROTO);
+    return;
+  }
+  if (all.size() < h.packet_size()) {
+    return;
+  }
+  mqtt::Connect pkt;
+  mqtt::DecodeStatus s =
+      mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), &pkt);
+  if (!s.ok()) {
+    RefuseConnect(c, pkt.version, s.reason, s.detail);
+    return;
+  }
+  std::string id(pkt.client_id);
+  bool assigned = false;
+  if (id.empty()) {
+    const bool may_assign = config().allow_empty_client_id &&
+                            (pkt.version == ProtocolVersion::kMqtt5 ||
+                             (pkt.version == ProtocolVersion::kMqtt311 && pkt.clean_start));
+    if (!may_assign) {
+      RefuseConnect(c, pkt.version, ReasonCode::kClientIdentifierNotValid,
+                    "empty client id needs a clean session [MQTT-3.1.3-8 (3.1.1)]");
+      return;
+    }
+    id = AssignClientId();
+    assigned = true;
+  } else if (id.size() > config().max_client_id_bytes) {
+    RefuseConnect(c, pkt.version, ReasonCode::kClientIdentifierNotValid, "client id too long");
+    return;
+  }
+  const uint32_t home = HomeShard(id, shards_);
+  if (home != shard_.index()) {
+    // The session lives on another shard: the socket moves there with every byte received so
+    // far (the CONNECT is decoded again on arrival). This Connection ends here.
+    std::string held = std::move(c.held);
+    net::Conn* nc = c.conn;
+    shard_.timers().Cancel(&c.timer);
+    connections_.erase(&c);
+    nc->set_user(nullptr);
+    delete &c;
+    ShardCounters::Sub(counters().connections, 1);
+    shard_.HandOff(*nc, home, std::span(reinterpret_cast<const uint8_t*>(held.data()), held.size()),
+                   0);
+    return;
+  }
+  c.client_id = std::move(id);
+  c.client_id_assigned = assigned;
+  ProcessConnect(c, pkt);
+}
+
+void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
+  c.version = pkt.version;
+  const bool v5 = mqtt::IsV5(c.version);
+  if (v5 && pkt.properties.Has(mqtt::PropertyId::kAuthenticationMethod)) {
+    // No enhanced-authentication method is configured [MQTT-4.12.0-1].
+    RefuseConnect(c, c.version, ReasonCode::kBadAuthenticationMethod,
+                  "authentication method not supported");
+    return;
+  }
+  if (pkt.will && mqtt::TopicLevelCount(pkt.will->topic) > config().max_topic_levels) {
+    RefuseConnect(c, c.version, ReasonCode::kTopicNameInvalid, "will topic has too many levels");
+    return;
+  }
+  uint16_t ka = pkt.keep_alive_s;
+  const uint16_t max_ka = config().max_keepalive_s;
+  if (max_ka > 0 && (ka == 0 || ka > max_ka)) {
+    ka = max_ka;
+    c.keepalive_lowered = true;
+  }
+  c.keepalive_s = ka;
+  c.keepalive_ms = uint32_t{ka} * 1500;  // [MQTT-3.1.2-22]: 1.5 times the keep alive
+  c.clean_start = pkt.clean_start;
+  if (v5) {
+    const mqtt::Properties& p = pkt.properties;
+    if (p.Has(mqtt::PropertyId::kReceiveMaximum)) {
+      c.client_receive_maximum = p.receive_maximum;
+    }
+    if (p.Has(mqtt::PropertyId::kMaximumPacketSize)) {
+      c.client_max_packet_size = p.maximum_packet_size;
+    }
+    if (p.Has(mqtt::PropertyId::kTopicAliasMaximum)) {
+      c.client_topic_alias_max = p.topic_alias_maximum;
+    }
+    c.request_problem_info = p.request_problem_information != 0;
+    c.connect_session_expiry_s = p.session_expiry_interval_s;
+  }
+  c.state = Connection::State::kAuthorizing;
+  PendingResponse& r = AddResponse(c, PendingResponse::Kind::kConnack, 0);
+  // The authentication decision would add its wait here (plugins, later issues).
+  Defer(c, r);
+  FlushResponses(c);
+}
+
+void BrokerShard::FinishConnect(Connection& c) {
+  // The CONNECT is still at the front of `held` (decoded once already, so this succeeds).
+  const auto* bytes = reinterpret_cast<const uint8_t*>(c.held.data());
+  std::span<const uint8_t> all(bytes, c.held.size());
+  mqtt::FixedHeader h;
+  (void)mqtt::ParseFixedHeader(all, config().max_packet_size, &h);
+  mqtt::Connect pkt;
+  (void)mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), &pkt);
+  const bool v5 = mqtt::IsV5(c.version);
+
+  // 1. Another connection with this client id: it is taken over [MQTT-3.1.4-3]; its will
+  //    follows the usual rules (published now unless delayed and the session continues).
+  auto it = sessions_.find(c.client_id);
+  if (it != sessions_.end() && it->second->connection != nullptr) {
+    Connection* old = it->second->connection;
+    RINGMQ_LOG(kDebug, "client %s: session taken over by a new connection", c.client_id);
+    Disconnect(*old, ReasonCode::kSessionTakenOver, "session taken over", /*publish_will=*/true);
+    it = sessions_.find(c.client_id);  // the old session may have ended with it
+  }
+  // 2. Clean start ends any existing session [MQTT-3.1.2-4]; otherwise resume it
+  //    [MQTT-3.1.2-5] or start a new one [MQTT-3.1.2-6].
+  if (it != sessions_.end() && c.clean_start) {
+    EndSession(*it->second);
+    it = sessions_.end();
+  }
+  bool present = false;
+  Session* s;
+  if (it != sessions_.end()) {
+    s = it->second.get();
+    present = true;
+    if (s->expiry_timer) {
+      shard_.timers().Cancel(s->expiry_timer.get());
+    }
+    if (s->will_timer && s->will_timer->armed()) {
+      shard_.timers().Cancel(s->will_timer.get());  // back in time: no will [MQTT-3.1.3-9]
+    }
+    s->will.reset();
+  } else {
+    auto fresh = std::make_unique<Session>(c.client_id);
+    s = fresh.get();
+    sessions_.emplace(c.client_id, std::move(fresh));
+    ShardCounters::Add(counters().sessions, 1);
+  }
+  s->connection = &c;
+  c.session = s;
+  s->version = c.version;
+  uint32_t expiry = v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : UINT32_MAX);
+  const bool expiry_capped = expiry > config().max_session_expiry_s;
+  s->expiry_s = std::min(expiry, config().max_session_expiry_s);
+  if (pkt.will) {
+    auto w = std::make_unique<WillMessage>();
+    w->topic = std::string(pkt.will->topic);
+    w->payload = std::string(pkt.will->payload);
+    w->qos = pkt.will->qos;
+    w->retain = pkt.will->retain;
+    if (v5) {
+      mqtt::Properties fp = pkt.will->properties;
+      w->delay_s = fp.will_delay_interval_s;
+      w->has_message_expiry = fp.Has(mqtt::PropertyId::kMessageExpiryInterval);
+      w->message_expiry_s = fp.message_expiry_interval_s;
+      fp.Clear(mqtt::PropertyId::kWillDelayInterval);
+      fp.Clear(mqtt::PropertyId::kMessageExpiryInterval);
+      w->forward_properties.resize(mqtt::PropertiesSize(fp));
+      mqtt::EncodePropertyBytes(reinterpret_cast<uint8_t*>(w->forward_properties.data()), fp);
+    }
+    s->will = std::move(w);  // stored with the session [MQTT-3.1.2-7]
+  }
+
+  // 3. CONNACK [MQTT-3.2.2-2/3].
+  mqtt::Connack ack;
+  ack.session_present = present;
+  if (v5) {
+    mqtt::Properties& p = ack.properties;
+    if (config().max_inflight != 65535) {
+      p.SetReceiveMaximum(config().max_inflight);
+    }
+    p.SetMaximumPacketSize(config().max_packet_size);
+    if (config().max_topic_alias > 0) {
+      p.SetTopicAliasMaximum(config().max_topic_alias);
+    }
+    if (c.client_id_assigned) {
+      p.SetAssignedClientIdentifier(c.client_id);  // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
+    }
+    if (c.keepalive_lowered) {
+      p.SetServerKeepAlive(c.keepalive_s);  // [MQTT-3.1.2-21]
+    }
+    if (expiry_capped) {
+      p.SetSessionExpiryInterval(s->expiry_s);
+    }
+  }
+  Write(c, ack);
+  c.state = Connection::State::kConnected;
+  ShardCounters::Add(counters().clients, 1);
+  c.connected_at_ms = static_cast<uint64_t>(now_ms());
+  if (c.keepalive_ms > 0) {
+    shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
+  } else {
+    shard_.timers().Cancel(&c.timer);
+  }
+  // 4. A resumed session: unacknowledged messages again, with DUP [MQTT-4.4.0-1], then
+  //    whatever waited while the client was away.
+  if (present) {
+    ResendInflight(*s);
+  }
+  SendQueued(*s);
+  c.held.erase(0, h.packet_size());
+}
+
+void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
+                                std::string_view why) {
+  RINGMQ_LOG(kInfo, "refusing a %s CONNECT: %s (%s)", mqtt::ProtocolVersionName(v),
+             mqtt::ReasonCodeName(rc), why);
+  c.version = v;
+  c.state = Connection::State::kClosing;
+  shard_.timers().Cancel(&c.timer);
+  bool answer = false;
+  if (mqtt::IsV5(v)) {
+    answer = true;  // 5.0 may say why with a CONNACK [MQTT-3.2.2-8], [MQTT-4.13.1-1]
+  } else {
+    // 3.x: CONNACK only for the few return codes it has; a malformed CONNECT is closed
+    // without one [MQTT-3.1.4-1 (3.1.1)].
+    answer = rc == ReasonCode::kUnsupportedProtocolVersion ||
+             rc == ReasonCode::kClientIdentifierNotValid ||
+             rc == ReasonCode::kBadUserNameOrPassword || rc == ReasonCode::kNotAuthorized ||
+             rc == ReasonCode::kServerUnavailable || rc == ReasonCode::kServerBusy ||
+             rc == ReasonCode::kBanned;
+  }
+  if (answer) {
+    mqtt::Connack ack;
+    ack.reason = rc;
+    if (mqtt::IsV5(v)) {
+      ack.properties.SetReasonString(why);
+    }
+    Write(c, ack);
+  }
+  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, -EPROTO);
+}
+
+void BrokerShard::Disconnect(Connection& c, ReasonCode rc, std::string_view why,
+                             bool publish_will) {
+  if (c.state == Connection::State::kClosing) {
+    return;
+  }
+  const bool connected = c.state == Connection::State::kConnected;
+  if (connected && mqtt::IsV5(c.version)) {
+    // Only after a successful CONNACK [MQTT-3.14.0-1]; never a Session Expiry Interval
+    // [MQTT-3.14.2-2].
+    mqtt::Disconnect d;
+    d.reason = rc;
+    if (!why.empty()) {
+      d.properties.SetReasonString(why);
+    }
+    Write(c, d);
+  }
+  if (connected) {
+    ConnectionGone(c, publish_will);
+  }
+  c.state = Connection::State::kClosing;
+  c.responses.clear();
+  shard_.timers().Cancel(&c.timer);
+  // Nothing more is sent after DISCONNECT [MQTT-3.14.4-1], then the connection closes
+  // [MQTT-3.14.4-2].
+  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
+}
+
+void BrokerShard::ProtocolViolation(Connection& c, ReasonCode rc, std::string_view why) {
+  RINGMQ_LOG_EVERY_S(kInfo, 1, "client %s: %s (%s); closing the connection", c.client_id,
+                     mqtt::ReasonCodeName(rc), why);
+  Disconnect(c, rc, why, /*publish_will=*/true);
+}
+
+void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
+  Session* s = c.session;
+  if (s == nullptr) {
+    return;
+  }
+  c.session = nullptr;
+  s->connection = nullptr;
+  ShardCounters::Sub(counters().clients, 1);
+  c.inbound_aliases.reset();  // aliases belong to the connection [MQTT-3.3.2-7]
+  c.outbound_aliases.reset();
+  if (s->will) {
+    if (!publish_will || c.will_suppressed) {
+      s->will.reset();  // normal DISCONNECT [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+    } else if (s->will->delay_s > 0 && s->expiry_s > 0) {
+      // Published when the delay passes or the session ends, whichever is first
+      // [MQTT-3.1.2-8]; a reconnection before then cancels it [MQTT-3.1.3-9].
+      if (!s->will_timer) {
+        s->will_timer = std::make_unique<SessionTimer>(this, s, &BrokerShard::OnWillDelay);
+      }
+      shard_.timers().Schedule(s->will_timer.get(), now_ms() + int64_t{s->will->delay_s} * 1000);
+    } else {
+      PublishWill(*s);
+    }
+  }
+  if (s->expiry_s == 0) {
+    EndSession(*s);  // [MQTT-4.1.0-2]
+    return;
+  }
+  ScheduleSessionExpiry(*s);
+  RedistributeShared(*s, /*ending=*/false);
+}
+
+void BrokerShard::ScheduleSessionExpiry(Session& s) {
+  if (s.expiry_s == UINT32_MAX) {
+    return;  // never expires
+  }
+  if (!s.expiry_timer) {
+    s.expiry_timer = std::make_unique<SessionTimer>(this, &s, &BrokerShard::OnSessionExpiry);
+  }
+  shard_.timers().Schedule(s.expiry_timer.get(), now_ms() + int64_t{s.expiry_s} * 1000);
+}
+
+void BrokerShard::OnSessionExpiry(net::Timer* t) {
+  auto* st = static_cast<SessionTimer*>(t);
+  if (st->session->connection == nullptr) {
+    st->broker->EndSession(*st->session);  // [MQTT-4.1.0-2]
+  }
+}
+
+void BrokerShard::OnWillDelay(net::Timer* t) {
+  auto* st = static_cast<SessionTimer*>(t);
+  st->broker->PublishWill(*st->session);
+}
+
+void BrokerShard::EndSession(Session& s) {
+  // A delayed will still waiting is published now: the session ended first [MQTT-3.1.2-8].
+  if (s.will && s.will_timer && s.will_timer->armed()) {
+    shard_.timers().Cancel(s.will_timer.get());
+    PublishWill(s);
+  }
+  RedistributeShared(s, /*ending=*/true);
+  RemoveAllSubscriptions(s);
+  ShardCounters::Sub(counters().sessions, 1);
+  std::string id = s.client_id();
+  sessions_.erase(id);  // destroys `s` (its timers unlink themselves)
+}
+
+void BrokerShard::PublishWill(Session& s) {
+  std::unique_ptr<WillMessage> w = std::move(s.will);
+  if (!w) {
+    return;
+  }
+  MessageInit init;
+  init.topic = w->topic;
+  init.payload = w->payload;
+  init.forward_properties = w->forward_properties;
+  init.publisher_id = s.client_id();
+  init.qos = w->qos;
+  init.retain = w->retain;  // [MQTT-3.1.2-14/15]
+  init.publisher_shard = shard_.index();
+  if (w->has_message_expiry) {
+    init.expiry_deadline_ms = now_ms() + int64_t{w->message_expiry_s} * 1000;
+  }
+  ShardCounters::Add(counters().messages_in, 1);
+  Route(Message::Create(init), nullptr);
+}
+
+std::string BrokerShard::AssignClientId() {
+  // Random ids until one hashes to this shard: an assigned client's session is local, so its
+  // connection never moves (and the id is the same on every look-up).
+  for (;;) {
+    uint64_t x = static_cast<uint64_t>(now_ms()) * 0x9E3779B97F4A7C15ull ^
+                 (uint64_t{shard_.index()} << 48) ^ ++assigned_ids_ * 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 29;
+    std::string id = absl::StrFormat("ringmq-%016x", x);
+    if (HomeShard(id, shards_) == shard_.index() && !sessions_.contains(id)) {
+      return id;
+    }
+  }
+}
+
+void BrokerShard::OnConnectionTimer(net::Timer* t) {
+  Connection* c = static_cast<ConnectionTimer*>(t)->conn;
+  c->shard->KeepAliveFired(*c);
+}
+
+void BrokerShard::KeepAliveFired(Connection& c) {
+  switch (c.state) {
+    case Connection::State::kAwaitConnect:
+    case Connection::State::kAuthorizing:
+      RINGMQ_LOG(kDebug, "connection without CONNECT for %d s; closing",
+                 config().connect_timeout_s);
+      c.state = Connection::State::kClosing;
+      shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -ETIMEDOUT);
+      return;
+    case Connection::State::kConnected: {
+      if (c.keepalive_ms == 0) {
+        return;
+      }
+      const int64_t due = c.last_packet_ms + c.keepalive_ms;
+      if (now_ms() >= due) {
+        Disconnect(c, ReasonCode::kKeepAliveTimeout, "keep alive timeout",
+                   /*publish_will=*/true);  // a network failure [MQTT-3.1.2-22]
+        return;
+      }
+      // Packets arrived since the timer was set: look again when the silence could end.
+      shard_.timers().Schedule(&c.timer, due);
+      return;
+    }
+    case Connection::State::kClosing:
+      return;
+  }
+}
+
+}  // namespace ringmq::broker
