@@ -152,6 +152,7 @@ void BrokerShard::OnMessage(const shard::Envelope& e) {
       MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
       DeliveryCount n;
       if (e.aux & kStoreRetained) {
+        store().RetainedSet(StoreView(*m), 0);
         retained_.Set(m);
         counters().retained.store(retained_.size(), std::memory_order_relaxed);
       }

@@ -40,6 +40,7 @@
 #include "core/mqtt/encoder.h"
 #include "core/mqtt/packets.h"
 #include "core/shard/shard.h"
+#include "persistence/offline_store.h"
 
 namespace ringmq::broker {
 
@@ -72,6 +73,9 @@ struct BrokerShared {
   int64_t start_ms = 0;
   std::string version;
   std::vector<std::unique_ptr<ShardCounters>> counters;  // one per shard
+  // Where sessions, subscriptions, queued messages and retained messages are kept (the
+  // in-memory store by default). Shared by all shards; see persistence/offline_store.h.
+  persistence::OfflineStore* store = nullptr;
 };
 
 // One subscriber entry in subs_ or a shared group.
@@ -119,7 +123,7 @@ uint32_t RetainShard(std::string_view topic, uint32_t shards);
 
 class PublishEncoder;
 
-class BrokerShard final : public shard::ShardApp {
+class BrokerShard final : public shard::ShardApp, public persistence::StoreListener {
  public:
   BrokerShard(shard::Shard& shard, const BrokerShared& shared);
   ~BrokerShard() override;
@@ -136,6 +140,9 @@ class BrokerShard final : public shard::ShardApp {
   void OnLoopEnd() override;
   void OnStop() override;
   void OnDiscard(const shard::Envelope& e) override;
+
+  // persistence::StoreListener
+  void OnStoreCommitted(uint64_t token) override { ResponsePartDone(token, 0, 0); }
 
   int64_t now_ms() const { return shard_.now_ms(); }
   const BrokerConfig& config() const { return shared_.config; }
@@ -262,6 +269,11 @@ class BrokerShard final : public shard::ShardApp {
   Connection* FindConnection(net::ConnId id);
   uint64_t NewToken() { return (uint64_t{shard_.index()} << 56) | ++last_token_; }
   ShardCounters& counters() { return *shared_.counters[shard_.index()]; }
+  persistence::OfflineStore& store() { return *shared_.store; }
+  // The message as the store sees it.
+  static persistence::MessageView StoreView(const Message& m);
+  // The session is done with a QoS 1/2 message (tells the store when it kept it).
+  void Done(Session& s, uint64_t seq);
 
   shard::Shard& shard_;
   const BrokerShared& shared_;

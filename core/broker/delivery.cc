@@ -19,6 +19,23 @@ using mqtt::Qos;
 // QoS 1/2 only its header (up to the packet id, which differs per receiver) is copied.
 constexpr size_t kShareThreshold = 1024;
 
+persistence::MessageView BrokerShard::StoreView(const Message& m) {
+  persistence::MessageView v;
+  v.topic = m.topic();
+  v.payload = m.payload();
+  v.properties = m.forward_properties();
+  v.qos = m.qos();
+  v.retain = m.retain();
+  v.expiry_deadline_ms = m.expiry_deadline_ms();
+  return v;
+}
+
+void BrokerShard::Done(Session& s, uint64_t seq) {
+  if (s.persistent() && seq != 0) {
+    store().MessageDone(s.client_id(), seq, 0);
+  }
+}
+
 uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
   // 1. Which shards: plain subscribers (a bit per shard) and, per matching shared group,
   //    the one shard that gets this message.
@@ -48,6 +65,7 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
     }
     if (t == self) {
       if (store) {
+        this->store().RetainedSet(StoreView(*m), 0);
         retained_.Set(m);
         counters().retained.store(retained_.size(), std::memory_order_relaxed);
       }
@@ -253,11 +271,18 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
     WritePublish(*c, *m, Qos::k0, retain, /*dup=*/false, 0, subscription_id, enc);
     return Outcome::kSent;
   }
+  // A QoS 1/2 message now belongs to the session [MQTT-4.5.0-1]; a persistent one keeps it
+  // across restarts.
+  const uint64_t seq = ++s.last_seq;
   if (online && s.queue.empty() && s.inflight.size() < Window(*c) && !c->conn->congested()) {
     const uint16_t id = NextPacketId(s);
     if (WritePublish(*c, *m, qos, retain, /*dup=*/false, id, subscription_id, enc)) {
+      if (s.persistent()) {
+        store().MessageQueued(s.client_id(), seq, StoreView(*m), 0);
+      }
       Inflight& f = s.inflight.emplace_back();
       f.msg = m;
+      f.seq = seq;
       f.subscription_id = subscription_id;
       f.packet_id = id;
       f.qos = qos;
@@ -275,8 +300,12 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
                        s.client_id(), s.queue.size(), s.queued_bytes);
     return Outcome::kRefused;
   }
+  if (s.persistent()) {
+    store().MessageQueued(s.client_id(), seq, StoreView(*m), 0);
+  }
   Queued& q = s.queue.emplace_back();
   q.msg = m;
+  q.seq = seq;
   q.subscription_id = subscription_id;
   q.qos = qos;
   q.retain = retain;
@@ -369,6 +398,7 @@ void BrokerShard::SendQueued(Session& s) {
     s.queue.pop_front();
     s.queued_bytes -= q.msg->footprint();
     if (q.msg->Expired(now_ms())) {
+      Done(s, q.seq);
       continue;  // [MQTT-3.3.2-5]
     }
     PublishEncoder enc(*q.msg, now_ms());
@@ -378,10 +408,12 @@ void BrokerShard::SendQueued(Session& s) {
     }
     const uint16_t id = NextPacketId(s);
     if (!WritePublish(*c, *q.msg, q.qos, q.retain, false, id, q.subscription_id, &enc)) {
+      Done(s, q.seq);
       continue;
     }
     Inflight& f = s.inflight.emplace_back();
     f.msg = std::move(q.msg);
+    f.seq = q.seq;
     f.subscription_id = q.subscription_id;
     f.packet_id = id;
     f.qos = q.qos;
@@ -406,6 +438,7 @@ void BrokerShard::ResendInflight(Session& s) {
     PublishEncoder enc(*f.msg, now_ms());
     if (!WritePublish(*c, *f.msg, f.qos, f.retain, /*dup=*/true, f.packet_id, f.subscription_id,
                       &enc)) {
+      Done(s, f.seq);
       s.inflight.erase(i);  // too large for the new connection: dropped [MQTT-3.1.2-25]
       continue;
     }
@@ -422,6 +455,7 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
   for (size_t i = 0; i < s.inflight.size();) {
     Inflight& f = s.inflight[i];
     if (f.shared_group != 0 && f.state == Inflight::State::kAwaitPuback) {
+      Done(s, f.seq);
       moved.emplace_back(std::move(f.msg), f.shared_group);
       s.inflight.erase(i);
       continue;
@@ -431,6 +465,7 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
   for (size_t i = 0; i < s.queue.size();) {
     Queued& q = s.queue[i];
     if (q.shared_group != 0) {
+      Done(s, q.seq);
       s.queued_bytes -= q.msg->footprint();
       moved.emplace_back(std::move(q.msg), q.shared_group);
       s.queue.erase(i);

@@ -235,6 +235,9 @@ void BrokerShard::FinishConnect(Connection& c) {
   uint32_t expiry = v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : UINT32_MAX);
   const bool expiry_capped = expiry > config().max_session_expiry_s;
   s->expiry_s = std::min(expiry, config().max_session_expiry_s);
+  if (s->persistent()) {
+    store().SessionUpdated(s->client_id(), s->expiry_s, 0);
+  }
   if (pkt.will) {
     auto w = std::make_unique<WillMessage>();
     w->topic = std::string(pkt.will->topic);
@@ -419,6 +422,9 @@ void BrokerShard::EndSession(Session& s) {
   }
   RedistributeShared(s, /*ending=*/true);
   RemoveAllSubscriptions(s);
+  if (s.persistent()) {
+    store().SessionEnded(s.client_id(), 0);  // with its subscriptions and messages
+  }
   ShardCounters::Sub(counters().sessions, 1);
   std::string id = s.client_id();
   sessions_.erase(id);  // destroys `s` (its timers unlink themselves)

@@ -265,6 +265,7 @@ void BrokerShard::HandlePuback(Connection& c, const mqtt::Puback& p) {
   for (size_t i = 0; i < s.inflight.size(); ++i) {
     Inflight& f = s.inflight[i];
     if (f.packet_id == p.packet_id && f.state == Inflight::State::kAwaitPuback) {
+      Done(s, f.seq);
       s.inflight.erase(i);  // delivered: QoS 1 done [MQTT-4.3.2-3]
       SendQueued(s);
       return;
@@ -281,6 +282,7 @@ void BrokerShard::HandlePubrec(Connection& c, const mqtt::Pubrec& p) {
       continue;
     }
     if (mqtt::IsFailure(p.reason)) {
+      Done(s, f.seq);
       s.inflight.erase(i);  // refused: finished, never sent again [MQTT-4.4.0-2]
       SendQueued(s);
       return;
@@ -305,6 +307,7 @@ void BrokerShard::HandlePubcomp(Connection& c, const mqtt::Pubcomp& p) {
   for (size_t i = 0; i < s.inflight.size(); ++i) {
     Inflight& f = s.inflight[i];
     if (f.packet_id == p.packet_id && f.state == Inflight::State::kAwaitPubcomp) {
+      Done(s, f.seq);
       s.inflight.erase(i);  // [MQTT-4.3.3-5]
       SendQueued(s);
       return;
@@ -338,6 +341,9 @@ void BrokerShard::HandleDisconnect(Connection& c, const mqtt::Disconnect& d) {
       }
       c.session->expiry_s =
           std::min(d.properties.session_expiry_interval_s, config().max_session_expiry_s);
+      if (c.session->persistent()) {
+        store().SessionUpdated(c.session->client_id(), c.session->expiry_s, 0);
+      }
     }
     // Only reason 0x00 discards the will; 0x04 and the error codes keep it [MQTT-3.1.2-8].
     c.will_suppressed = d.reason == ReasonCode::kSuccess;

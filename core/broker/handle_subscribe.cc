@@ -140,6 +140,10 @@ bool BrokerShard::AddSubscription(Session& s, std::string_view filter,
   if (inserted) {
     ShardCounters::Add(counters().subscriptions, 1);
   }
+  if (s.persistent() && store().SubscriptionAdded(s.client_id(), filter, o, subscription_id,
+                                                  token)) {
+    ++*acks;  // the SUBACK waits for the subscription to be durable
+  }
   return !inserted;
 }
 
@@ -150,6 +154,9 @@ bool BrokerShard::RemoveSubscription(Session& s, std::string_view filter) {
   }
   s.subscriptions.erase(it);
   ShardCounters::Sub(counters().subscriptions, 1);
+  if (s.persistent()) {
+    store().SubscriptionRemoved(s.client_id(), filter, 0);
+  }
   auto remove_from = [&s](std::vector<Subscriber>& list) {
     list.erase(std::remove_if(list.begin(), list.end(),
                               [&s](const Subscriber& x) { return x.session == &s; }),

@@ -47,6 +47,7 @@ struct WillMessage {
 struct Inflight {
   enum class State : uint8_t { kAwaitPuback, kAwaitPubrec, kAwaitPubcomp };
   MessageRef msg;  // released once PUBREC arrives (only the PUBREL/PUBCOMP half is left)
+  uint64_t seq = 0;  // the session's number for it (OfflineStore)
   uint32_t subscription_id = 0;
   uint16_t packet_id = 0;
   mqtt::Qos qos = mqtt::Qos::k1;
@@ -58,6 +59,7 @@ struct Inflight {
 // A message waiting for room in the window or for the client to reconnect.
 struct Queued {
   MessageRef msg;
+  uint64_t seq = 0;
   uint32_t subscription_id = 0;
   mqtt::Qos qos = mqtt::Qos::k0;
   bool retain = false;
@@ -93,6 +95,8 @@ class Session {
   base::RingQueue<Queued> queue;
   uint64_t queued_bytes = 0;
   uint16_t last_packet_id = 0;
+  uint64_t last_seq = 0;  // numbers QoS 1/2 messages given to the session (OfflineStore)
+  bool persistent() const { return expiry_s > 0; }
   std::vector<uint16_t> inbound_qos2;  // PUBLISH QoS 2 received, PUBREL not yet
 
   // Counters.

@@ -17,6 +17,7 @@
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
 #include "core/shard/shard_set.h"
+#include "persistence/offline_store.h"
 
 #ifdef RINGMQ_HAVE_MIMALLOC
 #include <mimalloc.h>
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
     opts.listeners.push_back({*ep, 0, "mqtt"});
   }
 
+  // In memory until the SQLite store exists: a restart loses sessions and queued messages.
+  ringmq::persistence::MemoryStore store;
+  shared.store = &store;
   shared.shards = opts.threads;
   shared.version = "ringmq 0.1.0";
   timespec ts;
