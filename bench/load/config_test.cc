@@ -1,0 +1,124 @@
+// MakePlan: roles, topics, filters and fan-out factors of every scenario.
+#include "bench/load/config.h"
+
+#include "gtest/gtest.h"
+
+#include "bench/load/payload.h"
+
+namespace ringmq::bench {
+namespace {
+
+BenchConfig Config(Scenario s) {
+  BenchConfig c;
+  c.scenario = s;
+  c.client_prefix = "t";
+  return c;
+}
+
+TEST(PlanTest, PairsSubscribersFirstThenPublishersOnMatchingTopics) {
+  BenchConfig c = Config(Scenario::kPairs);
+  c.pairs = 3;
+  c.threads = 2;
+  auto plan = MakePlan(c);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->clients.size(), 6u);
+  EXPECT_EQ(plan->fan, 1u);
+  EXPECT_FALSE(plan->shared);
+  for (uint32_t i = 0; i < 3; ++i) {
+    const ClientSpec& s = plan->clients[i];
+    const ClientSpec& p = plan->clients[plan->first_publisher + i];
+    EXPECT_EQ(s.role, Role::kSubscriber);
+    EXPECT_EQ(p.role, Role::kPublisher);
+    EXPECT_EQ(s.filter, p.topic);
+    EXPECT_FALSE(s.receives_all);
+    EXPECT_EQ(p.index, i);
+  }
+  EXPECT_EQ(plan->clients[0].client_id, "ts0");
+  EXPECT_EQ(plan->clients[3].client_id, "tp0");
+  EXPECT_EQ(plan->ShardOfPublisher(0), 1u);  // client 3 on 2 shards
+}
+
+TEST(PlanTest, FanoutFaninShared) {
+  BenchConfig c = Config(Scenario::kFanout);
+  c.publishers = 2;
+  c.subscribers = 5;
+  auto fanout = MakePlan(c);
+  ASSERT_TRUE(fanout.ok());
+  EXPECT_EQ(fanout->fan, 5u);
+  EXPECT_EQ(fanout->clients[0].filter, "bench/fanout");
+  EXPECT_EQ(fanout->clients[5].topic, "bench/fanout");
+  EXPECT_TRUE(fanout->clients[0].receives_all);
+
+  c.scenario = Scenario::kFanin;
+  auto fanin = MakePlan(c);
+  ASSERT_TRUE(fanin.ok());
+  EXPECT_EQ(fanin->fan, 5u);
+  EXPECT_EQ(fanin->clients[0].filter, "bench/#");
+  EXPECT_EQ(fanin->clients[5].topic, "bench/0");
+  EXPECT_EQ(fanin->clients[6].topic, "bench/1");
+
+  c.scenario = Scenario::kShared;
+  auto shared = MakePlan(c);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ(shared->fan, 1u);
+  EXPECT_TRUE(shared->shared);
+  EXPECT_EQ(shared->clients[0].filter, "$share/g/bench/shared");
+  EXPECT_EQ(shared->clients[5].topic, "bench/shared");
+}
+
+TEST(PlanTest, ConnectAndEcho) {
+  BenchConfig c = Config(Scenario::kConnect);
+  c.connections = 10;
+  auto plan = MakePlan(c);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->clients.size(), 10u);
+  EXPECT_EQ(plan->publishers, 0u);
+  EXPECT_EQ(plan->clients[9].role, Role::kIdle);
+
+  c.scenario = Scenario::kEcho;
+  auto echo = MakePlan(c);
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(echo->publishers, 10u);
+  EXPECT_EQ(echo->clients[4].role, Role::kEcho);
+}
+
+TEST(PlanTest, RejectsBadConfigurations) {
+  BenchConfig c = Config(Scenario::kPairs);
+  c.payload_bytes = kPayloadHeaderSize - 1;
+  EXPECT_FALSE(MakePlan(c).ok());
+  c = Config(Scenario::kPairs);
+  c.inflight = 0;
+  EXPECT_FALSE(MakePlan(c).ok());
+  c = Config(Scenario::kPairs);
+  c.publishers = 3;
+  c.subscribers = 4;
+  EXPECT_FALSE(MakePlan(c).ok());
+}
+
+TEST(PlanTest, EndToEndWindowOnlyWhenUnthrottled) {
+  BenchConfig c = Config(Scenario::kPairs);
+  c.inflight = 8;
+  EXPECT_EQ(EffectiveE2eWindow(c), 8u);
+  c.e2e_window = 0;
+  EXPECT_EQ(EffectiveE2eWindow(c), 0u);
+  c.e2e_window = 100;
+  EXPECT_EQ(EffectiveE2eWindow(c), 100u);
+  c.rate = 10;
+  EXPECT_EQ(EffectiveE2eWindow(c), 0u);
+}
+
+TEST(ParseTest, VersionsAndScenarios) {
+  mqtt::ProtocolVersion v;
+  ASSERT_TRUE(ParseMqttVersion("5", &v));
+  EXPECT_EQ(v, mqtt::ProtocolVersion::kMqtt5);
+  ASSERT_TRUE(ParseMqttVersion("3.1.1", &v));
+  EXPECT_EQ(v, mqtt::ProtocolVersion::kMqtt311);
+  EXPECT_FALSE(ParseMqttVersion("6", &v));
+  Scenario s;
+  ASSERT_TRUE(ParseScenario("fanin", &s));
+  EXPECT_EQ(s, Scenario::kFanin);
+  EXPECT_FALSE(ParseScenario("nope", &s));
+}
+
+}  // namespace
+}  // namespace ringmq::bench
