@@ -77,7 +77,8 @@ class RingQueue {
 
  private:
   void Grow() {
-    size_t cap = cap_ == 0 ? 4 : cap_ * 2;
+    RINGMQ_ASSERT(cap_ < (1u << 31));
+    uint32_t cap = cap_ == 0 ? 4 : cap_ * 2;
     T* fresh = static_cast<T*>(::operator new(cap * sizeof(T), std::align_val_t(alignof(T))));
     for (size_t i = 0; i < size_; ++i) {
       new (&fresh[i]) T(std::move((*this)[i]));
@@ -99,10 +100,11 @@ class RingQueue {
     head_ = 0;
   }
 
+  // 24 bytes: every session and connection has a few of these.
   T* slots_ = nullptr;
-  size_t cap_ = 0;
-  size_t head_ = 0;
-  size_t size_ = 0;
+  uint32_t cap_ = 0;
+  uint32_t head_ = 0;
+  uint32_t size_ = 0;
 };
 
 }  // namespace ringmq::base

@@ -48,13 +48,19 @@ BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
       sys_timer_(this, &BrokerShard::OnSysTimer) {}
 
 BrokerShard::~BrokerShard() {
-  // Connections still here at destruction (shutdown): free their state. Sessions go with
-  // sessions_ (their timers unlink themselves).
-  for (auto& [c, unused] : connections_) {
-    c->conn->set_user(nullptr);
-    delete c;
+  // Connections still here at destruction (a shutdown that gave up on some): free their
+  // state. Sessions go with sessions_ (their timers unlink themselves).
+  shard_.reactor().ForEachConn([](net::Conn& c) {
+    delete static_cast<Connection*>(c.user());
+    c.set_user(nullptr);
+  });
+}
+
+std::string_view BrokerShard::ClientId(const Connection& c) {
+  if (c.session != nullptr) {
+    return c.session->client_id();
   }
-  connections_.clear();
+  return c.assigned_id ? std::string_view(*c.assigned_id) : std::string_view("(connecting)");
 }
 
 void BrokerShard::OnStart() {
@@ -69,7 +75,6 @@ void BrokerShard::OnAccepted(net::Conn& c) {
   auto* conn = new Connection(this, &c, config().max_packet_size);
   conn->timer.set_callback(&BrokerShard::OnConnectionTimer);
   c.set_user(conn);
-  connections_[conn] = true;
   ShardCounters::Add(counters().connections, 1);
   shard_.timers().Schedule(&conn->timer, now_ms() + int64_t{config().connect_timeout_s} * 1000);
 }
@@ -101,7 +106,7 @@ void BrokerShard::OnClosed(net::Conn& c, int err) {
   }
   if (conn->state == Connection::State::kConnected) {
     // The network went away without DISCONNECT: an abnormal end, the will is published.
-    RINGMQ_LOG(kDebug, "client %s: connection lost (%s)", conn->client_id,
+    RINGMQ_LOG(kDebug, "client %s: connection lost (%s)", ClientId(*conn),
                err == 0 ? "closed by peer" : std::strerror(-err));
     ConnectionGone(*conn, /*publish_will=*/true);
   }
@@ -110,7 +115,6 @@ void BrokerShard::OnClosed(net::Conn& c, int err) {
   for (size_t i = 0; i < conn->responses.size(); ++i) {
     tokens_.erase(conn->responses[i].token);
   }
-  connections_.erase(conn);
   c.set_user(nullptr);
   delete conn;
   ShardCounters::Sub(counters().connections, 1);
@@ -253,10 +257,11 @@ void BrokerShard::OnStop() {
   stopping_ = true;
   shard_.timers().Cancel(&sys_timer_);
   std::vector<Connection*> all;
-  all.reserve(connections_.size());
-  for (auto& [c, unused] : connections_) {
-    all.push_back(c);
-  }
+  shard_.reactor().ForEachConn([&all](net::Conn& c) {
+    if (c.user() != nullptr && !c.closing()) {
+      all.push_back(static_cast<Connection*>(c.user()));
+    }
+  });
   for (Connection* c : all) {
     if (c->state == Connection::State::kConnected) {
       Disconnect(*c, mqtt::ReasonCode::kServerShuttingDown, "server shutting down",

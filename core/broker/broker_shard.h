@@ -29,7 +29,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 
+#include "core/base/strings.h"
 #include "core/broker/config.h"
 #include "core/broker/connection.h"
 #include "core/broker/filter_trie.h"
@@ -258,6 +261,8 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   static void OnSessionExpiry(net::Timer* t);
   static void OnWillDelay(net::Timer* t);
   std::string AssignClientId();
+  Session::Timers& SessionTimers(Session& s);
+  static std::string_view ClientId(const Connection& c);
 
   // ---- $SYS (sys.cc) ----------------------------------------------------------------------
   void PublishSys();
@@ -279,7 +284,25 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   const BrokerShared& shared_;
   const uint32_t shards_;
 
-  absl::flat_hash_map<std::string, std::unique_ptr<Session>> sessions_;
+  // Sessions by client id: a set of pointers hashed by the session's own id (no second
+  // copy of the id, 8-byte slots), looked up by string_view.
+  struct SessionHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const {
+      return absl::Hash<absl::string_view>{}(base::ToAbsl(id));
+    }
+    size_t operator()(const std::unique_ptr<Session>& s) const { return (*this)(s->client_id()); }
+  };
+  struct SessionEq {
+    using is_transparent = void;
+    static std::string_view Key(std::string_view id) { return id; }
+    static std::string_view Key(const std::unique_ptr<Session>& s) { return s->client_id(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Key(a) == Key(b);
+    }
+  };
+  absl::flat_hash_set<std::unique_ptr<Session>, SessionHash, SessionEq> sessions_;
   FilterTrie<LocalSubscribers> subs_;
   FilterTrie<LocalSharedGroups> shared_subs_;
   absl::flat_hash_map<uint64_t, SharedGroup*> shared_by_hash_;
@@ -316,7 +339,6 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
 
   std::vector<Subscriber> match_scratch_;
   std::string forward_scratch_;
-  absl::flat_hash_map<Connection*, bool> connections_;  // every live Connection here
   bool stopping_ = false;
   uint64_t assigned_ids_ = 0;
 };

@@ -79,6 +79,14 @@ struct OutboundAliases {
 
 class Connection {
  public:
+  std::string& Held() {
+    if (!held) {
+      held = std::make_unique<std::string>();
+    }
+    return *held;
+  }
+  size_t held_size() const { return held ? held->size() : 0; }
+
   enum class State : uint8_t { kAwaitConnect, kAuthorizing, kConnected, kClosing };
 
   Connection(BrokerShard* shard, net::Conn* conn, uint32_t max_packet_size);
@@ -90,12 +98,13 @@ class Connection {
   State state = State::kAwaitConnect;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
   mqtt::PacketReader reader;
-  // Bytes held before the connection is established: the CONNECT (re-read on the home
-  // shard after a hand-off) and whatever the client sent after it.
-  std::string held;
+  // Bytes held for later (null when none): before the connection is established, the
+  // CONNECT (read again on the home shard after a hand-off) and what followed it; later,
+  // what arrives while a SUBSCRIBE waits for its decision.
+  std::unique_ptr<std::string> held;
   Session* session = nullptr;
-  std::string client_id;  // as sent, or assigned by the broker
-  bool client_id_assigned = false;
+  // The id the broker assigned (5.0 empty client id), until the session holds it.
+  std::unique_ptr<std::string> assigned_id;
   ConnectionTimer timer;  // connect timeout, then keep alive
   int64_t last_packet_ms = 0;
   uint32_t keepalive_ms = 0;       // 0: no keep alive; else 1.5x the negotiated value
@@ -121,7 +130,6 @@ class Connection {
   std::unique_ptr<OutboundAliases> outbound_aliases;
 
   base::RingQueue<PendingResponse> responses;
-  uint64_t connected_at_ms = 0;
   bool will_suppressed = false;  // normal DISCONNECT: do not publish the will
   bool read_paused_backlog = false;
 };

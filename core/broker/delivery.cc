@@ -264,7 +264,6 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
     if (!online || c->conn->congested()) {
       // Nobody to send it to now, or a consumer that does not keep up: QoS 0 is dropped,
       // and counted, rather than buffered without bound.
-      ++s.dropped;
       ShardCounters::Add(counters().dropped, 1);
       return Outcome::kDropped;
     }
@@ -294,7 +293,6 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   }
   if (s.queue.size() >= config().max_queued_messages ||
       s.queued_bytes + m->footprint() > config().max_queued_bytes) {
-    ++s.dropped;
     ShardCounters::Add(counters().dropped, 1);
     RINGMQ_LOG_EVERY_S(kWarning, 10, "client %s: queue full (%d messages, %d bytes); dropping",
                        s.client_id(), s.queue.size(), s.queued_bytes);

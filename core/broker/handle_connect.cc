@@ -22,7 +22,7 @@ void BrokerShard::ProcessInput(Connection& c, std::span<const uint8_t> data) {
     case Connection::State::kAwaitConnect:
     case Connection::State::kAuthorizing:
       if (c.state == Connection::State::kAwaitConnect) {
-        c.held.append(reinterpret_cast<const char*>(data.data()), data.size());
+        c.Held().append(reinterpret_cast<const char*>(data.data()), data.size());
         HandleAwaitConnect(c);
       } else {
         HoldInput(c, data);  // pipelined after a CONNECT that waits for its decision
@@ -54,8 +54,8 @@ void BrokerShard::ProcessInput(Connection& c, std::span<const uint8_t> data) {
 }
 
 void BrokerShard::HoldInput(Connection& c, std::span<const uint8_t> data) {
-  c.held.append(reinterpret_cast<const char*>(data.data()), data.size());
-  if (c.held.size() > config().max_packet_size && !c.paused_while_connecting) {
+  c.Held().append(reinterpret_cast<const char*>(data.data()), data.size());
+  if (c.held_size() > config().max_packet_size && !c.paused_while_connecting) {
     shard_.reactor().PauseRead(*c.conn);  // keep what came, read no more for now
     c.paused_while_connecting = true;
   }
@@ -66,16 +66,15 @@ void BrokerShard::ReleaseHeldInput(Connection& c) {
     c.paused_while_connecting = false;
     shard_.reactor().ResumeRead(*c.conn);
   }
-  std::string rest = std::move(c.held);
-  c.held = std::string();
-  if (!rest.empty() && c.state == Connection::State::kConnected) {
-    ProcessInput(c, std::span(reinterpret_cast<const uint8_t*>(rest.data()), rest.size()));
+  std::unique_ptr<std::string> rest = std::move(c.held);
+  if (rest != nullptr && !rest->empty() && c.state == Connection::State::kConnected) {
+    ProcessInput(c, std::span(reinterpret_cast<const uint8_t*>(rest->data()), rest->size()));
   }
 }
 
 void BrokerShard::HandleAwaitConnect(Connection& c) {
-  const auto* bytes = reinterpret_cast<const uint8_t*>(c.held.data());
-  std::span<const uint8_t> all(bytes, c.held.size());
+  const std::string& held = c.Held();
+  std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
   mqtt::FixedHeader h;
   switch (mqtt::ParseFixedHeader(all, config().max_packet_size, &h)) {
     case mqtt::FrameStatus::kNeedMore:
@@ -127,19 +126,19 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
   if (home != shard_.index()) {
     // The session lives on another shard: the socket moves there with every byte received so
     // far (the CONNECT is decoded again on arrival). This Connection ends here.
-    std::string held = std::move(c.held);
+    std::unique_ptr<std::string> bytes = std::move(c.held);
     net::Conn* nc = c.conn;
     shard_.timers().Cancel(&c.timer);
-    connections_.erase(&c);
     nc->set_user(nullptr);
     delete &c;
     ShardCounters::Sub(counters().connections, 1);
-    shard_.HandOff(*nc, home, std::span(reinterpret_cast<const uint8_t*>(held.data()), held.size()),
-                   0);
+    shard_.HandOff(*nc, home,
+                   std::span(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()), 0);
     return;
   }
-  c.client_id = std::move(id);
-  c.client_id_assigned = assigned;
+  if (assigned) {
+    c.assigned_id = std::make_unique<std::string>(std::move(id));
+  }
   ProcessConnect(c, pkt);
 }
 
@@ -188,45 +187,47 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
 
 void BrokerShard::FinishConnect(Connection& c) {
   // The CONNECT is still at the front of `held` (decoded once already, so this succeeds).
-  const auto* bytes = reinterpret_cast<const uint8_t*>(c.held.data());
-  std::span<const uint8_t> all(bytes, c.held.size());
+  const std::string& held = c.Held();
+  std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
   mqtt::FixedHeader h;
   (void)mqtt::ParseFixedHeader(all, config().max_packet_size, &h);
   mqtt::Connect pkt;
   (void)mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), &pkt);
   const bool v5 = mqtt::IsV5(c.version);
+  const std::string client_id =
+      c.assigned_id ? std::move(*c.assigned_id) : std::string(pkt.client_id);
+  const bool assigned = c.assigned_id != nullptr;
+  c.assigned_id.reset();
 
   // 1. Another connection with this client id: it is taken over [MQTT-3.1.4-3]; its will
   //    follows the usual rules (published now unless delayed and the session continues).
-  auto it = sessions_.find(c.client_id);
-  if (it != sessions_.end() && it->second->connection != nullptr) {
-    Connection* old = it->second->connection;
-    RINGMQ_LOG(kDebug, "client %s: session taken over by a new connection", c.client_id);
+  auto it = sessions_.find(std::string_view(client_id));
+  if (it != sessions_.end() && (*it)->connection != nullptr) {
+    Connection* old = (*it)->connection;
+    RINGMQ_LOG(kDebug, "client %s: session taken over by a new connection", client_id);
     Disconnect(*old, ReasonCode::kSessionTakenOver, "session taken over", /*publish_will=*/true);
-    it = sessions_.find(c.client_id);  // the old session may have ended with it
+    it = sessions_.find(std::string_view(client_id));  // the old session may have ended with it
   }
   // 2. Clean start ends any existing session [MQTT-3.1.2-4]; otherwise resume it
   //    [MQTT-3.1.2-5] or start a new one [MQTT-3.1.2-6].
   if (it != sessions_.end() && c.clean_start) {
-    EndSession(*it->second);
+    EndSession(**it);
     it = sessions_.end();
   }
   bool present = false;
   Session* s;
   if (it != sessions_.end()) {
-    s = it->second.get();
+    s = it->get();
     present = true;
-    if (s->expiry_timer) {
-      shard_.timers().Cancel(s->expiry_timer.get());
-    }
-    if (s->will_timer && s->will_timer->armed()) {
-      shard_.timers().Cancel(s->will_timer.get());  // back in time: no will [MQTT-3.1.3-9]
+    if (s->timers) {
+      shard_.timers().Cancel(&s->timers->expiry);
+      shard_.timers().Cancel(&s->timers->will);  // back in time: no will [MQTT-3.1.3-9]
     }
     s->will.reset();
   } else {
-    auto fresh = std::make_unique<Session>(c.client_id);
+    auto fresh = std::make_unique<Session>(client_id);
     s = fresh.get();
-    sessions_.emplace(c.client_id, std::move(fresh));
+    sessions_.insert(std::move(fresh));
     ShardCounters::Add(counters().sessions, 1);
   }
   s->connection = &c;
@@ -269,8 +270,8 @@ void BrokerShard::FinishConnect(Connection& c) {
     if (config().max_topic_alias > 0) {
       p.SetTopicAliasMaximum(config().max_topic_alias);
     }
-    if (c.client_id_assigned) {
-      p.SetAssignedClientIdentifier(c.client_id);  // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
+    if (assigned) {
+      p.SetAssignedClientIdentifier(s->client_id());  // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
     }
     if (c.keepalive_lowered) {
       p.SetServerKeepAlive(c.keepalive_s);  // [MQTT-3.1.2-21]
@@ -282,7 +283,6 @@ void BrokerShard::FinishConnect(Connection& c) {
   Write(c, ack);
   c.state = Connection::State::kConnected;
   ShardCounters::Add(counters().clients, 1);
-  c.connected_at_ms = static_cast<uint64_t>(now_ms());
   if (c.keepalive_ms > 0) {
     shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
   } else {
@@ -294,7 +294,7 @@ void BrokerShard::FinishConnect(Connection& c) {
     ResendInflight(*s);
   }
   SendQueued(*s);
-  c.held.erase(0, h.packet_size());
+  c.held->erase(0, h.packet_size());
 }
 
 void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
@@ -355,7 +355,7 @@ void BrokerShard::Disconnect(Connection& c, ReasonCode rc, std::string_view why,
 }
 
 void BrokerShard::ProtocolViolation(Connection& c, ReasonCode rc, std::string_view why) {
-  RINGMQ_LOG_EVERY_S(kInfo, 1, "client %s: %s (%s); closing the connection", c.client_id,
+  RINGMQ_LOG_EVERY_S(kInfo, 1, "client %s: %s (%s); closing the connection", ClientId(c),
                      mqtt::ReasonCodeName(rc), why);
   Disconnect(c, rc, why, /*publish_will=*/true);
 }
@@ -376,10 +376,8 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
     } else if (s->will->delay_s > 0 && s->expiry_s > 0) {
       // Published when the delay passes or the session ends, whichever is first
       // [MQTT-3.1.2-8]; a reconnection before then cancels it [MQTT-3.1.3-9].
-      if (!s->will_timer) {
-        s->will_timer = std::make_unique<SessionTimer>(this, s, &BrokerShard::OnWillDelay);
-      }
-      shard_.timers().Schedule(s->will_timer.get(), now_ms() + int64_t{s->will->delay_s} * 1000);
+      shard_.timers().Schedule(&SessionTimers(*s).will,
+                               now_ms() + int64_t{s->will->delay_s} * 1000);
     } else {
       PublishWill(*s);
     }
@@ -396,10 +394,7 @@ void BrokerShard::ScheduleSessionExpiry(Session& s) {
   if (s.expiry_s == UINT32_MAX) {
     return;  // never expires
   }
-  if (!s.expiry_timer) {
-    s.expiry_timer = std::make_unique<SessionTimer>(this, &s, &BrokerShard::OnSessionExpiry);
-  }
-  shard_.timers().Schedule(s.expiry_timer.get(), now_ms() + int64_t{s.expiry_s} * 1000);
+  shard_.timers().Schedule(&SessionTimers(s).expiry, now_ms() + int64_t{s.expiry_s} * 1000);
 }
 
 void BrokerShard::OnSessionExpiry(net::Timer* t) {
@@ -414,10 +409,18 @@ void BrokerShard::OnWillDelay(net::Timer* t) {
   st->broker->PublishWill(*st->session);
 }
 
+Session::Timers& BrokerShard::SessionTimers(Session& s) {
+  if (!s.timers) {
+    s.timers = std::make_unique<Session::Timers>(this, &s, &BrokerShard::OnSessionExpiry,
+                                                 &BrokerShard::OnWillDelay);
+  }
+  return *s.timers;
+}
+
 void BrokerShard::EndSession(Session& s) {
   // A delayed will still waiting is published now: the session ended first [MQTT-3.1.2-8].
-  if (s.will && s.will_timer && s.will_timer->armed()) {
-    shard_.timers().Cancel(s.will_timer.get());
+  if (s.will && s.timers && s.timers->will.armed()) {
+    shard_.timers().Cancel(&s.timers->will);
     PublishWill(s);
   }
   RedistributeShared(s, /*ending=*/true);
@@ -426,8 +429,8 @@ void BrokerShard::EndSession(Session& s) {
     store().SessionEnded(s.client_id(), 0);  // with its subscriptions and messages
   }
   ShardCounters::Sub(counters().sessions, 1);
-  std::string id = s.client_id();
-  sessions_.erase(id);  // destroys `s` (its timers unlink themselves)
+  auto it = sessions_.find(std::string_view(s.client_id()));
+  sessions_.erase(it);  // destroys `s` (its timers unlink themselves)
 }
 
 void BrokerShard::PublishWill(Session& s) {
@@ -460,7 +463,7 @@ std::string BrokerShard::AssignClientId() {
     x *= 0x94D049BB133111EBull;
     x ^= x >> 29;
     std::string id = absl::StrFormat("ringmq-%016x", x);
-    if (HomeShard(id, shards_) == shard_.index() && !sessions_.contains(id)) {
+    if (HomeShard(id, shards_) == shard_.index() && !sessions_.contains(std::string_view(id))) {
       return id;
     }
   }

@@ -271,7 +271,7 @@ void BrokerShard::HandlePuback(Connection& c, const mqtt::Puback& p) {
       return;
     }
   }
-  RINGMQ_LOG(kDebug, "client %s: PUBACK for unknown packet id %d", c.client_id, p.packet_id);
+  RINGMQ_LOG(kDebug, "client %s: PUBACK for unknown packet id %d", ClientId(c), p.packet_id);
 }
 
 void BrokerShard::HandlePubrec(Connection& c, const mqtt::Pubrec& p) {
@@ -313,7 +313,7 @@ void BrokerShard::HandlePubcomp(Connection& c, const mqtt::Pubcomp& p) {
       return;
     }
   }
-  RINGMQ_LOG(kDebug, "client %s: PUBCOMP for unknown packet id %d", c.client_id, p.packet_id);
+  RINGMQ_LOG(kDebug, "client %s: PUBCOMP for unknown packet id %d", ClientId(c), p.packet_id);
 }
 
 void BrokerShard::HandlePubrel(Connection& c, const mqtt::Pubrel& p) {

@@ -140,8 +140,8 @@ bool BrokerShard::AddSubscription(Session& s, std::string_view filter,
   if (inserted) {
     ShardCounters::Add(counters().subscriptions, 1);
   }
-  if (s.persistent() && store().SubscriptionAdded(s.client_id(), filter, o, subscription_id,
-                                                  token)) {
+  if (s.persistent() &&
+      store().SubscriptionAdded(s.client_id(), filter, o, subscription_id, token)) {
     ++*acks;  // the SUBACK waits for the subscription to be durable
   }
   return !inserted;

@@ -46,7 +46,7 @@ struct WillMessage {
 // An outbound QoS 1/2 message sent (or about to be sent) and not yet acknowledged.
 struct Inflight {
   enum class State : uint8_t { kAwaitPuback, kAwaitPubrec, kAwaitPubcomp };
-  MessageRef msg;  // released once PUBREC arrives (only the PUBREL/PUBCOMP half is left)
+  MessageRef msg;    // released once PUBREC arrives (only the PUBREL/PUBCOMP half is left)
   uint64_t seq = 0;  // the session's number for it (OfflineStore)
   uint32_t subscription_id = 0;
   uint16_t packet_id = 0;
@@ -86,8 +86,14 @@ class Session {
   // Seconds the session outlives its connection: 0 = ends with it; UINT32_MAX = never.
   uint32_t expiry_s = 0;
   std::unique_ptr<WillMessage> will;
-  std::unique_ptr<SessionTimer> expiry_timer;  // armed while disconnected with expiry_s > 0
-  std::unique_ptr<SessionTimer> will_timer;    // armed while a delayed will waits
+  // Allocated the first time one is needed: most sessions never arm either.
+  struct Timers {
+    Timers(BrokerShard* b, Session* s, net::Timer::Callback on_expiry, net::Timer::Callback on_will)
+        : expiry(b, s, on_expiry), will(b, s, on_will) {}
+    SessionTimer expiry;  // armed while disconnected with expiry_s > 0
+    SessionTimer will;    // armed while a delayed will waits
+  };
+  std::unique_ptr<Timers> timers;
 
   absl::flat_hash_map<std::string, SessionSubscription> subscriptions;
 
@@ -98,9 +104,6 @@ class Session {
   uint64_t last_seq = 0;  // numbers QoS 1/2 messages given to the session (OfflineStore)
   bool persistent() const { return expiry_s > 0; }
   std::vector<uint16_t> inbound_qos2;  // PUBLISH QoS 2 received, PUBREL not yet
-
-  // Counters.
-  uint64_t dropped = 0;
 
  private:
   std::string client_id_;

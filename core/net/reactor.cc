@@ -210,12 +210,10 @@ Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
   c->connecting_ = false;
   c->congested_ = false;
   c->want_write_ = false;
-  c->linger_deadline_ms_ = 0;
-  c->connect_tag_ = 0;
   c->close_err_ = 0;
   c->close_notified_ = false;
   c->release_queued_ = false;
-  RINGMQ_DASSERT(c->detach_bytes_ == nullptr && c->backend_op_ == nullptr);
+  RINGMQ_DASSERT(c->extra_ == nullptr && c->send_op_ == nullptr);
   ++live_;
   return c;
 }
@@ -223,8 +221,7 @@ Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
 void Reactor::FreeConn(Conn* c) {
   RINGMQ_ASSERT(c->in_use_ && c->inflight_ == 0 && !c->dirty_);
   c->out_.Clear();
-  delete c->detach_bytes_;
-  c->detach_bytes_ = nullptr;
+  c->extra_.reset();
   c->in_use_ = false;
   c->user_ = nullptr;
   c->fd_ = -1;
@@ -314,7 +311,7 @@ void Reactor::Close(Conn& c, CloseMode mode, int err) {
     if (!c.flush_then_close_) {
       c.flush_then_close_ = true;
       c.close_err_ = err;
-      c.linger_deadline_ms_ = now_ms_ + options_.close_linger_ms;
+      c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
       PauseRead(c);
       lingering_.push_back(c.id());
     }
@@ -333,7 +330,7 @@ void Reactor::CheckLingering() {
     if (c == nullptr) {
       continue;
     }
-    if (now_ms_ >= c->linger_deadline_ms_) {
+    if (now_ms_ >= c->extra().linger_deadline_ms) {
       BeginClose(*c, c->close_err_ != 0 ? c->close_err_ : -ETIMEDOUT);
       continue;
     }

@@ -98,15 +98,32 @@ class Conn {
 
   void MarkDirty();
 
+  // State only some connections need (closing with linger, detaching, connecting): kept out
+  // of line so an idle connection stays small.
+  struct Extra {
+    int64_t linger_deadline_ms = 0;
+    std::string detach_bytes;    // data received while detaching
+    void* backend_op = nullptr;  // io_uring: the in-flight connect state
+    uint64_t connect_tag = 0;
+  };
+  Extra& extra() {
+    if (!extra_) {
+      extra_ = std::make_unique<Extra>();
+    }
+    return *extra_;
+  }
+
   Reactor* reactor_ = nullptr;
   void* user_ = nullptr;
   OutputQueue out_;
   Conn* next_dirty_ = nullptr;  // intrusive list of connections with output to flush
+  std::unique_ptr<Extra> extra_;
+  void* send_op_ = nullptr;  // io_uring: the in-flight sendmsg
   int fd_ = -1;
   uint32_t index_ = 0;
   uint32_t generation_ = 0;
   uint32_t listener_id_ = 0;
-  int64_t linger_deadline_ms_ = 0;
+  int close_err_ = 0;
   // Backend state.
   uint8_t inflight_ = 0;  // kernel operations still referring to this Conn
   bool in_use_ = false;
@@ -119,11 +136,7 @@ class Conn {
   bool detaching_ = false;
   bool connecting_ = false;
   bool congested_ = false;
-  bool want_write_ = false;              // epoll: EPOLLOUT registered
-  std::string* detach_bytes_ = nullptr;  // data received while detaching
-  void* backend_op_ = nullptr;           // io_uring: the in-flight sendmsg / connect state
-  uint64_t connect_tag_ = 0;
-  int close_err_ = 0;
+  bool want_write_ = false;      // epoll: EPOLLOUT registered
   bool close_notified_ = false;  // OnClosed / OnDetached delivered
   bool release_queued_ = false;
 };
@@ -241,6 +254,16 @@ class Reactor {
   // Open connections that still have output queued (used while shutting down).
   size_t ConnectionsWithOutput();
   size_t connections() const { return live_; }
+  // Calls f(Conn&) for every in-use Conn (closing ones included).
+  template <typename F>
+  void ForEachConn(F&& f) {
+    for (uint32_t i = 0; i < allocated_; ++i) {
+      Conn* c = &chunks_[i / kChunk][i % kChunk];
+      if (c->in_use_) {
+        f(*c);
+      }
+    }
+  }
   int64_t now_ms() const { return now_ms_; }
   void set_now_ms(int64_t ms) { now_ms_ = ms; }
 
@@ -270,16 +293,6 @@ class Reactor {
   void FreeConn(Conn* c);
   // The in-use Conn at `index` (closing or not), or nullptr.
   Conn* Slot(uint32_t index) const;
-  // Calls f(Conn&) for every in-use Conn.
-  template <typename F>
-  void ForEachConn(F&& f) {
-    for (uint32_t i = 0; i < allocated_; ++i) {
-      Conn* c = &chunks_[i / kChunk][i % kChunk];
-      if (c->in_use_) {
-        f(*c);
-      }
-    }
-  }
   // Queues `c` to be freed at the end of the next Flush(), when it is on no list.
   void QueueRelease(Conn* c);
   void ReleaseQueued();

@@ -172,7 +172,7 @@ absl::Status EpollReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
     return absl::ErrnoToStatus(errno, "socket()");
   }
   Conn* c = AllocConn(fd, Conn::kOutbound);
-  c->connect_tag_ = connect_tag;
+  c->extra().connect_tag = connect_tag;
   int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), to.addr_len);
   if (r == 0) {
     ConfigureConnection(fd);
@@ -229,7 +229,6 @@ void EpollReactor::ResumeRead(Conn& c) {
 void EpollReactor::Detach(Conn& c) {
   RINGMQ_ASSERT(!c.closing_ && !c.detaching_ && c.out_.empty());
   c.detaching_ = true;
-  c.detach_bytes_ = new std::string();
   ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd_, nullptr);
   deferred_.push_back(&c);
 }
@@ -255,7 +254,7 @@ void EpollReactor::DeliverDeferred() {
       DetachedSocket s;
       s.fd = c->fd_;
       s.listener_id = c->listener_id_;
-      s.unread = std::move(*c->detach_bytes_);
+      s.unread = std::move(c->extra().detach_bytes);
       c->fd_ = -1;
       c->closing_ = true;
       c->close_notified_ = true;
@@ -397,14 +396,14 @@ void EpollReactor::OnConnReady(Conn& c, uint32_t events) {
     ::getsockopt(c.fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     c.connecting_ = false;
     if (err != 0) {
-      handler_->OnConnected(c, c.connect_tag_, -err);
+      handler_->OnConnected(c, c.extra().connect_tag, -err);
       BeginClose(c, -err);
       return;
     }
     ConfigureConnection(c.fd_);
     c.want_write_ = false;
     UpdateInterest(c);
-    handler_->OnConnected(c, c.connect_tag_, 0);
+    handler_->OnConnected(c, c.extra().connect_tag, 0);
     if (!c.closing_ && !c.out_.empty()) {
       c.MarkDirty();
     }

@@ -288,9 +288,9 @@ absl::Status UringReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
   }
   Conn* c = AllocConn(fd, Conn::kOutbound);
   c->connecting_ = true;
-  c->connect_tag_ = connect_tag;
+  c->extra().connect_tag = connect_tag;
   auto* op = new ConnectOp{to};
-  c->backend_op_ = op;
+  c->extra().backend_op = op;
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&op->to.addr), op->to.addr_len);
   io_uring_sqe_set_data64(sqe, Tag(Op::kConnect, c->index_, c->generation_));
@@ -344,7 +344,6 @@ void UringReactor::Detach(Conn& c) {
   RINGMQ_ASSERT(!c.closing_ && !c.detaching_);
   RINGMQ_ASSERT(c.out_.empty() || c.send_inflight_);
   c.detaching_ = true;
-  c.detach_bytes_ = new std::string();
   if (c.recv_armed_) {
     Cancel(Tag(Op::kRecv, c.index_, c.generation_));
   }
@@ -394,7 +393,7 @@ void UringReactor::DeliverDeferred() {
       DetachedSocket s;
       s.fd = c->fd_;
       s.listener_id = c->listener_id_;
-      s.unread = std::move(*c->detach_bytes_);
+      s.unread = std::move(c->extra().detach_bytes);
       c->fd_ = -1;
       c->closing_ = true;
       handler_->OnDetached(*c, std::move(s));
@@ -447,7 +446,7 @@ void UringReactor::StartSend(Conn& c) {
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = static_cast<size_t>(n);
     io_uring_prep_sendmsg(sqe, c.fd_, &op->msg, MSG_NOSIGNAL);
-    c.backend_op_ = op;
+    c.send_op_ = op;
   }
   io_uring_sqe_set_data64(sqe, Tag(Op::kSend, c.index_, c.generation_));
   c.send_inflight_ = true;
@@ -616,7 +615,7 @@ void UringReactor::OnAcceptCqe(uint32_t listener_index, const io_uring_cqe* cqe)
 void UringReactor::Deliver(Conn& c, std::span<const uint8_t> data) {
   stats_.bytes_in += data.size();
   if (c.detaching_) {
-    c.detach_bytes_->append(reinterpret_cast<const char*>(data.data()), data.size());
+    c.extra().detach_bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
     return;
   }
   handler_->OnData(c, data);
@@ -676,9 +675,9 @@ void UringReactor::OnSendCqe(const io_uring_cqe* cqe) {
   }
   c->send_inflight_ = false;
   --c->inflight_;
-  if (c->backend_op_ != nullptr) {
-    PutSendOp(static_cast<SendOp*>(c->backend_op_));
-    c->backend_op_ = nullptr;
+  if (c->send_op_ != nullptr) {
+    PutSendOp(static_cast<SendOp*>(c->send_op_));
+    c->send_op_ = nullptr;
   }
   const int res = cqe->res;
   if (!c->closing_) {
@@ -706,14 +705,14 @@ void UringReactor::OnConnectCqe(const io_uring_cqe* cqe) {
     RINGMQ_BUG("connect completion for an unknown connection");
     return;
   }
-  delete static_cast<ConnectOp*>(c->backend_op_);
-  c->backend_op_ = nullptr;
+  delete static_cast<ConnectOp*>(c->extra().backend_op);
+  c->extra().backend_op = nullptr;
   c->connecting_ = false;
   --c->inflight_;
   if (!c->closing_) {
     if (cqe->res == 0) {
       ConfigureConnection(c->fd_);
-      handler_->OnConnected(*c, c->connect_tag_, 0);
+      handler_->OnConnected(*c, c->extra().connect_tag, 0);
       if (!c->closing_ && !c->detaching_ && !c->read_paused_) {
         ArmRecv(*c);
       }
@@ -721,7 +720,7 @@ void UringReactor::OnConnectCqe(const io_uring_cqe* cqe) {
         c->MarkDirty();
       }
     } else {
-      handler_->OnConnected(*c, c->connect_tag_, cqe->res);
+      handler_->OnConnected(*c, c->extra().connect_tag, cqe->res);
       BeginClose(*c, cqe->res);
     }
   }

@@ -68,7 +68,6 @@ void TimerWheel::Schedule(Timer* t, int64_t deadline_ms) {
   }
   t->tick_ = tick;
   t->seq_ = next_seq_++;
-  t->deadline_ms_ = deadline_ms;
   t->wheel_ = this;
   size_t slot = tick & mask_;
   Link(&slots_[slot].head, t);

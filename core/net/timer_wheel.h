@@ -29,7 +29,6 @@ class Timer {
 
   void set_callback(Callback cb) { cb_ = cb; }
   bool armed() const { return wheel_ != nullptr; }
-  int64_t deadline_ms() const { return deadline_ms_; }
 
  private:
   friend class TimerWheel;
@@ -39,7 +38,6 @@ class Timer {
   Callback cb_;
   uint64_t tick_ = 0;  // expiry tick
   uint64_t seq_ = 0;   // scheduling order, for FIFO within a tick
-  int64_t deadline_ms_ = 0;
 };
 
 class TimerWheel {

@@ -28,6 +28,7 @@ ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:1883"},
           "repeated");
 ABSL_FLAG(uint32_t, threads, 0, "shards, one thread each (0: one per CPU)");
 ABSL_FLAG(std::string, io_backend, "auto", "auto, io_uring or epoll");
+ABSL_FLAG(bool, pin_threads, true, "pin each shard's thread to its own CPU");
 ABSL_FLAG(uint64_t, max_connections, 0,
           "connections accepted at once (0: as many as the open file limit allows)");
 ABSL_FLAG(uint32_t, max_keepalive, 0,
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     return Fail("--threads: at most 64 shards");
   }
   opts.max_connections = absl::GetFlag(FLAGS_max_connections);
+  opts.pin_threads = absl::GetFlag(FLAGS_pin_threads);
   if (!ringmq::net::ParseBackend(absl::GetFlag(FLAGS_io_backend), &opts.shard.reactor.backend)) {
     return Fail("--io-backend: expected auto, io_uring or epoll");
   }
