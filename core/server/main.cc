@@ -54,10 +54,13 @@ ABSL_FLAG(uint32_t, debug_defer_ms, 0,
 
 namespace {
 
-// Abseil flags are C identifiers; accept --max-keepalive for --max_keepalive.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
-  storage->reserve(static_cast<size_t>(argc));
-  std::vector<char*> out;
+// Abseil flags are C identifiers; accept --max-keepalive for --max_keepalive. And a repeated
+// --listen adds addresses (Abseil would keep only the last): every occurrence is merged into
+// one comma-separated --listen.
+std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>* storage) {
+  std::vector<std::string> args;
+  std::string listens;
+  bool any_listen = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (i > 0 && a.size() > 2 && a.rfind("--", 0) == 0) {
@@ -67,9 +70,28 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
           a[k] = '_';
         }
       }
+      std::string value;
+      bool is_listen = false;
+      if (a == "--listen" && i + 1 < argc) {
+        value = argv[++i];
+        is_listen = true;
+      } else if (a.rfind("--listen=", 0) == 0) {
+        value = a.substr(9);
+        is_listen = true;
+      }
+      if (is_listen) {
+        listens += (any_listen ? "," : "") + value;
+        any_listen = true;
+        continue;
+      }
     }
-    storage->push_back(std::move(a));
+    args.push_back(std::move(a));
   }
+  if (any_listen) {
+    args.push_back("--listen=" + listens);
+  }
+  *storage = std::move(args);
+  std::vector<char*> out;
   for (std::string& s : *storage) {
     out.push_back(s.data());
   }
@@ -88,7 +110,7 @@ int main(int argc, char** argv) {
       "ringmq: an MQTT 3.1/3.1.1/5.0 broker.\n  ringmq [--listen 127.0.0.1:1883] [--threads N] "
       "[limits...]");
   std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
+  std::vector<char*> args = NormalizeFlags(argc, argv, &storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   ringmq::base::LogLevel level;
