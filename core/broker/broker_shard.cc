@@ -120,6 +120,34 @@ void BrokerShard::OnClosed(net::Conn& c, int err) {
   ShardCounters::Sub(counters().connections, 1);
 }
 
+bool BrokerShard::OnPeerClosed(net::Conn& c) {
+  Connection* conn = ConnectionOf(c);
+  if (conn == nullptr) {
+    return false;
+  }
+  // Packets held for a decision (CONNECT authorization, SUBSCRIBE authorization) still count:
+  // a client may send CONNECT, PUBLISH, DISCONNECT and close without waiting for anything.
+  const bool waiting = conn->state == Connection::State::kAuthorizing ||
+                       (conn->state == Connection::State::kConnected && conn->blocked);
+  if (!waiting) {
+    return false;  // OnClosed follows: a lost connection if it was connected
+  }
+  conn->peer_closed = true;
+  return true;
+}
+
+void BrokerShard::FinishPeerClosed(Connection& c) {
+  if (!c.peer_closed || c.blocked || c.state != Connection::State::kConnected) {
+    return;
+  }
+  // Everything the client sent has been handled; it is gone without DISCONNECT.
+  ConnectionGone(c, /*publish_will=*/true);
+  c.state = Connection::State::kClosing;
+  c.responses.clear();
+  shard_.timers().Cancel(&c.timer);
+  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
+}
+
 Connection* BrokerShard::FindConnection(net::ConnId id) {
   net::Conn* c = shard_.reactor().Find(id);
   return c == nullptr ? nullptr : ConnectionOf(*c);
@@ -199,7 +227,7 @@ void BrokerShard::OnMessage(const shard::Envelope& e) {
       return;
     }
     case kInterestAck:
-      ResponsePartDone(e.u64, 0, 0);
+      OnInterestAck(e.u64);
       return;
     case kRetainedQuery: {
       std::unique_ptr<RetainedQuery> q(static_cast<RetainedQuery*>(e.ptr));

@@ -90,6 +90,9 @@ struct Subscriber {
 
 struct LocalSubscribers {
   std::vector<Subscriber> subs;
+  // Interest broadcasts about this filter that some shard has not acknowledged yet. While
+  // any is outstanding, a new subscriber's SUBACK must wait too (with its own broadcast).
+  uint32_t unconfirmed = 0;
 };
 
 struct SharedGroup {
@@ -137,6 +140,7 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   void OnAdopted(net::Conn& c, uint64_t app_data) override;
   void OnData(net::Conn& c, std::span<const uint8_t> data) override;
   void OnClosed(net::Conn& c, int err) override;
+  bool OnPeerClosed(net::Conn& c) override;
   void OnOutputCongested(net::Conn& c) override;
   void OnOutputDrained(net::Conn& c) override;
   void OnMessage(const shard::Envelope& e) override;
@@ -159,6 +163,8 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   // reading when they grow beyond a packet's worth.
   void HoldInput(Connection& c, std::span<const uint8_t> data);
   void ReleaseHeldInput(Connection& c);
+  // Ends a connection whose client finished sending, once nothing it sent is pending.
+  void FinishPeerClosed(Connection& c);
   void HandleAwaitConnect(Connection& c);
   void ProcessConnect(Connection& c, const mqtt::Connect& pkt);
   // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
@@ -216,7 +222,7 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   DeliveryCount DeliverShared(const MessageRef& m, uint64_t group_hash,
                               const Session* avoid = nullptr, bool avoid_ending = false);
   // Picks the shard for a message of a shared group (weighted by members per shard).
-  uint32_t PickSharedShard(SharedInterest& si);
+  uint32_t PickSharedShard(SharedInterest& si, uint32_t exclude_local = 0);
   enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kExpired };
   Outcome DeliverToSession(Session& s, const MessageRef& m, mqtt::Qos qos, bool retain,
                            uint32_t subscription_id, uint64_t shared_group, PublishEncoder* enc);
@@ -229,8 +235,13 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   void Write(Connection& c, const P& p);
   uint16_t NextPacketId(Session& s);
   uint32_t Window(const Connection& c) const;
+  // Sends what the window allows: in-flight messages not yet sent on this connection, then
+  // the queue.
   void SendQueued(Session& s);
+  // A resumed session: every in-flight message is to be sent again (SendQueued does it).
   void ResendInflight(Session& s);
+  bool ResendOne(Session& s);
+  void EraseInflight(Session& s, size_t i);
   void RedistributeShared(Session& s, bool ending);
 
   // ---- subscriptions (handle_subscribe.cc) ------------------------------------------------
@@ -240,9 +251,11 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
                        uint32_t subscription_id, uint64_t token, uint32_t* acks);
   bool RemoveSubscription(Session& s, std::string_view filter);
   void RemoveAllSubscriptions(Session& s);
-  // Broadcasts this shard's interest in a filter/group; returns the acks to wait for.
+  // Broadcasts this shard's interest in a filter/group. With a response token, every other
+  // shard acknowledges and the response waits for them (returns how many).
   uint32_t BroadcastInterest(std::string_view filter, std::string_view share_name, uint32_t count,
                              uint64_t token);
+  void OnInterestAck(uint64_t broadcast);
   void ApplyInterest(const InterestUpdate& u);
   struct RetainedFilter {
     std::string filter;
@@ -309,6 +322,14 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   FilterTrie<Interest> interest_;
   absl::flat_hash_map<uint64_t, SharedInterest*> interest_by_hash_;
   RetainedStore retained_;
+
+  // Interest broadcasts awaiting acknowledgements: broadcast id -> what it was about.
+  struct PendingInterest {
+    std::string filter;  // plain filters only (shared groups need no confirmation tracking)
+    uint32_t acks_left = 0;
+    uint64_t token = 0;  // the SUBACK waiting for them
+  };
+  absl::flat_hash_map<uint64_t, PendingInterest> pending_interest_;
 
   // Asynchronous completions: token -> the connection whose response waits for it.
   absl::flat_hash_map<uint64_t, net::ConnId> tokens_;

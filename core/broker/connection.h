@@ -116,6 +116,9 @@ class Connection {
   // `held`), so the connection's packets take effect in the order they were sent.
   bool blocked = false;
   bool unblock_pending = false;
+  // The client finished sending while packets were held for a pending decision: they are
+  // processed when it comes, then the connection ends as a lost one (the will applies).
+  bool peer_closed = false;
 
   // What the client told us (MQTT 5; 3.x gets the defaults).
   uint32_t client_max_packet_size = mqtt::kMaxPacketSize;

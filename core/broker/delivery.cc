@@ -110,17 +110,30 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
   return remote;
 }
 
-uint32_t BrokerShard::PickSharedShard(SharedInterest& si) {
+uint32_t BrokerShard::PickSharedShard(SharedInterest& si, uint32_t exclude_local) {
   // Round robin over every member of the group, wherever it is: shard s gets a share of the
-  // messages proportional to its members.
-  uint64_t k = si.next++ % si.total;
+  // messages proportional to its members. `exclude_local` members of this shard do not count
+  // (one that is leaving).
+  const uint32_t self = shard_.index();
+  auto members = [&](uint32_t s) {
+    uint32_t n = si.members[s];
+    return s == self ? n - std::min(n, exclude_local) : n;
+  };
+  uint64_t total = 0;
   for (uint32_t s = 0; s < shards_; ++s) {
-    if (k < si.members[s]) {
+    total += members(s);
+  }
+  if (total == 0) {
+    return self;
+  }
+  uint64_t k = si.next++ % total;
+  for (uint32_t s = 0; s < shards_; ++s) {
+    if (k < members(s)) {
       return s;
     }
-    k -= si.members[s];
+    k -= members(s);
   }
-  return shard_.index();
+  return self;
 }
 
 BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m) {
@@ -273,7 +286,8 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   // A QoS 1/2 message now belongs to the session [MQTT-4.5.0-1]; a persistent one keeps it
   // across restarts.
   const uint64_t seq = ++s.last_seq;
-  if (online && s.queue.empty() && s.inflight.size() < Window(*c) && !c->conn->congested()) {
+  if (online && s.queue.empty() && s.unsent == 0 && s.sent_inflight() < Window(*c) &&
+      !c->conn->congested()) {
     const uint16_t id = NextPacketId(s);
     if (WritePublish(*c, *m, qos, retain, /*dup=*/false, id, subscription_id, enc)) {
       if (s.persistent()) {
@@ -386,12 +400,52 @@ bool BrokerShard::WritePublish(Connection& c, const Message& m, Qos qos, bool re
   return true;
 }
 
+void BrokerShard::EraseInflight(Session& s, size_t i) {
+  if (i >= s.sent_inflight()) {
+    --s.unsent;  // it had not been sent again on this connection yet
+  }
+  Done(s, s.inflight[i].seq);
+  s.inflight.erase(i);
+}
+
+bool BrokerShard::ResendOne(Session& s) {
+  // The oldest in-flight message not yet sent on this connection, with its original id and
+  // DUP set [MQTT-4.4.0-1]; a QoS 2 message past PUBREC gets its PUBREL again instead
+  // [MQTT-4.3.3-6].
+  Connection& c = *s.connection;
+  const size_t i = s.sent_inflight();
+  Inflight& f = s.inflight[i];
+  if (f.state == Inflight::State::kAwaitPubcomp) {
+    mqtt::Pubrel rel;
+    rel.packet_id = f.packet_id;
+    Write(c, rel);
+    --s.unsent;
+    return true;
+  }
+  PublishEncoder enc(*f.msg, now_ms());
+  if (!WritePublish(c, *f.msg, f.qos, f.retain, /*dup=*/true, f.packet_id, f.subscription_id,
+                    &enc)) {
+    EraseInflight(s, i);  // too large for this connection: dropped [MQTT-3.1.2-25]
+    return false;
+  }
+  --s.unsent;
+  return true;
+}
+
 void BrokerShard::SendQueued(Session& s) {
   Connection* c = s.connection;
   if (c == nullptr || c->state != Connection::State::kConnected) {
     return;
   }
-  while (!s.queue.empty() && s.inflight.size() < Window(*c) && !c->conn->congested()) {
+  // 1. In-flight messages waiting to go out again after a resume (they keep their order).
+  while (s.unsent > 0 && s.sent_inflight() < Window(*c) && !c->conn->congested()) {
+    ResendOne(s);
+  }
+  if (s.unsent > 0) {
+    return;
+  }
+  // 2. Then the queue, as the window allows [MQTT-3.3.4-9], [MQTT-4.9.0-2].
+  while (!s.queue.empty() && s.sent_inflight() < Window(*c) && !c->conn->congested()) {
     Queued q = std::move(s.queue.front());
     s.queue.pop_front();
     s.queued_bytes -= q.msg->footprint();
@@ -422,47 +476,33 @@ void BrokerShard::SendQueued(Session& s) {
 }
 
 void BrokerShard::ResendInflight(Session& s) {
-  Connection* c = s.connection;
-  // In their original order, with their original ids [MQTT-4.4.0-1], [MQTT-4.6.0-1].
-  for (size_t i = 0; i < s.inflight.size();) {
-    Inflight& f = s.inflight[i];
-    if (f.state == Inflight::State::kAwaitPubcomp) {
-      mqtt::Pubrel rel;
-      rel.packet_id = f.packet_id;
-      Write(*c, rel);
-      ++i;
-      continue;
-    }
-    PublishEncoder enc(*f.msg, now_ms());
-    if (!WritePublish(*c, *f.msg, f.qos, f.retain, /*dup=*/true, f.packet_id, f.subscription_id,
-                      &enc)) {
-      Done(s, f.seq);
-      s.inflight.erase(i);  // too large for the new connection: dropped [MQTT-3.1.2-25]
-      continue;
-    }
-    ++i;
-  }
+  // Nothing is sent on the new connection yet; SendQueued() sends what the window allows.
+  s.unsent = static_cast<uint32_t>(s.inflight.size());
 }
 
 void BrokerShard::RedistributeShared(Session& s, bool ending) {
   // Messages of shared subscriptions this session cannot take now go to another member:
   // queued ones of any QoS, and QoS 1 ones in flight (at least once allows a second copy).
   // QoS 2 in flight stays with this member: exactly once forbids handing it on
-  // [MQTT-4.8.2-4], [MQTT-4.8.2-5].
+  // [MQTT-4.8.2-4], [MQTT-4.8.2-5]. With no other member, a session that continues keeps
+  // them (sent again on reconnection with their ids [MQTT-4.4.0-1]); one that ends loses them.
+  auto others = [&](uint64_t group) -> bool {
+    auto it = interest_by_hash_.find(group);
+    return it != interest_by_hash_.end() && it->second->total > 1;
+  };
   absl::InlinedVector<std::pair<MessageRef, uint64_t>, 4> moved;
   for (size_t i = 0; i < s.inflight.size();) {
     Inflight& f = s.inflight[i];
-    if (f.shared_group != 0 && f.state == Inflight::State::kAwaitPuback) {
-      Done(s, f.seq);
+    if (f.shared_group != 0 && f.state == Inflight::State::kAwaitPuback && others(f.shared_group)) {
       moved.emplace_back(std::move(f.msg), f.shared_group);
-      s.inflight.erase(i);
+      EraseInflight(s, i);
       continue;
     }
     ++i;
   }
   for (size_t i = 0; i < s.queue.size();) {
     Queued& q = s.queue[i];
-    if (q.shared_group != 0) {
+    if (q.shared_group != 0 && others(q.shared_group)) {
       Done(s, q.seq);
       s.queued_bytes -= q.msg->footprint();
       moved.emplace_back(std::move(q.msg), q.shared_group);
@@ -472,11 +512,8 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
     ++i;
   }
   for (auto& [m, hash] : moved) {
-    auto it = interest_by_hash_.find(hash);
-    uint32_t target = shard_.index();
-    if (it != interest_by_hash_.end() && it->second->total > 0) {
-      target = PickSharedShard(*it->second);
-    }
+    // Every other member counts, this session (a member here) does not.
+    const uint32_t target = PickSharedShard(*interest_by_hash_.at(hash), /*exclude_local=*/1);
     if (target == shard_.index()) {
       DeliverShared(m, hash, &s, ending);
     } else {

@@ -70,6 +70,7 @@ void BrokerShard::ReleaseHeldInput(Connection& c) {
   if (rest != nullptr && !rest->empty() && c.state == Connection::State::kConnected) {
     ProcessInput(c, std::span(reinterpret_cast<const uint8_t*>(rest->data()), rest->size()));
   }
+  FinishPeerClosed(c);
 }
 
 void BrokerShard::HandleAwaitConnect(Connection& c) {

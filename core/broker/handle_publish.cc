@@ -187,7 +187,8 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   if (p.qos == Qos::k2) {
     if (std::find(s.inbound_qos2.begin(), s.inbound_qos2.end(), p.packet_id) !=
         s.inbound_qos2.end()) {
-      AddResponse(c, PendingResponse::Kind::kPubrec, p.packet_id);
+      // The same answer as the first time: the message was taken then.
+      AddResponse(c, PendingResponse::Kind::kPubrec, p.packet_id).delivered = 1;
       FlushResponses(c);
       return;
     }
@@ -265,8 +266,7 @@ void BrokerShard::HandlePuback(Connection& c, const mqtt::Puback& p) {
   for (size_t i = 0; i < s.inflight.size(); ++i) {
     Inflight& f = s.inflight[i];
     if (f.packet_id == p.packet_id && f.state == Inflight::State::kAwaitPuback) {
-      Done(s, f.seq);
-      s.inflight.erase(i);  // delivered: QoS 1 done [MQTT-4.3.2-3]
+      EraseInflight(s, i);  // delivered: QoS 1 done [MQTT-4.3.2-3]
       SendQueued(s);
       return;
     }
@@ -282,8 +282,7 @@ void BrokerShard::HandlePubrec(Connection& c, const mqtt::Pubrec& p) {
       continue;
     }
     if (mqtt::IsFailure(p.reason)) {
-      Done(s, f.seq);
-      s.inflight.erase(i);  // refused: finished, never sent again [MQTT-4.4.0-2]
+      EraseInflight(s, i);  // refused: finished, never sent again [MQTT-4.4.0-2]
       SendQueued(s);
       return;
     }
@@ -307,8 +306,7 @@ void BrokerShard::HandlePubcomp(Connection& c, const mqtt::Pubcomp& p) {
   for (size_t i = 0; i < s.inflight.size(); ++i) {
     Inflight& f = s.inflight[i];
     if (f.packet_id == p.packet_id && f.state == Inflight::State::kAwaitPubcomp) {
-      Done(s, f.seq);
-      s.inflight.erase(i);  // [MQTT-4.3.3-5]
+      EraseInflight(s, i);  // [MQTT-4.3.3-5]
       SendQueued(s);
       return;
     }

@@ -132,8 +132,11 @@ bool BrokerShard::AddSubscription(Session& s, std::string_view filter,
       x->subscription_id = subscription_id;
     } else {
       ls.subs.push_back({&s, o, subscription_id});
-      if (ls.subs.size() == 1) {
-        *acks += BroadcastInterest(filter, {}, 1, token);  // first subscriber on this shard
+      // The first subscriber on this shard makes the other shards route the filter here; a
+      // later one needs nothing, unless that news has not reached every shard yet: then its
+      // SUBACK waits for the same confirmation (a second broadcast, harmless to apply twice).
+      if (ls.subs.size() == 1 || ls.unconfirmed > 0) {
+        *acks += BroadcastInterest(filter, {}, 1, token);
       }
     }
   }
@@ -213,7 +216,22 @@ uint32_t BrokerShard::BroadcastInterest(std::string_view filter, std::string_vie
                                         uint32_t count, uint64_t token) {
   InterestUpdate local{std::string(filter), std::string(share_name), shard_.index(), count};
   ApplyInterest(local);
-  uint32_t acks = 0;
+  if (shards_ == 1) {
+    return 0;
+  }
+  uint64_t broadcast = 0;
+  if (token != 0) {
+    broadcast = NewToken();
+    PendingInterest& p = pending_interest_[broadcast];
+    p.acks_left = shards_ - 1;
+    p.token = token;
+    if (share_name.empty()) {
+      p.filter = std::string(filter);
+      if (LocalSubscribers* ls = subs_.Find(filter)) {
+        ++ls->unconfirmed;
+      }
+    }
+  }
   for (uint32_t t = 0; t < shards_; ++t) {
     if (t == shard_.index()) {
       continue;
@@ -221,13 +239,28 @@ uint32_t BrokerShard::BroadcastInterest(std::string_view filter, std::string_vie
     shard::Envelope e;
     e.kind = kInterest;
     e.ptr = new InterestUpdate(local);
-    e.u64 = token;
+    e.u64 = broadcast;  // acknowledged when non-zero
     shard_.Send(t, e);
-    if (token != 0) {
-      ++acks;
-    }
   }
-  return acks;
+  return token != 0 ? shards_ - 1 : 0;
+}
+
+void BrokerShard::OnInterestAck(uint64_t broadcast) {
+  auto it = pending_interest_.find(broadcast);
+  if (it == pending_interest_.end()) {
+    return;
+  }
+  PendingInterest& p = it->second;
+  const uint64_t token = p.token;
+  if (--p.acks_left == 0) {
+    if (!p.filter.empty()) {
+      if (LocalSubscribers* ls = subs_.Find(p.filter); ls != nullptr && ls->unconfirmed > 0) {
+        --ls->unconfirmed;  // every shard routes this filter here now
+      }
+    }
+    pending_interest_.erase(it);
+  }
+  ResponsePartDone(token, 0, 0);
 }
 
 void BrokerShard::ApplyInterest(const InterestUpdate& u) {

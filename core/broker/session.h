@@ -98,6 +98,10 @@ class Session {
   absl::flat_hash_map<std::string, SessionSubscription> subscriptions;
 
   base::RingQueue<Inflight> inflight;  // in send order
+  // The last `unsent` entries of `inflight` are not sent on the current connection yet: after
+  // a resume they go out again only as the client's Receive Maximum allows [MQTT-4.9.0-1].
+  uint32_t unsent = 0;
+  uint32_t sent_inflight() const { return static_cast<uint32_t>(inflight.size()) - unsent; }
   base::RingQueue<Queued> queue;
   uint64_t queued_bytes = 0;
   uint16_t last_packet_id = 0;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -173,6 +174,12 @@ Reactor::~Reactor() {
   }
 }
 
+void Reactor::UpdateNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  now_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 void Reactor::Wake() {
   uint64_t one = 1;
   // EAGAIN means the counter is already huge: a wake-up is pending anyway.
@@ -210,6 +217,7 @@ Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
   c->connecting_ = false;
   c->congested_ = false;
   c->want_write_ = false;
+  c->peer_closed_ = false;
   c->close_err_ = 0;
   c->close_notified_ = false;
   c->release_queued_ = false;

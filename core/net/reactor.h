@@ -88,6 +88,7 @@ class Conn {
   bool congested() const { return congested_; }
   bool closing() const { return closing_; }
   bool read_paused() const { return read_paused_; }
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   friend class Reactor;
@@ -137,6 +138,7 @@ class Conn {
   bool connecting_ = false;
   bool congested_ = false;
   bool want_write_ = false;      // epoll: EPOLLOUT registered
+  bool peer_closed_ = false;     // EOF seen: nothing more to read
   bool close_notified_ = false;  // OnClosed / OnDetached delivered
   bool release_queued_ = false;
 };
@@ -158,6 +160,10 @@ class IoHandler {
   virtual void OnConnected(Conn& c, uint64_t connect_tag, int err) = 0;
   // Bytes received. `data` is valid only during the call.
   virtual void OnData(Conn& c, std::span<const uint8_t> data) = 0;
+  // The peer finished sending (TCP FIN): no more data will come, but the connection can
+  // still be written to. Return false to close it now (OnClosed(c, 0) follows), true to keep
+  // it until the handler calls Close() itself (e.g. after finishing work on what it read).
+  virtual bool OnPeerClosed(Conn& /*c*/) { return false; }
   // The connection is gone (peer closed: err 0, error: -errno, or Close() was called: the
   // err given to Close). The Conn is reused after this returns.
   virtual void OnClosed(Conn& c, int err) = 0;
@@ -264,8 +270,10 @@ class Reactor {
       }
     }
   }
+  // The loop's clock (CLOCK_MONOTONIC, ms): read once per loop iteration and again by Poll()
+  // after every wait, so events handled after a sleep see the time they happen at.
   int64_t now_ms() const { return now_ms_; }
-  void set_now_ms(int64_t ms) { now_ms_ = ms; }
+  void UpdateNow();
 
   // Counters.
   struct Stats {

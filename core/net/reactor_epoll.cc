@@ -159,8 +159,8 @@ void EpollReactor::Register(Conn& c) {
 
 void EpollReactor::UpdateInterest(Conn& c) {
   epoll_event ev{};
-  const bool reading = !c.read_paused_ && !c.connecting_;
-  ev.events = (reading ? static_cast<uint32_t>(EPOLLIN) : 0u) | EPOLLRDHUP |
+  const bool reading = !c.read_paused_ && !c.connecting_ && !c.peer_closed_;
+  ev.events = (reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
               (c.want_write_ || c.connecting_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   ev.data.u64 = Key(Kind::kConn, c.index_, c.generation_);
   ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd_, &ev);
@@ -375,7 +375,16 @@ void EpollReactor::ReadFrom(Conn& c) {
       continue;
     }
     if (n == 0) {
-      BeginClose(c, 0);
+      // Orderly shutdown by the peer. The handler may keep the connection to finish its work:
+      // then stop watching for input (EOF stays readable forever).
+      c.peer_closed_ = true;
+      if (handler_->OnPeerClosed(c)) {
+        if (!c.closing_) {
+          UpdateInterest(c);
+        }
+      } else {
+        BeginClose(c, 0);
+      }
       return;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -409,7 +418,8 @@ void EpollReactor::OnConnReady(Conn& c, uint32_t events) {
     }
     return;
   }
-  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !c.read_paused_) {
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !c.read_paused_ &&
+      !c.peer_closed_) {
     ReadFrom(c);
   } else if (events & (EPOLLHUP | EPOLLERR)) {
     BeginClose(c, -ECONNRESET);
@@ -427,6 +437,9 @@ int EpollReactor::Poll(int timeout_ms) {
   int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
   if (n < 0) {
     n = 0;  // EINTR
+  }
+  if (timeout_ms != 0) {
+    UpdateNow();  // we may have slept: events below happen now, not at the loop's start
   }
   for (int i = 0; i < n; ++i) {
     const uint64_t key = events_[i].data.u64;

@@ -335,7 +335,7 @@ void UringReactor::ResumeRead(Conn& c) {
   }
   c.read_paused_ = false;
   // If the cancelled recv has not ended yet, its final completion re-arms it.
-  if (!c.recv_armed_ && !c.detaching_) {
+  if (!c.recv_armed_ && !c.detaching_ && !c.peer_closed_) {
     ArmRecv(c);
   }
 }
@@ -484,7 +484,7 @@ void UringReactor::SubmitPending() {
   }
   for (ConnId id : rearm_) {
     Conn* c = Find(id);
-    if (c != nullptr && !c->recv_armed_ && !c->read_paused_ && !c->detaching_) {
+    if (c != nullptr && !c->recv_armed_ && !c->read_paused_ && !c->detaching_ && !c->peer_closed_) {
       ArmRecv(*c);
     }
   }
@@ -522,6 +522,7 @@ int UringReactor::Poll(int timeout_ms) {
     ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
     // Returns -ETIME on timeout and -EINTR on a signal: both just end the wait.
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
+    UpdateNow();  // we may have slept: events below happen now, not at the loop's start
   }
   int handled = 0;
   unsigned head;
@@ -640,8 +641,10 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
     return;
   }
   if (res == 0) {
-    if (!c->closing_ && !c->detaching_) {
-      BeginClose(*c, 0);  // orderly shutdown by the peer
+    // Orderly shutdown by the peer. The handler may keep the connection to finish its work.
+    c->peer_closed_ = true;
+    if (!c->closing_ && !c->detaching_ && !handler_->OnPeerClosed(*c)) {
+      BeginClose(*c, 0);
     }
   } else if (res < 0) {
     if (res == -ENOBUFS) {
@@ -654,7 +657,7 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
     } else if (res != -ECANCELED && !c->closing_ && !c->detaching_) {
       BeginClose(*c, res);
     }
-  } else if (!more && !c->closing_ && !c->detaching_ && !c->read_paused_) {
+  } else if (!more && !c->closing_ && !c->detaching_ && !c->read_paused_ && !c->peer_closed_) {
     rearm_.push_back(c->id());  // the kernel ended the multishot: keep reading
   }
   if (!more) {

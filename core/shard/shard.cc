@@ -15,12 +15,6 @@ namespace {
 
 thread_local Shard* current_shard = nullptr;
 
-int64_t MonotonicMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
 // Marks a connection refused over the global limit: the app never saw it.
 int refused_marker;
 
@@ -50,7 +44,6 @@ uint32_t Shard::count() const {
 absl::Status Shard::Init() {
   current_shard = this;
   base::SetLogShard(static_cast<int>(index_));
-  now_ms_ = MonotonicMs();
   net::ReactorOptions ro = options_.reactor;
   ro.shard_index = static_cast<int>(index_);
   auto reactor = net::Reactor::Create(ro, this);
@@ -58,8 +51,8 @@ absl::Status Shard::Init() {
     return reactor.status();
   }
   reactor_ = std::move(*reactor);
-  reactor_->set_now_ms(now_ms_);
-  timers_ = std::make_unique<net::TimerWheel>(now_ms_, options_.timer_tick_ms);
+  reactor_->UpdateNow();
+  timers_ = std::make_unique<net::TimerWheel>(now_ms(), options_.timer_tick_ms);
   return absl::OkStatus();
 }
 
@@ -255,7 +248,7 @@ void Shard::OnClosed(net::Conn& c, int err) {
 int Shard::SleepTimeoutMs() const {
   int timeout = -1;
   if (auto next = timers_->NextExpiryMs()) {
-    int64_t d = *next - now_ms_;
+    int64_t d = *next - now_ms();
     timeout = static_cast<int>(std::clamp<int64_t>(d, 0, 60'000));
   }
   if (stopping_) {
@@ -266,7 +259,7 @@ int Shard::SleepTimeoutMs() const {
 
 void Shard::BeginStop() {
   stopping_ = true;
-  stop_deadline_ms_ = now_ms_ + options_.shutdown_grace_ms;
+  stop_deadline_ms_ = now_ms() + options_.shutdown_grace_ms;
   reactor_->StopListening();
   app_->OnStop();
 }
@@ -277,9 +270,8 @@ void Shard::Run() {
   int64_t hard_deadline_ms = 0;
   for (;;) {
     ++stats_.loops;
-    now_ms_ = MonotonicMs();
-    reactor_->set_now_ms(now_ms_);
-    timers_->Advance(now_ms_);
+    reactor_->UpdateNow();
+    timers_->Advance(now_ms());
     DrainInbound();
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
       BeginStop();
@@ -290,7 +282,8 @@ void Shard::Run() {
     reactor_->Flush();
     SendWakeups();
     if (stopping_) {
-      if (!closed_all && (now_ms_ >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
+      if (!closed_all &&
+          (now_ms() >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
         reactor_->CloseAll(0);
         reactor_->Flush();  // delivers OnClosed for everything just closed
         closed_all = true;
@@ -298,7 +291,7 @@ void Shard::Run() {
       if (closed_all && reactor_->PendingOps() == 0 && handoffs_.empty() && overflow_count_ == 0) {
         break;
       }
-      if (now_ms_ >= hard_deadline_ms) {
+      if (now_ms() >= hard_deadline_ms) {
         RINGMQ_LOG(kWarning, "shutdown: giving up on %d connections still busy in the kernel",
                    reactor_->PendingOps());
         break;

@@ -54,6 +54,8 @@ class ShardApp {
   virtual void OnConnected(net::Conn& /*c*/, uint64_t /*tag*/, int /*err*/) {}
   virtual void OnData(net::Conn& c, std::span<const uint8_t> data) = 0;
   virtual void OnClosed(net::Conn& c, int err) = 0;
+  // The peer finished sending; see net::IoHandler::OnPeerClosed.
+  virtual bool OnPeerClosed(net::Conn& /*c*/) { return false; }
   virtual void OnOutputCongested(net::Conn& /*c*/) {}
   virtual void OnOutputDrained(net::Conn& /*c*/) {}
   // A connection handed over by Shard::HandOff on another shard. OnData with the bytes the
@@ -91,7 +93,8 @@ class Shard final : public net::IoHandler {
   net::Reactor& reactor() { return *reactor_; }
   net::TimerWheel& timers() { return *timers_; }
   ShardApp& app() { return *app_; }
-  int64_t now_ms() const { return now_ms_; }
+  // The loop's clock (ms, monotonic), current also for events handled after a sleep.
+  int64_t now_ms() const { return reactor_->now_ms(); }
 
   // Posts a message to shard `target` (may be this shard: delivered next iteration). Never
   // fails: when the mailbox is full the message waits in a local overflow queue and
@@ -128,6 +131,7 @@ class Shard final : public net::IoHandler {
   void OnConnected(net::Conn& c, uint64_t tag, int err) override;
   void OnData(net::Conn& c, std::span<const uint8_t> data) override;
   void OnClosed(net::Conn& c, int err) override;
+  bool OnPeerClosed(net::Conn& c) override { return app_->OnPeerClosed(c); }
   void OnOutputCongested(net::Conn& c) override { app_->OnOutputCongested(c); }
   void OnOutputDrained(net::Conn& c) override { app_->OnOutputDrained(c); }
   void OnDetached(net::Conn& c, net::DetachedSocket socket) override;
@@ -151,7 +155,6 @@ class Shard final : public net::IoHandler {
   std::unique_ptr<net::Reactor> reactor_;
   std::unique_ptr<net::TimerWheel> timers_;
   std::unique_ptr<ShardApp> app_;
-  int64_t now_ms_ = 0;
 
   // inbound_[s]: the mailbox from shard s to this one (this shard is its consumer).
   std::vector<std::unique_ptr<SpscRing<Envelope>>> inbound_;

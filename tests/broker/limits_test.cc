@@ -1,0 +1,387 @@
+// The broker's limits, set by flags: Maximum Packet Size (--max-packet-size), connections
+// (--max-connections), topic levels (--max-topic-levels), messages queued per session
+// (--max-queued-messages) and the Receive Maximum it announces (--max-inflight). Each test
+// names the statements of /work/shared/mqtt-normative.md it covers; "(3.1.1)" marks a 3.1.1
+// statement id.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+#include "core/mqtt/encoder.h"
+#include "tests/broker/broker_test_base.h"
+
+namespace ringmq::testing {
+namespace {
+
+using mqtt::PacketType;
+using mqtt::PropertyId;
+using mqtt::ProtocolVersion;
+using mqtt::Qos;
+using mqtt::ReasonCode;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// How long "nothing arrives" is watched for: many loopback round trips through the broker.
+constexpr milliseconds kQuiet{300};
+constexpr milliseconds kCloseTimeout{3000};
+
+// A QoS 1 PUBLISH whose encoding is exactly `size` bytes.
+mqtt::Publish PublishOfSize(ProtocolVersion v, std::string_view topic, std::string* payload,
+                            size_t size, uint16_t packet_id) {
+  mqtt::Publish p;
+  p.topic = topic;
+  p.qos = Qos::k1;
+  p.packet_id = packet_id;
+  payload->clear();
+  p.payload = *payload;
+  const size_t empty = mqtt::EncodedSize(p, v);
+  // The Remaining Length grows by a byte at 128 and 16384: adjust until exact.
+  size_t n = size - empty;
+  for (int i = 0; i < 4; ++i) {
+    payload->assign(n, 'x');
+    p.payload = *payload;
+    const size_t got = mqtt::EncodedSize(p, v);
+    if (got == size) {
+      break;
+    }
+    n = static_cast<size_t>(static_cast<int64_t>(n) -
+                            (static_cast<int64_t>(got) - static_cast<int64_t>(size)));
+  }
+  return p;
+}
+
+// The limits are set with ringmq flags: the tests skip other brokers.
+class LimitsTest : public BrokerTest {
+ protected:
+  void SetUp() override {
+    BrokerTest::SetUp();
+    if (!is_ringmq()) {
+      GTEST_SKIP() << "limits are set with ringmq flags";
+    }
+  }
+};
+
+class LimitsVersionTest : public BrokerVersionTest {
+ protected:
+  void SetUp() override {
+    BrokerVersionTest::SetUp();
+    if (!is_ringmq()) {
+      GTEST_SKIP() << "limits are set with ringmq flags";
+    }
+  }
+};
+
+// ---- Maximum Packet Size ------------------------------------------------------------------------
+
+// §3.2.2.3.6: the server announces its Maximum Packet Size (1024) in CONNACK; a packet of
+// exactly that size is accepted; a larger one [MQTT-3.2.2-15] is a Packet Too Large error:
+// 5.0 gets DISCONNECT 0x95 and the connection is closed [MQTT-4.13.2-1], 3.x is closed; the
+// packet is not processed (its message reaches nobody).
+TEST_P(LimitsVersionTest, MaxPacketSizeAnnouncedAndEnforced) {
+  StartBroker({"--max-packet-size", "1024"});
+  const ProtocolVersion v = GetParam();
+  ASSERT_OK_AND_ASSIGN(auto watcher, Connect());
+  ASSERT_OK(watcher->Subscribe("size/#", Qos::k1));
+  ASSERT_OK_AND_ASSIGN(auto c, Connect(Options()));
+  if (mqtt::IsV5(v)) {
+    ASSERT_TRUE(c->connack()->properties().Has(PropertyId::kMaximumPacketSize)) << *c->connack();
+    EXPECT_EQ(c->server().maximum_packet_size, 1024u);
+  }
+  std::string payload;
+  mqtt::Publish fits = PublishOfSize(v, "size/fits", &payload, 1024, 1);
+  ASSERT_EQ(mqtt::EncodedSize(fits, v), 1024u);
+  ASSERT_OK(c->Send(fits));
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket ack, c->AwaitAck(PacketType::kPuback, 1));
+  EXPECT_FALSE(mqtt::IsFailure(ack.reason())) << ack;
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket m, watcher->ExpectPublish());
+  EXPECT_EQ(m.publish().topic, "size/fits");
+
+  std::string big_payload;
+  mqtt::Publish big = PublishOfSize(v, "size/big", &big_payload, 1025, 2);
+  ASSERT_EQ(mqtt::EncodedSize(big, v), 1025u);
+  ASSERT_OK(c->Send(big));
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed) << "a packet over the Maximum Packet Size must close the connection";
+  for (const ReceivedPacket& p : r.others) {
+    ADD_FAILURE() << "unexpected packet (the big PUBLISH must not be acknowledged): " << p;
+  }
+  if (mqtt::IsV5(v)) {
+    ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x95";
+    EXPECT_EQ(r.disconnect->reason(), ReasonCode::kPacketTooLarge) << *r.disconnect;
+  } else {
+    EXPECT_FALSE(r.disconnect.has_value());
+  }
+  EXPECT_OK(watcher->ExpectNoPacket(kQuiet));
+
+  // A packet is too large as soon as its Remaining Length says so: the server does not wait
+  // for (or buffer) a body it will refuse.
+  ASSERT_OK_AND_ASSIGN(auto d, Connect(Options()));
+  ASSERT_OK(d->SendRaw(std::string("\x32\xD0\x0F", 3)));  // PUBLISH QoS 1, 2000 bytes follow
+  ASSERT_OK_AND_ASSIGN(CloseResult early, d->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(early.closed) << "the server waited for the body of an oversized packet";
+  EXPECT_EQ(early.disconnect.has_value(), mqtt::IsV5(v));
+  if (early.disconnect.has_value()) {
+    EXPECT_EQ(early.disconnect->reason(), ReasonCode::kPacketTooLarge) << *early.disconnect;
+  }
+}
+
+// ---- connections ------------------------------------------------------------------------------
+
+// --max-connections 3: while three connections are open a fourth is refused (closed, no
+// CONNACK); once one of them closes a new one is accepted again.
+TEST_F(LimitsTest, MaxConnections) {
+  StartBroker({"--max-connections", "3"});
+  std::vector<std::unique_ptr<MqttClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto c, Connect());
+    open.push_back(std::move(c));
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    SCOPED_TRACE(::testing::Message() << "over the limit, attempt " << attempt);
+    ConnectOptions o;
+    ASSERT_OK_AND_ASSIGN(auto extra, MqttClient::ConnectRaw(port(), o));
+    absl::Status sent = extra->SendConnect(o);  // may fail: the server may have closed already
+    EXPECT_TRUE(sent.ok() || absl::IsUnavailable(sent)) << sent;
+    ASSERT_OK_AND_ASSIGN(CloseResult r, extra->WaitForClose(kCloseTimeout));
+    EXPECT_TRUE(r.closed) << "a fourth connection was kept";
+    EXPECT_TRUE(r.others.empty() && !r.disconnect.has_value())
+        << "the refused connection got " << (r.others.empty() ? *r.disconnect : r.others[0]);
+  }
+  for (auto& c : open) {
+    EXPECT_OK(c->Ping());  // the three connections are served
+  }
+  ASSERT_OK(open.back()->Disconnect());
+  open.pop_back();
+  // The server counts the closed connection out once it has processed the close: retry for a
+  // while until a new connection is accepted.
+  const Clock::time_point deadline = Clock::now() + milliseconds(3000);
+  absl::StatusOr<std::unique_ptr<MqttClient>> again = Connect();
+  while (!again.ok() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+    again = Connect();
+  }
+  ASSERT_TRUE(again.ok()) << "no connection accepted after one of three closed: " << again.status();
+  EXPECT_OK((*again)->Ping());
+}
+
+// ---- topic levels
+// --------------------------------------------------------------------------------
+
+// --max-topic-levels 3: a PUBLISH to a topic with more levels is refused (well-formed, but not
+// accepted): 5.0 QoS 1 gets PUBACK 0x90 (Topic Name invalid), QoS 2 PUBREC 0x90 [MQTT-3.4.2-1,
+// MQTT-3.5.2-1]; 3.x gets a plain acknowledgement or is disconnected [MQTT-3.3.5-2 (3.1.1)];
+// the message reaches nobody. A SUBSCRIBE gets 0x8F (Topic Filter invalid; 3.x 0x80) for
+// such a filter and the granted QoS for the others, in order [MQTT-3.8.4-6/7], [MQTT-3.9.3-1].
+TEST_P(LimitsVersionTest, MaxTopicLevels) {
+  StartBroker({"--max-topic-levels", "3"});
+  const ProtocolVersion v = GetParam();
+  const bool v5 = mqtt::IsV5(v);
+  ASSERT_OK_AND_ASSIGN(auto watcher, Connect());
+  ASSERT_OK(watcher->Subscribe("#", Qos::k2));
+
+  ASSERT_OK_AND_ASSIGN(auto c, Connect(Options()));
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket suback, c->Subscribe({{"a/b/c/d", {.max_qos = Qos::k1}},
+                                                            {"a/+/c", {.max_qos = Qos::k1}},
+                                                            {"x/y/z/#", {.max_qos = Qos::k0}},
+                                                            {"+/+/+", {.max_qos = Qos::k2}}}));
+  const auto& codes = suback.As<mqtt::Suback>().reasons;
+  ASSERT_EQ(codes.size(), 4u);
+  const ReasonCode refused = v5 ? ReasonCode::kTopicFilterInvalid : ReasonCode::kUnspecifiedError;
+  EXPECT_EQ(codes[0], refused) << suback;
+  EXPECT_EQ(codes[1], ReasonCode::kGrantedQos1) << suback;
+  EXPECT_EQ(codes[2], refused) << suback;
+  EXPECT_EQ(codes[3], ReasonCode::kGrantedQos2) << suback;
+
+  ASSERT_OK_AND_ASSIGN(auto pub, Connect(Options()));
+  ASSERT_OK_AND_ASSIGN(PublishResult ok, pub->Publish("a/b/c", "three levels", Qos::k1));
+  EXPECT_FALSE(mqtt::IsFailure(ok.reason())) << *ok.puback;
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket m, watcher->ExpectPublish());
+  EXPECT_EQ(m.publish().topic, "a/b/c");
+
+  for (Qos qos : {Qos::k1, Qos::k2}) {
+    SCOPED_TRACE(::testing::Message() << "QoS " << static_cast<int>(qos));
+    absl::StatusOr<PublishResult> r = pub->Publish("a/b/c/d", "four levels", qos);
+    if (v5) {
+      ASSERT_OK(r);
+      EXPECT_EQ(r->reason(), ReasonCode::kTopicNameInvalid)
+          << (qos == Qos::k1 ? *r->puback : *r->pubrec);
+      EXPECT_FALSE(r->pubcomp.has_value()) << "the flow ends at a failing PUBREC [MQTT-4.3.3-9]";
+    } else if (!r.ok()) {
+      EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();  // disconnected: allowed
+      break;
+    }
+  }
+  EXPECT_OK(watcher->ExpectNoPacket(kQuiet));
+
+  // A will topic with too many levels: the CONNECT is refused (5.0: CONNACK 0x90; 3.x has no
+  // return code for it and closes, with or without a refusing CONNACK [MQTT-3.2.2-6 (3.1.1)]).
+  ConnectOptions wo = Options();
+  wo.will = WillOptions{.topic = "w/x/y/z", .payload = "will"};
+  ASSERT_OK_AND_ASSIGN(auto w, MqttClient::ConnectRaw(port(), wo));
+  ASSERT_OK(w->SendConnect(wo));
+  ASSERT_OK_AND_ASSIGN(CloseResult r, w->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  if (v5) {
+    ASSERT_EQ(r.others.size(), 1u);
+    EXPECT_EQ(r.others[0].reason(), ReasonCode::kTopicNameInvalid) << r.others[0];
+  } else {
+    for (const ReceivedPacket& p : r.others) {
+      EXPECT_TRUE(p.type() == PacketType::kConnack && mqtt::IsFailure(p.reason())) << p;
+    }
+  }
+}
+
+// ---- queued messages
+// -------------------------------------------------------------------------------
+
+// --max-queued-messages 5 with an offline persistent QoS 1 subscriber: the first five
+// messages are queued for it [MQTT-4.5.0-1], further ones are dropped for it; a 5.0 publisher
+// is told "Quota exceeded" (PUBACK 0x97) when no subscriber could take the message, and
+// success when another (online) subscriber took it. On reconnection exactly the first five
+// arrive, in order [MQTT-4.6.0-5].
+TEST_P(LimitsVersionTest, MaxQueuedMessages) {
+  StartBroker({"--max-queued-messages", "5"});
+  const ProtocolVersion v = GetParam();
+  ConnectOptions so = Options();
+  so.client_id = "queued";
+  so.clean_start = false;
+  if (mqtt::IsV5(v)) {
+    so.properties.SetSessionExpiryInterval(300);
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto sub, Connect(so));
+    ASSERT_OK(sub->Subscribe("queue/t", Qos::k1));
+    ASSERT_OK(sub->Disconnect());
+  }
+  ASSERT_OK_AND_ASSIGN(auto pub, Connect(Options()));
+  for (int i = 0; i < 8; ++i) {
+    SCOPED_TRACE(::testing::Message() << "message " << i);
+    ASSERT_OK_AND_ASSIGN(PublishResult r,
+                         pub->Publish("queue/t", "m" + std::to_string(i), Qos::k1));
+    if (mqtt::IsV5(v)) {
+      EXPECT_EQ(r.reason(), i < 5 ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded) << *r.puback;
+    } else {
+      EXPECT_EQ(r.reason(), ReasonCode::kSuccess) << *r.puback;
+    }
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto online, Connect(Options()));
+    ASSERT_OK(online->Subscribe("queue/t", Qos::k1));
+    ASSERT_OK_AND_ASSIGN(PublishResult r, pub->Publish("queue/t", "m8", Qos::k1));
+    EXPECT_EQ(r.reason(), ReasonCode::kSuccess) << "the online subscriber took it: " << *r.puback;
+    ASSERT_OK_AND_ASSIGN(ReceivedPacket m, online->ExpectPublish());
+    EXPECT_EQ(m.publish().payload, "m8");
+  }
+  ASSERT_OK_AND_ASSIGN(auto sub, Connect(so));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK_AND_ASSIGN(ReceivedPacket m, sub->ExpectPublish());
+    EXPECT_EQ(m.publish().payload, "m" + std::to_string(i)) << m;
+  }
+  EXPECT_OK(sub->ExpectNoPacket(kQuiet));
+}
+
+// --max-queued-messages counts the messages waiting beyond the in-flight window of an online
+// client too: with Receive Maximum 1 and nothing acknowledged, one message is in flight, five
+// wait, and the rest are refused (5.0 publisher: PUBACK 0x97); acknowledging then delivers
+// exactly the six, in order [MQTT-4.6.0-5], each after the previous one's PUBACK
+// [MQTT-3.3.4-9].
+TEST_F(LimitsTest, V5MaxQueuedMessagesBeyondInflightWindow) {
+  StartBroker({"--max-queued-messages", "5"});
+  ConnectOptions so;
+  so.auto_ack = false;
+  so.properties.SetReceiveMaximum(1);
+  ASSERT_OK_AND_ASSIGN(auto sub, Connect(so));
+  ASSERT_OK(sub->Subscribe("window/t", Qos::k1));
+  ASSERT_OK_AND_ASSIGN(auto pub, Connect());
+  for (int i = 0; i < 8; ++i) {
+    SCOPED_TRACE(::testing::Message() << "message " << i);
+    ASSERT_OK_AND_ASSIGN(PublishResult r,
+                         pub->Publish("window/t", "m" + std::to_string(i), Qos::k1));
+    EXPECT_EQ(r.reason(), i < 6 ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded) << *r.puback;
+  }
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK_AND_ASSIGN(ReceivedPacket m, sub->ExpectPublish());
+    EXPECT_EQ(m.publish().payload, "m" + std::to_string(i)) << m;
+    ASSERT_OK(sub->Send(mqtt::Puback{.packet_id = m.publish().packet_id}));
+  }
+  EXPECT_OK(sub->ExpectNoPacket(kQuiet));
+}
+
+// ---- Receive Maximum (server side)
+// -------------------------------------------------------------------
+
+// §3.2.2.3.3: the server announces its Receive Maximum (--max-inflight 2) in CONNACK;
+// [MQTT-3.3.4-7] a client with more unacknowledged QoS 2 PUBLISHes than that (no PUBREL sent,
+// so the first two are still unacknowledged) is disconnected with 0x93 (Receive Maximum
+// exceeded) [MQTT-4.13.2-1]. A client that stays within it, with PUBCOMP returning quota
+// [MQTT-4.9.0-2], is served.
+TEST_F(LimitsTest, V5ReceiveMaximumExceededQos2) {
+  StartBroker({"--max-inflight", "2"});
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, Connect());
+    EXPECT_EQ(c->server().receive_maximum, 2);
+    for (uint16_t id = 1; id <= 2; ++id) {
+      ASSERT_OK(
+          c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = id}));
+      ASSERT_OK_AND_ASSIGN(ReceivedPacket rec, c->AwaitAck(PacketType::kPubrec, id));
+      EXPECT_FALSE(mqtt::IsFailure(rec.reason())) << rec;
+    }
+    // Completing one returns its quota: a third is then within the limit.
+    ASSERT_OK(c->Send(mqtt::Pubrel{.packet_id = 1}));
+    ASSERT_OK(c->AwaitAck(PacketType::kPubcomp, 1));
+    ASSERT_OK(
+        c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = 3}));
+    ASSERT_OK_AND_ASSIGN(ReceivedPacket rec, c->AwaitAck(PacketType::kPubrec, 3));
+    EXPECT_FALSE(mqtt::IsFailure(rec.reason())) << rec;
+    EXPECT_OK(c->Ping());
+  }
+  ASSERT_OK_AND_ASSIGN(auto c, Connect());
+  for (uint16_t id = 1; id <= 3; ++id) {
+    ASSERT_OK(
+        c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = id}));
+  }
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x93";
+  EXPECT_EQ(r.disconnect->reason(), ReasonCode::kReceiveMaximumExceeded) << *r.disconnect;
+  for (const ReceivedPacket& p : r.others) {
+    EXPECT_TRUE(p.type() == PacketType::kPubrec && p.As<mqtt::Pubrec>().packet_id <= 2) << p;
+  }
+}
+
+// [MQTT-3.3.4-7] the same with QoS 1 (auto_ack on, three PUBLISHes sent without waiting, the
+// server's PUBACK decisions held back by --debug-defer-ms so that the first two are still
+// unacknowledged when the third arrives): DISCONNECT 0x93. Sequential QoS 1 PUBLISHes that wait
+// for their PUBACK stay within the limit.
+TEST_F(LimitsTest, V5ReceiveMaximumExceededQos1) {
+  StartBroker({"--max-inflight", "2", "--debug-defer-ms", "300"});
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, Connect());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_OK_AND_ASSIGN(PublishResult r, c->Publish("rm/t", "in turn", Qos::k1));
+      EXPECT_FALSE(mqtt::IsFailure(r.reason())) << *r.puback;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(auto c, Connect());
+  std::string bytes;
+  for (uint16_t id = 1; id <= 3; ++id) {
+    mqtt::AppendEncoded(
+        mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k1, .packet_id = id},
+        ProtocolVersion::kMqtt5, &bytes);
+  }
+  ASSERT_OK(c->SendRaw(bytes));
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x93";
+  EXPECT_EQ(r.disconnect->reason(), ReasonCode::kReceiveMaximumExceeded) << *r.disconnect;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, LimitsVersionTest, RINGMQ_ALL_VERSIONS, VersionName);
+
+}  // namespace
+}  // namespace ringmq::testing
