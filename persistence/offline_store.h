@@ -48,12 +48,11 @@ class OfflineStore {
   virtual bool durable() const = 0;
 
   // A session that outlives its connection (expiry > 0) began or changed.
-  virtual bool SessionUpdated(std::string_view client_id, uint32_t expiry_s,
-                              uint64_t token) = 0;
+  virtual bool SessionUpdated(std::string_view client_id, uint32_t expiry_s, uint64_t token) = 0;
   virtual bool SessionEnded(std::string_view client_id, uint64_t token) = 0;
   virtual bool SubscriptionAdded(std::string_view client_id, std::string_view filter,
-                                 const mqtt::SubscriptionOptions& options,
-                                 uint32_t subscription_id, uint64_t token) = 0;
+                                 const mqtt::SubscriptionOptions& options, uint32_t subscription_id,
+                                 uint64_t token) = 0;
   virtual bool SubscriptionRemoved(std::string_view client_id, std::string_view filter,
                                    uint64_t token) = 0;
   // A QoS 1/2 message now belongs to a persistent session (queued or in flight); `seq`
@@ -76,9 +75,7 @@ class MemoryStore final : public OfflineStore {
                          uint32_t, uint64_t) override {
     return false;
   }
-  bool SubscriptionRemoved(std::string_view, std::string_view, uint64_t) override {
-    return false;
-  }
+  bool SubscriptionRemoved(std::string_view, std::string_view, uint64_t) override { return false; }
   bool MessageQueued(std::string_view, uint64_t, const MessageView&, uint64_t) override {
     return false;
   }

@@ -7,35 +7,6 @@
 #include "core/mqtt/encoder.h"
 
 namespace ringmq::broker {
-namespace {
-
-// FNV-1a, 64 bits: stable across shards and runs (a client's home shard must not depend on
-// a per-process hash seed once sessions are stored and reloaded).
-uint64_t Fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-}  // namespace
-
-uint64_t SharedGroupHash(std::string_view share_name, std::string_view filter) {
-  uint64_t h = Fnv1a(share_name);
-  h = Fnv1a(std::string_view("\0", 1), h);
-  h = Fnv1a(filter, h);
-  return h == 0 ? 1 : h;  // 0 means "not shared"
-}
-
-uint32_t HomeShard(std::string_view client_id, uint32_t shards) {
-  return static_cast<uint32_t>(Fnv1a(client_id) % shards);
-}
-
-uint32_t RetainShard(std::string_view topic, uint32_t shards) {
-  // A different seed from HomeShard, so sessions and retained topics spread independently.
-  return static_cast<uint32_t>(Fnv1a(topic, 0x84222325cbf29ce4ull) % shards);
-}
 
 Connection::Connection(BrokerShard* s, net::Conn* c, uint32_t max_packet_size)
     : shard(s), conn(c), reader(max_packet_size), timer(this, nullptr) {}
@@ -111,10 +82,7 @@ void BrokerShard::OnClosed(net::Conn& c, int err) {
     ConnectionGone(*conn, /*publish_will=*/true);
   }
   shard_.timers().Cancel(&conn->timer);
-  // Pending responses may hold tokens; completions that arrive later find no connection.
-  for (size_t i = 0; i < conn->responses.size(); ++i) {
-    tokens_.erase(conn->responses[i].token);
-  }
+  DropResponses(*conn);
   c.set_user(nullptr);
   delete conn;
   ShardCounters::Sub(counters().connections, 1);
@@ -143,7 +111,7 @@ void BrokerShard::FinishPeerClosed(Connection& c) {
   // Everything the client sent has been handled; it is gone without DISCONNECT.
   ConnectionGone(c, /*publish_will=*/true);
   c.state = Connection::State::kClosing;
-  c.responses.clear();
+  DropResponses(c);
   shard_.timers().Cancel(&c.timer);
   shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
 }
@@ -178,6 +146,19 @@ void BrokerShard::OnOutputDrained(net::Conn& c) {
 
 // ---- cross-shard messages -----------------------------------------------------------------
 
+// Answers a routed publish that asked for a count (e.u64 names the waiting
+// response on the sending shard; 0 means nobody is waiting).
+void BrokerShard::ReportDelivery(const shard::Envelope& e, DeliveryCount n) {
+  if (e.u64 == 0) {
+    return;
+  }
+  shard::Envelope r;
+  r.kind = kDeliveryReport;
+  r.u64 = e.u64;
+  r.aux = (uint64_t{n.delivered} << 32) | n.refused;
+  shard_.Send(e.from, r);
+}
+
 void BrokerShard::OnMessage(const shard::Envelope& e) {
   switch (e.kind) {
     case kPublish: {
@@ -191,25 +172,13 @@ void BrokerShard::OnMessage(const shard::Envelope& e) {
       if (e.aux & kMatchSubscribers) {
         n = DeliverLocal(m);
       }
-      if (e.u64 != 0) {
-        shard::Envelope r;
-        r.kind = kDeliveryReport;
-        r.u64 = e.u64;
-        r.aux = (uint64_t{n.delivered} << 32) | n.refused;
-        shard_.Send(e.from, r);
-      }
+      ReportDelivery(e, n);
       return;
     }
     case kPublishShared: {
       MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
       DeliveryCount n = DeliverShared(m, e.aux);
-      if (e.u64 != 0) {
-        shard::Envelope r;
-        r.kind = kDeliveryReport;
-        r.u64 = e.u64;
-        r.aux = (uint64_t{n.delivered} << 32) | n.refused;
-        shard_.Send(e.from, r);
-      }
+      ReportDelivery(e, n);
       return;
     }
     case kDeliveryReport:
@@ -358,6 +327,19 @@ void BrokerShard::AwaitParts(Connection& c, PendingResponse& r, uint32_t parts) 
   r.waiting += parts;
 }
 
+void BrokerShard::DropResponses(Connection& c) {
+  // Completions that arrive later find no token; replies to a retained request find no
+  // request. Either way nothing is left behind for a connection that is going.
+  for (size_t i = 0; i < c.responses.size(); ++i) {
+    const PendingResponse& r = c.responses[i];
+    tokens_.erase(r.token);
+    if (r.retained_request != 0) {
+      retained_requests_.erase(r.retained_request);
+    }
+  }
+  c.responses.clear();
+}
+
 void BrokerShard::FlushResponses(Connection& c) {
   while (!c.responses.empty()) {
     PendingResponse& r = c.responses.front();
@@ -365,7 +347,7 @@ void BrokerShard::FlushResponses(Connection& c) {
       return;  // later entries wait for this one: acknowledgements stay in order
     }
     if (c.state == Connection::State::kClosing) {
-      c.responses.clear();
+      DropResponses(c);
       return;
     }
     const bool connack = r.kind == PendingResponse::Kind::kConnack;

@@ -40,6 +40,7 @@
 #include "core/broker/messages.h"
 #include "core/broker/retained_store.h"
 #include "core/broker/session.h"
+#include "core/broker/shard_hash.h"
 #include "core/mqtt/encoder.h"
 #include "core/mqtt/packets.h"
 #include "core/shard/shard.h"
@@ -100,7 +101,16 @@ struct SharedGroup {
   std::string filter;
   uint64_t hash = 0;
   std::vector<Subscriber> members;
-  uint32_t next = 0;  // round robin
+  uint32_t next = 0;       // round robin
+  uint32_t announced = 0;  // members the other shards were last told of
+  uint32_t announced_online = 0;
+  uint32_t Online() const {
+    uint32_t n = 0;
+    for (const Subscriber& m : members) {
+      n += m.session->connection != nullptr;
+    }
+    return n;
+  }
 };
 
 struct LocalSharedGroups {
@@ -109,7 +119,9 @@ struct LocalSharedGroups {
 
 struct SharedInterest {
   std::vector<uint32_t> members;  // per shard
+  std::vector<uint32_t> online;   // per shard: members with a connection
   uint32_t total = 0;
+  uint32_t total_online = 0;
   uint64_t next = 0;  // round robin over all members
   uint64_t hash = 0;
 };
@@ -119,13 +131,6 @@ struct Interest {
   absl::flat_hash_map<std::string, std::unique_ptr<SharedInterest>> shared;
   bool empty() const { return shards == 0 && shared.empty(); }
 };
-
-// Hash identifying a shared group across shards (share name + filter).
-uint64_t SharedGroupHash(std::string_view share_name, std::string_view filter);
-// The home shard of a client id.
-uint32_t HomeShard(std::string_view client_id, uint32_t shards);
-// The shard holding the retained message of a topic.
-uint32_t RetainShard(std::string_view topic, uint32_t shards);
 
 class PublishEncoder;
 
@@ -217,6 +222,10 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
     uint32_t refused = 0;
   };
   DeliveryCount DeliverLocal(const MessageRef& m);
+  void ReportDelivery(const shard::Envelope& e, DeliveryCount n);
+  // Hands a reference of `m` to shard `target` as envelope `kind` (kPublish/kPublishShared).
+  void SendMessage(uint32_t target, uint32_t kind, const MessageRef& m, uint64_t token,
+                   uint64_t aux);
   // Gives a message of a shared group to one local member. `avoid` (the member it is being
   // taken from) gets it back only if it is the only member and is not ending.
   DeliveryCount DeliverShared(const MessageRef& m, uint64_t group_hash,
@@ -254,7 +263,13 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   // Broadcasts this shard's interest in a filter/group. With a response token, every other
   // shard acknowledges and the response waits for them (returns how many).
   uint32_t BroadcastInterest(std::string_view filter, std::string_view share_name, uint32_t count,
-                             uint64_t token);
+                             uint64_t token, uint32_t online = 0);
+  // Tells every shard how many members (and connected members) a local shared group has.
+  uint32_t AnnounceGroup(SharedGroup& g, uint64_t token);
+  // After a session connects or loses its connection: re-announces its shared groups whose
+  // connected-member count changed, so that other shards send their messages to members
+  // that can take them now.
+  void AnnouncePresence(const Session& s);
   void OnInterestAck(uint64_t broadcast);
   void ApplyInterest(const InterestUpdate& u);
   struct RetainedFilter {
@@ -345,6 +360,8 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   };
   absl::flat_hash_map<uint64_t, std::unique_ptr<RetainedRequest>> retained_requests_;
   void MaybeSendRetained(uint64_t request);
+  // Forgets the responses a closing connection still owed, with their tokens and requests.
+  void DropResponses(Connection& c);
 
   // Connections paused because this shard's mailboxes are backlogged.
   std::vector<net::ConnId> paused_for_backlog_;

@@ -36,6 +36,16 @@ void BrokerShard::Done(Session& s, uint64_t seq) {
   }
 }
 
+void BrokerShard::SendMessage(uint32_t target, uint32_t kind, const MessageRef& m, uint64_t token,
+                              uint64_t aux) {
+  shard::Envelope e;
+  e.kind = kind;
+  e.ptr = MessageRef(m).release();  // the receiver adopts this reference
+  e.u64 = token;
+  e.aux = aux;
+  shard_.Send(target, e);
+}
+
 uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
   // 1. Which shards: plain subscribers (a bit per shard) and, per matching shared group,
   //    the one shard that gets this message.
@@ -76,12 +86,8 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
       }
       continue;
     }
-    shard::Envelope e;
-    e.kind = kPublish;
-    e.ptr = MessageRef(m).release();
-    e.u64 = token;
-    e.aux = (deliver ? kMatchSubscribers : 0) | (store ? kStoreRetained : 0);
-    shard_.Send(t, e);
+    SendMessage(t, kPublish, m, token,
+                (deliver ? kMatchSubscribers : 0) | (store ? kStoreRetained : 0));
     if (token != 0) {
       ++remote;
     }
@@ -93,12 +99,7 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
       local.refused += n.refused;
       continue;
     }
-    shard::Envelope e;
-    e.kind = kPublishShared;
-    e.ptr = MessageRef(m).release();
-    e.u64 = token;
-    e.aux = pk.hash;
-    shard_.Send(pk.shard, e);
+    SendMessage(pk.shard, kPublishShared, m, token, pk.hash);
     if (token != 0) {
       ++remote;
     }
@@ -111,11 +112,16 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
 }
 
 uint32_t BrokerShard::PickSharedShard(SharedInterest& si, uint32_t exclude_local) {
-  // Round robin over every member of the group, wherever it is: shard s gets a share of the
-  // messages proportional to its members. `exclude_local` members of this shard do not count
-  // (one that is leaving).
+  // Round robin over the connected members of the group, wherever they are: shard s gets a
+  // share of the messages proportional to its connected members. With none connected, over
+  // all members (their sessions queue the messages). `exclude_local` members of this shard
+  // do not count (one that is leaving, already counted as not connected).
   const uint32_t self = shard_.index();
+  const bool by_online = si.total_online > 0;
   auto members = [&](uint32_t s) {
+    if (by_online) {
+      return si.online[s];
+    }
     uint32_t n = si.members[s];
     return s == self ? n - std::min(n, exclude_local) : n;
   };
@@ -517,11 +523,7 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
     if (target == shard_.index()) {
       DeliverShared(m, hash, &s, ending);
     } else {
-      shard::Envelope e;
-      e.kind = kPublishShared;
-      e.ptr = MessageRef(m).release();
-      e.aux = hash;
-      shard_.Send(target, e);
+      SendMessage(target, kPublishShared, m, /*token=*/0, hash);
     }
   }
 }

@@ -28,49 +28,17 @@ class FilterTrie {
  public:
   // The value for `filter` (a valid, non-shared filter), created if missing.
   V& Insert(std::string_view filter) {
-    Node* n = &root_;
-    size_t pos = 0;
-    for (;;) {
-      size_t slash = filter.find('/', pos);
-      std::string_view level = filter.substr(
-          pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-      if (level == "#") {
-        if (!n->hash) {
-          n->hash = std::make_unique<V>();
-        }
-        return *n->hash;
-      }
-      n = Child(n, level, /*create=*/true);
-      if (slash == std::string_view::npos) {
-        if (!n->value) {
-          n->value = std::make_unique<V>();
-        }
-        return *n->value;
-      }
-      pos = slash + 1;
+    std::unique_ptr<V>* slot = Slot(filter, /*create=*/true);
+    if (!*slot) {
+      *slot = std::make_unique<V>();
     }
+    return **slot;
   }
 
   // The value for `filter`, or nullptr.
   V* Find(std::string_view filter) {
-    Node* n = &root_;
-    size_t pos = 0;
-    for (;;) {
-      size_t slash = filter.find('/', pos);
-      std::string_view level = filter.substr(
-          pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-      if (level == "#") {
-        return n->hash.get();
-      }
-      n = Child(n, level, /*create=*/false);
-      if (n == nullptr) {
-        return nullptr;
-      }
-      if (slash == std::string_view::npos) {
-        return n->value.get();
-      }
-      pos = slash + 1;
-    }
+    std::unique_ptr<V>* slot = Slot(filter, /*create=*/false);
+    return slot == nullptr ? nullptr : slot->get();
   }
 
   // Removes the value for `filter` and prunes nodes left empty.
@@ -117,6 +85,29 @@ class FilterTrie {
     }
     auto [ins, ok] = n->children.emplace(std::string(level), std::make_unique<Node>());
     return ins->second.get();
+  }
+
+  // Where the value of `filter` lives: the node's `hash` slot for a trailing "#", else its
+  // `value` slot. Without `create`, nullptr when the path does not exist.
+  std::unique_ptr<V>* Slot(std::string_view filter, bool create) {
+    Node* n = &root_;
+    size_t pos = 0;
+    for (;;) {
+      size_t slash = filter.find('/', pos);
+      std::string_view level = filter.substr(
+          pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+      if (level == "#") {
+        return &n->hash;
+      }
+      n = Child(n, level, create);
+      if (n == nullptr) {
+        return nullptr;
+      }
+      if (slash == std::string_view::npos) {
+        return &n->value;
+      }
+      pos = slash + 1;
+    }
   }
 
   // Returns true if `n` became empty (the caller removes it).

@@ -233,6 +233,7 @@ void BrokerShard::FinishConnect(Connection& c) {
   }
   s->connection = &c;
   c.session = s;
+  AnnouncePresence(*s);  // a resumed member of shared groups can take messages again
   s->version = c.version;
   uint32_t expiry = v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : UINT32_MAX);
   const bool expiry_capped = expiry > config().max_session_expiry_s;
@@ -348,7 +349,7 @@ void BrokerShard::Disconnect(Connection& c, ReasonCode rc, std::string_view why,
     ConnectionGone(c, publish_will);
   }
   c.state = Connection::State::kClosing;
-  c.responses.clear();
+  DropResponses(c);
   shard_.timers().Cancel(&c.timer);
   // Nothing more is sent after DISCONNECT [MQTT-3.14.4-1], then the connection closes
   // [MQTT-3.14.4-2].
@@ -368,6 +369,9 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
   }
   c.session = nullptr;
   s->connection = nullptr;
+  // Before its messages are redistributed (below, or as its session ends): they go to
+  // connected members.
+  AnnouncePresence(*s);
   ShardCounters::Sub(counters().clients, 1);
   c.inbound_aliases.reset();  // aliases belong to the connection [MQTT-3.3.2-7]
   c.outbound_aliases.reset();

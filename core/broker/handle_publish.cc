@@ -350,7 +350,7 @@ void BrokerShard::HandleDisconnect(Connection& c, const mqtt::Disconnect& d) {
   }
   ConnectionGone(c, !c.will_suppressed);
   c.state = Connection::State::kClosing;
-  c.responses.clear();
+  DropResponses(c);
   shard_.timers().Cancel(&c.timer);
   shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
 }

@@ -122,8 +122,7 @@ bool BrokerShard::AddSubscription(Session& s, std::string_view filter,
       x->subscription_id = subscription_id;
     } else {
       g->members.push_back({&s, o, subscription_id});
-      *acks += BroadcastInterest(sf.filter, sf.share_name, static_cast<uint32_t>(g->members.size()),
-                                 token);
+      *acks += AnnounceGroup(*g, token);
     }
   } else {
     LocalSubscribers& ls = subs_.Insert(filter);
@@ -178,7 +177,7 @@ bool BrokerShard::RemoveSubscription(Session& s, std::string_view filter) {
     }
     SharedGroup& g = *git->second;
     remove_from(g.members);
-    BroadcastInterest(sf.filter, sf.share_name, static_cast<uint32_t>(g.members.size()), 0);
+    AnnounceGroup(g, 0);
     if (g.members.empty()) {
       shared_by_hash_.erase(g.hash);
       groups->by_name.erase(git);
@@ -212,9 +211,33 @@ void BrokerShard::RemoveAllSubscriptions(Session& s) {
   }
 }
 
+uint32_t BrokerShard::AnnounceGroup(SharedGroup& g, uint64_t token) {
+  g.announced = static_cast<uint32_t>(g.members.size());
+  g.announced_online = g.Online();
+  return BroadcastInterest(g.filter, g.name, g.announced, token, g.announced_online);
+}
+
+void BrokerShard::AnnouncePresence(const Session& s) {
+  for (const auto& [filter, unused] : s.subscriptions) {
+    if (!mqtt::IsSharedFilter(filter)) {
+      continue;
+    }
+    mqtt::SharedFilter sf;
+    (void)mqtt::ParseSharedFilter(filter, &sf);
+    LocalSharedGroups* groups = shared_subs_.Find(sf.filter);
+    if (groups == nullptr) {
+      continue;
+    }
+    auto it = groups->by_name.find(base::ToAbsl(sf.share_name));
+    if (it != groups->by_name.end() && it->second->Online() != it->second->announced_online) {
+      AnnounceGroup(*it->second, 0);
+    }
+  }
+}
+
 uint32_t BrokerShard::BroadcastInterest(std::string_view filter, std::string_view share_name,
-                                        uint32_t count, uint64_t token) {
-  InterestUpdate local{std::string(filter), std::string(share_name), shard_.index(), count};
+                                        uint32_t count, uint64_t token, uint32_t online) {
+  InterestUpdate local{std::string(filter), std::string(share_name), shard_.index(), count, online};
   ApplyInterest(local);
   if (shards_ == 1) {
     return 0;
@@ -273,11 +296,14 @@ void BrokerShard::ApplyInterest(const InterestUpdate& u) {
     if (!si) {
       si = std::make_unique<SharedInterest>();
       si->members.assign(shards_, 0);
+      si->online.assign(shards_, 0);
       si->hash = SharedGroupHash(u.share_name, u.filter);
       interest_by_hash_[si->hash] = si.get();
     }
     si->total = si->total - si->members[u.shard] + u.count;
     si->members[u.shard] = u.count;
+    si->total_online = si->total_online - si->online[u.shard] + u.online;
+    si->online[u.shard] = u.online;
     if (si->total == 0) {
       interest_by_hash_.erase(si->hash);
       in.shared.erase(u.share_name);
@@ -381,6 +407,9 @@ void BrokerShard::MaybeSendRetained(uint64_t request) {
     Session& s = *c->session;
     for (size_t i = 0; i < req.filters.size(); ++i) {
       const RetainedFilter& f = req.filters[i];
+      if (!s.subscriptions.contains(f.filter)) {
+        continue;  // unsubscribed meanwhile: nothing new for it [MQTT-3.10.4-2]
+      }
       for (const MessageRef& m : req.results[i]) {
         // Sent because of a new subscription: RETAIN 1 [MQTT-3.3.1-8 (3.1.1)].
         PublishEncoder enc(*m, now_ms());

@@ -39,7 +39,8 @@ struct InterestUpdate {
   std::string filter;
   std::string share_name;  // empty: plain subscription
   uint32_t shard = 0;
-  uint32_t count = 0;  // plain: 0 or 1; shared: members on that shard
+  uint32_t count = 0;   // plain: 0 or 1; shared: members on that shard
+  uint32_t online = 0;  // shared: how many of those members are connected
 };
 
 // Which retained messages match these filters? (Each filter carries its index in the asking

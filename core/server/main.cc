@@ -3,7 +3,6 @@
 //
 // Flags may be written with dashes or underscores (--max-keepalive or --max_keepalive).
 // With no flags it listens on 127.0.0.1:1883 with the defaults of BrokerConfig.
-#include <signal.h>
 
 #include <cstdio>
 #include <string>
@@ -17,6 +16,7 @@
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
 #include "core/shard/shard_set.h"
+#include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
 
 #ifdef RINGMQ_HAVE_MIMALLOC
@@ -193,13 +193,7 @@ int main(int argc, char** argv) {
   RINGMQ_LOG(kInfo, "%s, system allocator", shared.version);
 #endif
 
-  // Signals are taken by this thread alone: block them before any shard thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  ringmq::shard::StopSignals stop_signals;  // before any shard thread exists
 
   ringmq::shard::ShardSet set(opts);
   absl::Status s = set.Start([&shared](ringmq::shard::Shard& sh) {
@@ -216,8 +210,7 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  const int sig = stop_signals.Wait();
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   set.Stop();
   set.Wait();

@@ -7,7 +7,6 @@
 // cleanly and prints one "stats ..." line with the engine's counters.
 // --handoff: a connection's first bytes make its shard hand it to the next shard, which
 // echoes them and everything after (exercises Shard::HandOff with unread bytes).
-#include <signal.h>
 
 #include <cstdio>
 #include <string>
@@ -18,6 +17,7 @@
 
 #include "core/base/log.h"
 #include "core/shard/shard_set.h"
+#include "core/shard/stop_signals.h"
 
 ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:7000"}, "addresses to listen on");
 ABSL_FLAG(uint32_t, threads, 0, "shards (0: one per CPU)");
@@ -93,13 +93,7 @@ int main(int argc, char** argv) {
     opts.listeners.push_back({*ep, 0, "echo"});
   }
 
-  // Signals are handled by this thread alone: block them before any shard thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  ringmq::shard::StopSignals stop_signals;  // before any shard thread exists
 
   const bool handoff = absl::GetFlag(FLAGS_handoff);
   ringmq::shard::ShardSet set(opts);
@@ -115,8 +109,7 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  const int sig = stop_signals.Wait();
   set.Stop();
   set.Wait();
   ringmq::shard::ShardStats t = set.TotalStats();
