@@ -92,6 +92,31 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view text, std::string* schem
   return ep;
 }
 
+absl::Status CheckAddressFree(const Endpoint& ep) {
+  int fd = ::socket(ep.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return absl::ErrnoToStatus(errno, "socket()");
+  }
+  int one = 1;
+  // SO_REUSEADDR as the listeners have it (TIME_WAIT leftovers of an earlier run do not
+  // count), but no SO_REUSEPORT: a bind that succeeds here means nobody listens there.
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ep.family() == AF_INET6) {
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) {
+    return absl::OkStatus();
+  }
+  if (err == EADDRINUSE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        ep.ToString(), " is already in use (another broker or program listens on it)"));
+  }
+  return absl::ErrnoToStatus(err, absl::StrCat("bind(", ep.ToString(), ")"));
+}
+
 absl::StatusOr<int> ListenTcp(const Endpoint& ep, bool reuse_port, int backlog) {
   int fd = ::socket(ep.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

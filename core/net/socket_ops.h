@@ -35,6 +35,12 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view text, std::string* schem
 // and SO_REUSEPORT when `reuse_port` (one socket per shard on the same port).
 absl::StatusOr<int> ListenTcp(const Endpoint& ep, bool reuse_port, int backlog);
 
+// OK when nothing listens on `ep`. SO_REUSEPORT lets any process of the same user join a
+// listening port silently (and take a share of its connections), so a listener group checks
+// first with a plain bind that a port in use refuses. A program starting at the same instant
+// can still pass the check too.
+absl::Status CheckAddressFree(const Endpoint& ep);
+
 // The address a socket is bound to (resolves port 0).
 absl::StatusOr<Endpoint> LocalEndpoint(int fd);
 absl::StatusOr<Endpoint> PeerEndpoint(int fd);

@@ -69,6 +69,11 @@ absl::Status ShardSet::OpenListeners(uint32_t shards) {
   for (size_t l = 0; l < options_.listeners.size(); ++l) {
     const ListenerConfig& cfg = options_.listeners[l];
     net::Endpoint ep = cfg.endpoint;
+    if (ep.port() != 0) {
+      if (absl::Status free = net::CheckAddressFree(ep); !free.ok()) {
+        return free;
+      }
+    }
     for (uint32_t s = 0; s < shards; ++s) {
       auto fd = net::ListenTcp(ep, /*reuse_port=*/true, options_.listen_backlog);
       if (!fd.ok()) {

@@ -3,17 +3,22 @@
 // (--max-queued-messages) and the Receive Maximum it announces (--max-inflight). Each test
 // names the statements of /work/shared/mqtt-normative.md it covers; "(3.1.1)" marks a 3.1.1
 // statement id.
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 #include "core/mqtt/encoder.h"
 #include "tests/broker/broker_test_base.h"
+#include "tests/testing/subprocess.h"
 
 namespace ringmq::testing {
 namespace {
@@ -131,6 +136,24 @@ TEST_P(LimitsVersionTest, MaxPacketSizeAnnouncedAndEnforced) {
 }
 
 // ---- connections ------------------------------------------------------------------------------
+
+// A second broker told to listen on a port the first one uses refuses to start (exit status
+// not 0) instead of silently joining the first one's SO_REUSEPORT group and taking a share of
+// its connections; the first keeps serving.
+TEST_F(LimitsTest, SecondBrokerOnAPortInUseRefusesToStart) {
+  const char* exe = std::getenv("RINGMQ_BROKER");
+  ASSERT_NE(exe, nullptr) << "RINGMQ_BROKER is not set";
+  ASSERT_OK_AND_ASSIGN(auto second,
+                       Subprocess::Start({exe, "--listen", absl::StrCat("127.0.0.1:", port()),
+                                          "--threads", "1", "--log_level", "warning"}));
+  const std::optional<int> status = second->Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value()) << "the second broker is still running";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << "wait status " << *status;
+  for (int i = 0; i < 4; ++i) {  // several connections: none may land on the second one
+    ASSERT_OK_AND_ASSIGN(auto c, Connect());
+    ASSERT_OK(c->Disconnect());
+  }
+}
 
 // --max-connections 3: while three connections are open a fourth is refused (closed, no
 // CONNACK); once one of them closes a new one is accepted again.
