@@ -48,6 +48,9 @@ ABSL_FLAG(uint32_t, connect_timeout, 10, "seconds a new connection has to send C
 ABSL_FLAG(uint32_t, sys_interval, 10, "seconds between $SYS updates (0: none)");
 ABSL_FLAG(uint32_t, recv_buffers, 256, "receive buffers per shard (io_uring, power of two)");
 ABSL_FLAG(uint32_t, recv_buffer_size, 16384, "bytes per receive buffer");
+ABSL_FLAG(uint64_t, max_output_buffer, 1 << 20,
+          "bytes of unsent output per connection beyond which it counts as a slow consumer "
+          "(QoS 0 dropped, QoS 1/2 queued, reading paused); resumes under a quarter of it");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
 ABSL_FLAG(uint32_t, debug_defer_ms, 0,
           "testing: hold every CONNACK/SUBACK/PUBACK decision this long (asynchronous path)");
@@ -163,6 +166,12 @@ int main(int argc, char** argv) {
   }
   opts.shard.reactor.recv_buffer_count = absl::GetFlag(FLAGS_recv_buffers);
   opts.shard.reactor.recv_buffer_size = absl::GetFlag(FLAGS_recv_buffer_size);
+  const uint64_t max_output = absl::GetFlag(FLAGS_max_output_buffer);
+  if (max_output < 4096 || max_output > (uint64_t{1} << 32)) {
+    return Fail("--max-output-buffer: between 4096 bytes and 4 GiB");
+  }
+  opts.shard.reactor.output_high_watermark = max_output;
+  opts.shard.reactor.output_low_watermark = max_output / 4;
   for (const std::string& text : absl::GetFlag(FLAGS_listen)) {
     std::string scheme;
     auto ep = ringmq::net::ParseEndpoint(text, &scheme);
