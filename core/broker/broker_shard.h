@@ -243,6 +243,8 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   template <typename P>
   void Write(Connection& c, const P& p);
   uint16_t NextPacketId(Session& s);
+  // `q` has just been sent with `packet_id`: it is in flight until acknowledged.
+  void AddInflight(Session& s, Queued&& q, uint16_t packet_id);
   uint32_t Window(const Connection& c) const;
   // Sends what the window allows: in-flight messages not yet sent on this connection, then
   // the queue.

@@ -299,15 +299,7 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
       if (s.persistent()) {
         store().MessageQueued(s.client_id(), seq, StoreView(*m), 0);
       }
-      Inflight& f = s.inflight.emplace_back();
-      f.msg = m;
-      f.seq = seq;
-      f.subscription_id = subscription_id;
-      f.packet_id = id;
-      f.qos = qos;
-      f.state = qos == Qos::k1 ? Inflight::State::kAwaitPuback : Inflight::State::kAwaitPubrec;
-      f.retain = retain;
-      f.shared_group = shared_group;
+      AddInflight(s, Queued{m, seq, subscription_id, qos, retain, shared_group}, id);
     }
     return Outcome::kSent;
   }
@@ -321,13 +313,7 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   if (s.persistent()) {
     store().MessageQueued(s.client_id(), seq, StoreView(*m), 0);
   }
-  Queued& q = s.queue.emplace_back();
-  q.msg = m;
-  q.seq = seq;
-  q.subscription_id = subscription_id;
-  q.qos = qos;
-  q.retain = retain;
-  q.shared_group = shared_group;
+  s.queue.emplace_back(Queued{m, seq, subscription_id, qos, retain, shared_group});
   s.queued_bytes += m->footprint();
   return Outcome::kQueued;
 }
@@ -469,16 +455,20 @@ void BrokerShard::SendQueued(Session& s) {
       Done(s, q.seq);
       continue;
     }
-    Inflight& f = s.inflight.emplace_back();
-    f.msg = std::move(q.msg);
-    f.seq = q.seq;
-    f.subscription_id = q.subscription_id;
-    f.packet_id = id;
-    f.qos = q.qos;
-    f.state = q.qos == Qos::k1 ? Inflight::State::kAwaitPuback : Inflight::State::kAwaitPubrec;
-    f.retain = q.retain;
-    f.shared_group = q.shared_group;
+    AddInflight(s, std::move(q), id);
   }
+}
+
+void BrokerShard::AddInflight(Session& s, Queued&& q, uint16_t packet_id) {
+  Inflight& f = s.inflight.emplace_back();
+  f.msg = std::move(q.msg);
+  f.seq = q.seq;
+  f.subscription_id = q.subscription_id;
+  f.packet_id = packet_id;
+  f.qos = q.qos;
+  f.state = q.qos == Qos::k1 ? Inflight::State::kAwaitPuback : Inflight::State::kAwaitPubrec;
+  f.retain = q.retain;
+  f.shared_group = q.shared_group;
 }
 
 void BrokerShard::ResendInflight(Session& s) {

@@ -5,17 +5,47 @@
 // after SIGTERM (a crash, a sanitizer report, a leak) fails the test.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 
+#include "core/mqtt/reason_code.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/mqtt_client.h"
 #include "tests/testing/status_macros.h"
 
 namespace ringmq::testing {
+
+using Clock = std::chrono::steady_clock;
+
+// How long "nothing arrives" is watched for: many loopback round trips through the broker.
+inline constexpr std::chrono::milliseconds kQuiet{300};
+// For the server to close a connection it refused or ended.
+inline constexpr std::chrono::milliseconds kCloseTimeout{3000};
+
+inline double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Waits for the server to close `c` and expects nothing before the close but a DISCONNECT
+// with reason `rc` (none at all when `rc` is nullopt, as a 3.x server closes silently).
+inline void ExpectClosedWith(MqttClient& c, std::optional<mqtt::ReasonCode> rc) {
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c.WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  for (const ReceivedPacket& other : r.others) {
+    ADD_FAILURE() << "unexpected " << other;
+  }
+  if (!rc.has_value()) {
+    EXPECT_FALSE(r.disconnect.has_value()) << *r.disconnect;
+    return;
+  }
+  ASSERT_TRUE(r.disconnect.has_value());
+  EXPECT_EQ(r.disconnect->reason(), *rc) << *r.disconnect;
+}
 
 class BrokerTest : public ::testing::Test {
  protected:

@@ -23,15 +23,10 @@ using mqtt::ProtocolVersion;
 using mqtt::Qos;
 using mqtt::ReasonCode;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 // The gap between packets in the "kept alive" tests: the keep alive itself (1 s), as a client
 // does [MQTT-3.1.2-20]: a third less than the server's 1.5 s allowance.
 constexpr milliseconds kGap{1000};
-
-double SecondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Waits for the server to close `c` as a keep-alive timeout: 5.0 gets DISCONNECT 0x8D
 // (Keep Alive timeout) first, 3.x nothing. Returns the seconds since `since`, or -1.

@@ -33,11 +33,6 @@ using mqtt::ProtocolVersion;
 using mqtt::Qos;
 using mqtt::ReasonCode;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
-
-// How long "nothing arrives" is watched for: many loopback round trips through the broker.
-constexpr milliseconds kQuiet{300};
-constexpr milliseconds kCloseTimeout{3000};
 
 // A QoS 1 PUBLISH whose encoding is exactly `size` bytes.
 mqtt::Publish PublishOfSize(ProtocolVersion v, std::string_view topic, std::string* payload,

@@ -56,9 +56,6 @@ namespace ringmq::testing {
 
 using std::chrono::milliseconds;
 
-// How long "nothing arrives" is watched for: many loopback round trips through the broker.
-inline constexpr milliseconds kQuiet{300};
-
 // Client id "<prefix>-<i>[-<k>]" on shard i mod `shards` (k is the first suffix that puts it
 // there; none when "<prefix>-<i>" already does), and the first n of them.
 inline std::string SpreadId(std::string_view prefix, int i, uint32_t shards = 2) {
@@ -136,22 +133,6 @@ inline const std::vector<std::pair<std::string, std::set<std::string>>>& Matchin
       {"a/+/#", {"a/b", "a/b/c", "a/", "a//c", "a/b/d", "a/b/c/d"}},
   };
   return *cases;
-}
-
-// Waits for the server to close `c` and expects nothing before the close but a DISCONNECT
-// with reason `rc` (none at all when `rc` is nullopt, as a 3.x server closes silently).
-inline void ExpectClosedWith(MqttClient& c, std::optional<mqtt::ReasonCode> rc) {
-  ASSERT_OK_AND_ASSIGN(CloseResult r, c.WaitForClose());
-  EXPECT_TRUE(r.closed);
-  for (const ReceivedPacket& other : r.others) {
-    ADD_FAILURE() << "unexpected " << other;
-  }
-  if (!rc.has_value()) {
-    EXPECT_FALSE(r.disconnect.has_value()) << *r.disconnect;
-    return;
-  }
-  ASSERT_TRUE(r.disconnect.has_value());
-  EXPECT_EQ(r.disconnect->reason(), *rc) << *r.disconnect;
 }
 
 inline SubscribeEntry Entry(std::string filter, mqtt::Qos qos, bool no_local = false,

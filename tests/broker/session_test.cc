@@ -25,11 +25,6 @@ using mqtt::ProtocolVersion;
 using mqtt::Qos;
 using mqtt::ReasonCode;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
-
-// How long "nothing arrives" is watched for: many loopback round trips through the broker.
-constexpr milliseconds kQuiet{300};
-constexpr milliseconds kCloseTimeout{3000};
 
 // Options for a session that outlives its connection: Clean Start 0 and, in 5.0, a Session
 // Expiry Interval of `expiry_s`.

@@ -23,15 +23,6 @@ using mqtt::ProtocolVersion;
 using mqtt::Qos;
 using mqtt::ReasonCode;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
-
-// How long "nothing arrives" is watched for: many loopback round trips through the broker.
-constexpr milliseconds kQuiet{300};
-constexpr milliseconds kCloseTimeout{3000};
-
-double SecondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // `o` with a will on `topic`.
 ConnectOptions WithWill(ConnectOptions o, std::string topic, std::string payload, Qos qos = Qos::k0,

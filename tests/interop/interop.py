@@ -80,6 +80,32 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
 
+class WildcardCase:
+    """The wildcard scenario every client family runs: two filters under `base`, the topics
+    published (in this order), and for each filter exactly the topics it must receive."""
+
+    def __init__(self, base):
+        self.plus = f"{base}/+/temp"
+        self.hash = f"{base}/kitchen/#"
+        self.published = [f"{base}/kitchen/temp", f"{base}/hall/temp", f"{base}/kitchen/hum",
+                          f"{base}/kitchen/oven/temp", f"{base}/kitchen", f"{base}/hall/x/temp"]
+        self.want = {
+            self.plus: [f"{base}/kitchen/temp", f"{base}/hall/temp"],
+            # '#' also matches the parent level itself (§4.7.1.2).
+            self.hash: [f"{base}/kitchen/temp", f"{base}/kitchen/hum",
+                        f"{base}/kitchen/oven/temp", f"{base}/kitchen"],
+        }
+
+    def expect_delivered(self, sub, filt):
+        """`sub` (anything with next_message(what) -> (topic, ...) and expect_quiet(what))
+        receives exactly the topics `filt` must match, and nothing more."""
+        want = self.want[filt]
+        got = sorted(sub.next_message(f"message {i + 1} of {len(want)} for {filt}")[0]
+                     for i in range(len(want)))
+        expect_equal(f"topics delivered to {filt}", sorted(want), got)
+        sub.expect_quiet(f"topics not matching {filt}")
+
+
 def _die_with_parent():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
