@@ -309,8 +309,11 @@ TEST_F(LoadRunTest, PersistentSessionsAcrossTwoRuns) {
     c.clean = false;
     c.version = v;
     c.client_prefix = "persist" + std::to_string(static_cast<int>(v));
-    RunClean(c);
-    RunClean(c);  // resumes the sessions the first run left
+    BenchResult first = RunClean(c);
+    EXPECT_EQ(first.sessions_resumed, 0u) << "a fresh prefix has no sessions yet";
+    BenchResult second = RunClean(c);  // resumes the sessions the first run left
+    EXPECT_EQ(second.sessions_resumed, second.connections);
+    EXPECT_EQ(second.connections, 10u);
   }
 }
 

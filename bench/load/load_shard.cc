@@ -454,6 +454,9 @@ void LoadShard::OnConnack(Client& cl, const mqtt::Connack& p) {
   }
   --connecting_;
   ++connacks_;
+  if (p.session_present) {
+    ++stats_.sessions_resumed;
+  }
   last_connack_ns_ = MonotonicNs();
   if (mqtt::IsV5(version_)) {
     const mqtt::Properties& props = p.properties;

@@ -65,7 +65,8 @@ struct ShardReport {
   uint64_t errors = 0;
   uint64_t pings = 0;
   uint64_t pongs = 0;
-  uint64_t stalls = 0;  // e2e windows given up on after a silence (QoS 0 tail loss)
+  uint64_t sessions_resumed = 0;  // CONNACKs with Session Present 1
+  uint64_t stalls = 0;            // e2e windows given up on after a silence (QoS 0 tail loss)
   std::vector<std::string> error_samples;
 };
 

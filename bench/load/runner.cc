@@ -339,6 +339,7 @@ void MergeReports(const BenchConfig& config, const RunContext& ctx, BenchResult*
     r->stalls += s.stalls;
     r->pings += s.pings;
     r->pongs += s.pongs;
+    r->sessions_resumed += s.sessions_resumed;
     r->errors += s.errors;
     for (const std::string& e : s.error_samples) {
       if (r->error_samples.size() < 20) {
@@ -530,6 +531,7 @@ std::string ToJson(const BenchConfig& c, const BenchResult& r) {
   j.Field("e2e_stalls", r.stalls);
   j.Field("pings", r.pings);
   j.Field("pongs", r.pongs);
+  j.Field("sessions_resumed", r.sessions_resumed);
   j.Field("drained", r.drained);
   j.Field("interrupted", r.interrupted);
   j.Field("errors", r.errors);

@@ -47,7 +47,8 @@ struct BenchResult {
   uint64_t stalls = 0;
   uint64_t pings = 0;
   uint64_t pongs = 0;
-  double throughput = 0;  // received / window_s
+  uint64_t sessions_resumed = 0;  // CONNACKs with Session Present 1 (--noclean)
+  double throughput = 0;          // received / window_s
   double p50_us = 0;
   double p90_us = 0;
   double p99_us = 0;

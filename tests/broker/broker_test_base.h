@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,25 @@ inline void ExpectClosedWith(MqttClient& c, std::optional<mqtt::ReasonCode> rc) 
   EXPECT_EQ(r.disconnect->reason(), *rc) << *r.disconnect;
 }
 
+inline ConnectOptions VersionOptions(mqtt::ProtocolVersion v,
+                                     std::optional<std::string> client_id = std::nullopt) {
+  ConnectOptions o;
+  o.version = v;
+  o.client_id = std::move(client_id);
+  return o;
+}
+
+// Options for a session that outlives its connection: Clean Start 0 and, in 5.0, a Session
+// Expiry Interval of `expiry_s`.
+inline ConnectOptions Persistent(mqtt::ProtocolVersion v, std::string id, uint32_t expiry_s = 300) {
+  ConnectOptions o = VersionOptions(v, std::move(id));
+  o.clean_start = false;
+  if (mqtt::IsV5(v)) {
+    o.properties.SetSessionExpiryInterval(expiry_s);
+  }
+  return o;
+}
+
 class BrokerTest : public ::testing::Test {
  protected:
   void SetUp() override { StartBroker(); }
@@ -67,7 +87,8 @@ class BrokerTest : public ::testing::Test {
       broker_.reset();
     }
   }
-  uint16_t port() const { return broker_->port(); }
+  // 0 when the broker did not start (the failed assertion is reported; connecting fails).
+  uint16_t port() const { return broker_ != nullptr ? broker_->port() : 0; }
   bool is_ringmq() const { return broker_ != nullptr && broker_->kind() == BrokerKind::kRingmq; }
 
   absl::StatusOr<std::unique_ptr<MqttClient>> Connect(const ConnectOptions& o = {}) {

@@ -71,24 +71,6 @@ std::string V3Connack(uint8_t code) {
   return std::string("\x20\x02\x00", 3) + static_cast<char>(code);
 }
 
-ConnectOptions WithVersion(ProtocolVersion v) {
-  ConnectOptions o;
-  o.version = v;
-  return o;
-}
-
-// Options for a session that outlives its connection: Clean Start 0 and, in 5.0, a Session
-// Expiry Interval.
-ConnectOptions Persistent(ProtocolVersion v, std::string id) {
-  ConnectOptions o = WithVersion(v);
-  o.client_id = std::move(id);
-  o.clean_start = false;
-  if (mqtt::IsV5(v)) {
-    o.properties.SetSessionExpiryInterval(300);
-  }
-  return o;
-}
-
 // Expects the server to close `c` without sending anything (no CONNACK, no DISCONNECT).
 void ExpectClosedSilently(MqttClient& c) {
   ExpectClosedWith(c, std::nullopt);
@@ -235,7 +217,7 @@ TEST_F(ConnectTest, V5EmptyClientIdGetsAssignedIdentifier) {
 // 3.1.1: [MQTT-3.1.3-6 (3.1.1)] a server that accepts an empty id with Clean Session 1 treats it
 // as a unique id (ringmq accepts it: allow_empty_client_id).
 TEST_F(ConnectTest, V311EmptyClientIdWithCleanSessionAccepted) {
-  ConnectOptions o = WithVersion(ProtocolVersion::kMqtt311);
+  ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt311);
   o.client_id = "";
   ASSERT_OK_AND_ASSIGN(auto a, Connect(o));
   ASSERT_OK_AND_ASSIGN(auto b, Connect(o));
@@ -251,7 +233,7 @@ TEST_F(ConnectTest, V311EmptyClientIdWithCleanSessionAccepted) {
 // 3.1.1: [MQTT-3.1.3-8 (3.1.1)] an empty id with Clean Session 0 gets CONNACK 0x02 and the
 // connection is closed; [MQTT-3.2.2-4/5 (3.1.1)] Session Present 0, then close.
 TEST_F(ConnectTest, V311EmptyClientIdWithoutCleanSessionRefused) {
-  ConnectOptions o = WithVersion(ProtocolVersion::kMqtt311);
+  ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt311);
   o.client_id = "";
   o.clean_start = false;
   ASSERT_OK_AND_ASSIGN(auto c, MqttClient::ConnectRaw(port(), o));
@@ -264,7 +246,7 @@ TEST_F(ConnectTest, V311EmptyClientIdWithoutCleanSessionRefused) {
 TEST_F(ConnectTest, V31EmptyClientIdRefused) {
   for (bool clean : {true, false}) {
     SCOPED_TRACE(clean ? "clean session 1" : "clean session 0");
-    ConnectOptions o = WithVersion(ProtocolVersion::kMqtt31);
+    ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt31);
     o.client_id = "";
     o.clean_start = clean;
     ASSERT_OK_AND_ASSIGN(auto c, MqttClient::ConnectRaw(port(), o));
@@ -357,7 +339,7 @@ TEST_F(ConnectTest, UnsupportedProtocolLevelGetsV3Connack1) {
   for (Case k : {Case{6, false}, Case{6, true}, Case{0, false}, Case{2, false}, Case{255, true}}) {
     SCOPED_TRACE(::testing::Message() << "level " << int{k.level} << (k.v5_body ? " 5.0" : ""));
     ASSERT_OK_AND_ASSIGN(auto c,
-                         MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                         MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
     ASSERT_OK(c->SendRaw(RawConnect("MQTT", k.level, 0x02, k.v5_body ? v5_props : "", v4_payload)));
     ExpectV3Refused(*c, 0x01);
   }
@@ -369,7 +351,7 @@ TEST_F(ConnectTest, BadProtocolNameClosedWithoutConnack) {
   for (std::string_view name : {"MQTX", "mqtt", "MQT", "MQTTT", ""}) {
     SCOPED_TRACE(::testing::Message() << "protocol name \"" << name << "\"");
     ASSERT_OK_AND_ASSIGN(auto c,
-                         MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                         MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
     ASSERT_OK(c->SendRaw(RawConnect(name, 4, 0x02, "", Str("name-client"))));
     ExpectClosedSilently(*c);
   }
@@ -437,7 +419,7 @@ TEST_F(ConnectTest, V5MalformedConnectGetsConnackThenClose) {
   for (const MalformedCase& k : MalformedConnects(ProtocolVersion::kMqtt5)) {
     SCOPED_TRACE(k.what);
     ASSERT_OK_AND_ASSIGN(auto c,
-                         MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt5)));
+                         MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt5)));
     ASSERT_OK(c->SendRaw(RawConnect("MQTT", 5, k.flags, k.props, k.payload)));
     ExpectRefusedWith(*c, k.v5_reason, /*required=*/is_ringmq());
   }
@@ -449,7 +431,7 @@ TEST_F(ConnectTest, V3MalformedConnectClosedWithoutConnack) {
   for (ProtocolVersion v : {ProtocolVersion::kMqtt31, ProtocolVersion::kMqtt311}) {
     for (const MalformedCase& k : MalformedConnects(v)) {
       SCOPED_TRACE(::testing::Message() << mqtt::ProtocolVersionName(v) << ": " << k.what);
-      ASSERT_OK_AND_ASSIGN(auto c, MqttClient::ConnectRaw(port(), WithVersion(v)));
+      ASSERT_OK_AND_ASSIGN(auto c, MqttClient::ConnectRaw(port(), VersionOptions(v)));
       ASSERT_OK(c->SendRaw(
           RawConnect(ProtocolName(v), static_cast<uint8_t>(v), k.flags, k.props, k.payload)));
       ExpectClosedSilently(*c);
@@ -461,7 +443,7 @@ TEST_F(ConnectTest, V3MalformedConnectClosedWithoutConnack) {
 // CONNACK [MQTT-3.1.4-1 (3.1.1)]. 5.0 allows it (§3.1.2.9).
 TEST_F(ConnectTest, PasswordWithoutUserName) {
   {
-    ConnectOptions o = WithVersion(ProtocolVersion::kMqtt311);
+    ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt311);
     o.password = "secret";
     ASSERT_OK_AND_ASSIGN(auto c, MqttClient::ConnectRaw(port(), o));
     ASSERT_OK(c->SendConnect(o));
@@ -493,7 +475,7 @@ TEST_F(ConnectTest, FirstPacketNotConnectClosed) {
   for (const auto& [what, bytes] : firsts) {
     SCOPED_TRACE(what);
     ASSERT_OK_AND_ASSIGN(auto c,
-                         MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                         MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
     ASSERT_OK(c->SendRaw(bytes));
     ExpectClosedSilently(*c);
   }
@@ -560,11 +542,11 @@ TEST_F(ConnectTest, ConnectTimeoutClosesSilentConnections) {
   ASSERT_OK_AND_ASSIGN(auto connected, Connect());
   const Clock::time_point start = Clock::now();
   ASSERT_OK_AND_ASSIGN(auto silent,
-                       MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                       MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
   ASSERT_OK_AND_ASSIGN(auto partial,
-                       MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                       MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
   ASSERT_OK_AND_ASSIGN(auto trickle,
-                       MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                       MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
   const std::string connect =
       RawConnect("MQTT", 4, 0x02, "", Str("trickling-client-with-a-long-id"));
   ASSERT_OK(partial->SendRaw(connect.substr(0, 5)));
@@ -611,7 +593,7 @@ TEST_F(ConnectTest, ConnectTimeoutCountsFromAccept) {
   std::vector<std::unique_ptr<MqttClient>> clients;
   for (int i = 0; i < 2; ++i) {
     ASSERT_OK_AND_ASSIGN(auto c,
-                         MqttClient::ConnectRaw(port(), WithVersion(ProtocolVersion::kMqtt311)));
+                         MqttClient::ConnectRaw(port(), VersionOptions(ProtocolVersion::kMqtt311)));
     clients.push_back(std::move(c));
   }
   const Clock::time_point start = Clock::now();
@@ -627,7 +609,7 @@ TEST_F(ConnectTest, ConnectTimeoutCountsFromAccept) {
     if (clients[i]->closed_by_server()) {
       continue;  // reported above
     }
-    ConnectOptions o = WithVersion(ProtocolVersion::kMqtt311);
+    ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt311);
     o.client_id = "after-idle-" + std::to_string(i);
     ASSERT_OK(clients[i]->SendConnect(o));
     ASSERT_OK_AND_ASSIGN(ReceivedPacket ack, clients[i]->AwaitConnack());
@@ -673,7 +655,7 @@ TEST_F(ConnectTest, V5ConnackPropertiesAnnounceLimits) {
     ASSERT_OK(c->Disconnect());
   }
   for (ProtocolVersion v : {ProtocolVersion::kMqtt31, ProtocolVersion::kMqtt311}) {
-    ASSERT_OK_AND_ASSIGN(auto c, Connect(WithVersion(v)));
+    ASSERT_OK_AND_ASSIGN(auto c, Connect(VersionOptions(v)));
     EXPECT_EQ(c->connack()->bytes(), V3Connack(0));
     ASSERT_OK(c->Disconnect());
   }
@@ -733,7 +715,7 @@ void CheckPipelined(uint16_t port, ProtocolVersion v, const std::string& id, boo
       &bytes);
   mqtt::AppendEncoded(mqtt::Pingreq{}, v, &bytes);
 
-  ASSERT_OK_AND_ASSIGN(*out, MqttClient::ConnectRaw(port, WithVersion(v)));
+  ASSERT_OK_AND_ASSIGN(*out, MqttClient::ConnectRaw(port, VersionOptions(v)));
   MqttClient* c = out->get();
   if (split) {
     // Pieces of 1..7 bytes, so packet boundaries fall anywhere.
@@ -855,7 +837,7 @@ TEST_P(FireAndForgetTest, PublishAfterConnectBeforeDisconnectAndCloseIsProcessed
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE(::testing::Message() << "client " << i);
     const std::string id = "fire-" + std::to_string(i);
-    ConnectOptions o = WithVersion(v);
+    ConnectOptions o = VersionOptions(v);
     o.client_id = id;
     mqtt::Connect connect;
     connect.version = v;
@@ -887,7 +869,7 @@ TEST_P(FireAndForgetTest, PublishAfterSubscribeBeforeDisconnectAndCloseIsProcess
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE(::testing::Message() << "connected client " << i);
     const std::string id = "fire-sub-" + std::to_string(i);
-    ConnectOptions o = WithVersion(v);
+    ConnectOptions o = VersionOptions(v);
     o.client_id = id;
     o.will = WillOptions{.topic = "fire/will", .payload = "must not be published"};
     ASSERT_OK_AND_ASSIGN(auto c, Connect(o));

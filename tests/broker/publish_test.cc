@@ -442,13 +442,13 @@ TEST_P(PublishTest, ServerPacketIdsAreNonZeroAndUnique) {
   EXPECT_OK(ExpectAllQuiet(Raw(subs)));
 }
 
-// A session that outlives its connection (3.x: Clean Session 0; 5.0: Session Expiry 60 s).
-ConnectOptions Persistent(ProtocolVersion v, std::string id, bool clean_start) {
-  ConnectOptions o = VersionOptions(v, std::move(id));
+// A session that outlives its connection (3.x: Clean Session 0; 5.0: Session Expiry 60 s),
+// acknowledged by hand; in 5.0 Clean Start as given.
+ConnectOptions PersistentManualAck(ProtocolVersion v, std::string id, bool clean_start) {
+  ConnectOptions o = Persistent(v, std::move(id), 60);
   o.auto_ack = false;
-  o.clean_start = mqtt::IsV5(v) ? clean_start : false;
   if (mqtt::IsV5(v)) {
-    o.properties.SetSessionExpiryInterval(60);
+    o.clean_start = clean_start;
   }
   return o;
 }
@@ -464,12 +464,12 @@ TEST_P(PublishTest, Qos2ReceiverStateSurvivesReconnection) {
   }
   for (const std::string& id : SpreadIds("pub", 2)) {
     SCOPED_TRACE(id);
-    ASSERT_OK_AND_ASSIGN(auto pub, Connect(Persistent(version(), id, true)));
+    ASSERT_OK_AND_ASSIGN(auto pub, Connect(PersistentManualAck(version(), id, true)));
     ASSERT_OK(pub->Send(MakePublish("resume/in", "once " + id, Qos::k2, 11)));
     ASSERT_OK_AND_ASSIGN(ReceivedPacket rec, pub->Expect(PacketType::kPubrec));
     EXPECT_EQ(IdOf<mqtt::Pubrec>(rec), 11);
     pub->CloseSocket();
-    ASSERT_OK_AND_ASSIGN(auto again, Connect(Persistent(version(), id, false)));
+    ASSERT_OK_AND_ASSIGN(auto again, Connect(PersistentManualAck(version(), id, false)));
     if (version() != ProtocolVersion::kMqtt31) {  // 3.1's CONNACK has no Session Present
       EXPECT_TRUE(again->server().session_present);
     }
@@ -497,7 +497,7 @@ TEST_P(PublishTest, ResumedSenderSendsPubrelNotPublish) {
   ASSERT_OK_AND_ASSIGN(auto pub, Connect(Options(SpreadId("pub", 0))));
   for (const std::string& id : SpreadIds("sub", 2)) {
     SCOPED_TRACE(id);
-    ASSERT_OK_AND_ASSIGN(auto s, Connect(Persistent(version(), id, true)));
+    ASSERT_OK_AND_ASSIGN(auto s, Connect(PersistentManualAck(version(), id, true)));
     ASSERT_OK(SubscribeGranted(*s, "resume/out/" + id, Qos::k2));
     ASSERT_OK(pub->Publish("resume/out/" + id, "released", Qos::k2));
     // Large: the broker shares the encoding and stamps id and DUP into a copied header.
@@ -511,7 +511,7 @@ TEST_P(PublishTest, ResumedSenderSendsPubrelNotPublish) {
     ASSERT_OK_AND_ASSIGN(ReceivedPacket rel, s->Expect(PacketType::kPubrel));
     EXPECT_EQ(IdOf<mqtt::Pubrel>(rel), m1.publish().packet_id);
     s->CloseSocket();  // no PUBCOMP, and no PUBREC for m2
-    ASSERT_OK_AND_ASSIGN(auto back, Connect(Persistent(version(), id, false)));
+    ASSERT_OK_AND_ASSIGN(auto back, Connect(PersistentManualAck(version(), id, false)));
     if (version() != ProtocolVersion::kMqtt31) {  // 3.1's CONNACK has no Session Present
       EXPECT_TRUE(back->server().session_present);
     }

@@ -74,14 +74,6 @@ inline std::vector<std::string> SpreadIds(std::string_view prefix, int n, uint32
   return ids;
 }
 
-inline ConnectOptions VersionOptions(mqtt::ProtocolVersion v,
-                                     std::optional<std::string> client_id = std::nullopt) {
-  ConnectOptions o;
-  o.version = v;
-  o.client_id = std::move(client_id);
-  return o;
-}
-
 inline ConnectOptions V5(std::optional<std::string> client_id = std::nullopt) {
   return VersionOptions(mqtt::ProtocolVersion::kMqtt5, std::move(client_id));
 }
@@ -406,13 +398,7 @@ class VersionDeferTest
     : public BrokerTest,
       public ::testing::WithParamInterface<std::tuple<mqtt::ProtocolVersion, bool>> {
  protected:
-  void SetUp() override {
-    if (defer()) {
-      StartBroker({"--debug-defer-ms", "50"});
-    } else {
-      StartBroker();
-    }
-  }
+  void SetUp() override { StartBroker(DeferArgs(defer())); }
   mqtt::ProtocolVersion version() const { return std::get<0>(GetParam()); }
   bool v5() const { return mqtt::IsV5(version()); }
   bool defer() const { return std::get<1>(GetParam()); }

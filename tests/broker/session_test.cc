@@ -26,19 +26,6 @@ using mqtt::Qos;
 using mqtt::ReasonCode;
 using std::chrono::milliseconds;
 
-// Options for a session that outlives its connection: Clean Start 0 and, in 5.0, a Session
-// Expiry Interval of `expiry_s`.
-ConnectOptions Persistent(ProtocolVersion v, std::string id, uint32_t expiry_s = 300) {
-  ConnectOptions o;
-  o.version = v;
-  o.client_id = std::move(id);
-  o.clean_start = false;
-  if (mqtt::IsV5(v)) {
-    o.properties.SetSessionExpiryInterval(expiry_s);
-  }
-  return o;
-}
-
 ConnectOptions V5Persistent(std::string id, uint32_t expiry_s) {
   return Persistent(ProtocolVersion::kMqtt5, std::move(id), expiry_s);
 }

@@ -233,6 +233,10 @@ for (const [name, run] of scenarios) {
   const t0 = Date.now();
   try {
     await run();
+    const errors = live.flatMap((c) => c.errors);
+    if (errors.length > 0) {
+      throw new Failure(`client errors: ${errors.map((e) => e.message).join('; ')}`);
+    }
     console.log(`PASS mqttjs ${name} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
   } catch (e) {
     failed++;
