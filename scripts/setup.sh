@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Installs what ringmq's build, tests and benchmarks need on Debian 12, and nothing when it
-# is all there. Idempotent, non-interactive (works as root with CI=true and no stdin).
-# Called by scripts/test and scripts/run; never needed by hand.
+# Installs what ringmq's build needs on Debian 12 and, with --tests, what its tests and
+# benchmarks need too (clang, the real clients, Mosquitto, Node.js and MQTT.js); nothing when
+# it is all there. Idempotent, non-interactive (works as root with CI=true and no stdin).
+# Called by scripts/run (build only) and scripts/test (--tests); never needed by hand.
 set -euo pipefail
+
+tests=false
+if [[ ${1:-} == --tests ]]; then
+  tests=true
+fi
 
 packages=(
   # build
   meson ninja-build pkg-config g++ python3
   # libraries (Debian 12 versions: liburing 2.3, Abseil 20220623, mimalloc 2.0)
   liburing-dev libmimalloc-dev libabsl-dev libsqlite3-dev
-  # tests and benchmarks
+  # the test and benchmark programs are part of every build
   libgtest-dev libgmock-dev libbenchmark-dev
-  # fuzzing: libFuzzer and the sanitizer runtimes ship with clang
-  clang libclang-rt-14-dev
-  # real clients and the reference broker for interop tests and benchmarks
-  mosquitto mosquitto-clients python3-paho-mqtt
 )
+if $tests; then
+  packages+=(
+    # fuzzing and the sanitizer builds: libFuzzer and the sanitizer runtimes ship with clang
+    clang libclang-rt-14-dev
+    # real clients and the reference broker for interop tests and benchmarks
+    mosquitto mosquitto-clients python3-paho-mqtt
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,10 +33,15 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-# Node.js for the MQTT.js interop tests: Debian's packages, unless a node is already there
-# (e.g. from NodeSource, whose package also provides npm).
-if ! command -v node >/dev/null; then
-  missing+=(nodejs npm)
+# Node.js and npm for the MQTT.js interop tests: Debian's packages, unless they are already
+# there (e.g. from NodeSource, whose nodejs package also provides npm).
+if $tests; then
+  if ! command -v node >/dev/null; then
+    missing+=(nodejs)
+  fi
+  if ! command -v npm >/dev/null; then
+    missing+=(npm)
+  fi
 fi
 
 sudo=()
@@ -51,7 +66,7 @@ fi
 # MQTT.js for the interop tests (tests/interop/mqttjs): `npm ci` from the committed lock file,
 # only when node_modules is missing or older than package-lock.json. Non-interactive.
 mqttjs_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop/mqttjs"
-if [[ -f "${mqttjs_dir}/package-lock.json" ]] &&
+if $tests && [[ -f "${mqttjs_dir}/package-lock.json" ]] &&
    { [[ ! -d "${mqttjs_dir}/node_modules" ]] ||
      [[ "${mqttjs_dir}/package-lock.json" -nt "${mqttjs_dir}/node_modules" ]]; }; then
   echo "setup: installing MQTT.js for the interop tests (npm ci in tests/interop/mqttjs)" >&2
