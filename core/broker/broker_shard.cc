@@ -163,16 +163,8 @@ void BrokerShard::OnMessage(const shard::Envelope& e) {
   switch (e.kind) {
     case kPublish: {
       MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
-      DeliveryCount n;
-      if (e.aux & kStoreRetained) {
-        store().RetainedSet(StoreView(*m), 0);
-        retained_.Set(m);
-        counters().retained.store(retained_.size(), std::memory_order_relaxed);
-      }
-      if (e.aux & kMatchSubscribers) {
-        n = DeliverLocal(m);
-      }
-      ReportDelivery(e, n);
+      ReportDelivery(
+          e, ApplyPublish(m, (e.aux & kStoreRetained) != 0, (e.aux & kMatchSubscribers) != 0));
       return;
     }
     case kPublishShared: {

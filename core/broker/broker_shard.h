@@ -101,9 +101,8 @@ struct SharedGroup {
   std::string filter;
   uint64_t hash = 0;
   std::vector<Subscriber> members;
-  uint32_t next = 0;       // round robin
-  uint32_t announced = 0;  // members the other shards were last told of
-  uint32_t announced_online = 0;
+  uint32_t next = 0;              // round robin
+  uint32_t announced_online = 0;  // connected members the other shards were last told of
   uint32_t Online() const {
     uint32_t n = 0;
     for (const Subscriber& m : members) {
@@ -217,11 +216,29 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   // QoS 0, wills and $SYS); returns how many remote shards will report back with `ack`'s
   // token (0 without `ack`).
   uint32_t Route(const MessageRef& m, PendingResponse* ack);
+  enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kExpired };
   struct DeliveryCount {
     uint32_t delivered = 0;
     uint32_t refused = 0;
+    void Add(Outcome o) {
+      if (o == Outcome::kRefused) {
+        ++refused;
+      } else if (o != Outcome::kExpired) {
+        ++delivered;
+      }
+    }
+    DeliveryCount& operator+=(const DeliveryCount& n) {
+      delivered += n.delivered;
+      refused += n.refused;
+      return *this;
+    }
   };
   DeliveryCount DeliverLocal(const MessageRef& m);
+  // A PUBLISH arriving on the shard that holds its retained partition and/or subscribers:
+  // stores it as the topic's retained message, delivers it to the local subscribers.
+  DeliveryCount ApplyPublish(const MessageRef& m, bool store_retained, bool deliver);
+  // This shard's retained messages matching `filter` (expired ones are dropped on the way).
+  void MatchRetained(std::string_view filter, std::vector<MessageRef>* out);
   void ReportDelivery(const shard::Envelope& e, DeliveryCount n);
   // Hands a reference of `m` to shard `target` as envelope `kind` (kPublish/kPublishShared).
   void SendMessage(uint32_t target, uint32_t kind, const MessageRef& m, uint64_t token,
@@ -232,14 +249,12 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
                               const Session* avoid = nullptr, bool avoid_ending = false);
   // Picks the shard for a message of a shared group (weighted by members per shard).
   uint32_t PickSharedShard(SharedInterest& si, uint32_t exclude_local = 0);
-  enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kExpired };
   Outcome DeliverToSession(Session& s, const MessageRef& m, mqtt::Qos qos, bool retain,
                            uint32_t subscription_id, uint64_t shared_group, PublishEncoder* enc);
   // Writes a PUBLISH; false if it exceeds the client's Maximum Packet Size (then nothing is
   // written and the message counts as delivered [MQTT-3.1.2-25]).
   bool WritePublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
                     uint16_t packet_id, uint32_t subscription_id, PublishEncoder* enc);
-  void WritePacketTo(Connection& c, const mqtt::Packet& p);
   template <typename P>
   void Write(Connection& c, const P& p);
   uint16_t NextPacketId(Session& s);

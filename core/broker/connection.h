@@ -124,7 +124,6 @@ class Connection {
   uint32_t client_max_packet_size = mqtt::kMaxPacketSize;
   uint16_t client_receive_maximum = 65535;
   uint16_t client_topic_alias_max = 0;
-  bool request_problem_info = true;
   uint32_t connect_session_expiry_s = 0;
 
   // Inbound flow control: QoS 1/2 PUBLISHes received and not fully acknowledged yet.

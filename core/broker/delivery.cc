@@ -74,16 +74,7 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
       continue;
     }
     if (t == self) {
-      if (store) {
-        this->store().RetainedSet(StoreView(*m), 0);
-        retained_.Set(m);
-        counters().retained.store(retained_.size(), std::memory_order_relaxed);
-      }
-      if (deliver) {
-        DeliveryCount n = DeliverLocal(m);
-        local.delivered += n.delivered;
-        local.refused += n.refused;
-      }
+      local += ApplyPublish(m, store, deliver);
       continue;
     }
     SendMessage(t, kPublish, m, token,
@@ -94,9 +85,7 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
   }
   for (const Pick& pk : picks) {
     if (pk.shard == self) {
-      DeliveryCount n = DeliverShared(m, pk.hash);
-      local.delivered += n.delivered;
-      local.refused += n.refused;
+      local += DeliverShared(m, pk.hash);
       continue;
     }
     SendMessage(pk.shard, kPublishShared, m, token, pk.hash);
@@ -105,7 +94,7 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
     }
   }
   if (ack != nullptr) {
-    ack->delivered += local.delivered;
+    ack->delivered += local.delivered;  // PendingResponse keeps its own two counts
     ack->refused += local.refused;
   }
   return remote;
@@ -125,10 +114,8 @@ uint32_t BrokerShard::PickSharedShard(SharedInterest& si, uint32_t exclude_local
     uint32_t n = si.members[s];
     return s == self ? n - std::min(n, exclude_local) : n;
   };
-  uint64_t total = 0;
-  for (uint32_t s = 0; s < shards_; ++s) {
-    total += members(s);
-  }
+  const uint64_t total =
+      by_online ? si.total_online : si.total - std::min(si.members[self], exclude_local);
   if (total == 0) {
     return self;
   }
@@ -140,6 +127,21 @@ uint32_t BrokerShard::PickSharedShard(SharedInterest& si, uint32_t exclude_local
     k -= members(s);
   }
   return self;
+}
+
+BrokerShard::DeliveryCount BrokerShard::ApplyPublish(const MessageRef& m, bool store_retained,
+                                                     bool deliver) {
+  if (store_retained) {
+    store().RetainedSet(StoreView(*m), 0);
+    retained_.Set(m);
+    counters().retained.store(retained_.size(), std::memory_order_relaxed);
+  }
+  return deliver ? DeliverLocal(m) : DeliveryCount{};
+}
+
+void BrokerShard::MatchRetained(std::string_view filter, std::vector<MessageRef>* out) {
+  retained_.Match(filter, now_ms(), out);
+  counters().retained.store(retained_.size(), std::memory_order_relaxed);  // expired dropped
 }
 
 BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m) {
@@ -157,13 +159,6 @@ BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m) {
               [](const Subscriber& a, const Subscriber& b) { return a.session < b.session; });
   }
   PublishEncoder enc(*m, now_ms());
-  auto count = [&n](Outcome o) {
-    if (o == Outcome::kRefused) {
-      ++n.refused;
-    } else if (o != Outcome::kExpired) {
-      ++n.delivered;
-    }
-  };
   for (size_t i = 0; i < match_scratch_.size();) {
     Session* s = match_scratch_[i].session;
     size_t end = i + 1;
@@ -180,7 +175,7 @@ BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m) {
         }
         const Qos qos = mqtt::MinQos(m->qos(), sub.options.max_qos);         // [MQTT-3.8.4-8]
         const bool retain = sub.options.retain_as_published && m->retain();  // [MQTT-3.3.1-12/13]
-        count(DeliverToSession(*s, m, qos, retain, sub.subscription_id, 0, &enc));
+        n.Add(DeliverToSession(*s, m, qos, retain, sub.subscription_id, 0, &enc));
       }
     } else {
       // 3.x: one copy at the highest QoS of the matching subscriptions [MQTT-3.3.5-1 (3.1.1)],
@@ -189,7 +184,7 @@ BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m) {
       for (size_t k = i; k < end; ++k) {
         best = std::max(best, match_scratch_[k].options.max_qos);
       }
-      count(DeliverToSession(*s, m, mqtt::MinQos(m->qos(), best), /*retain=*/false, 0, 0, &enc));
+      n.Add(DeliverToSession(*s, m, mqtt::MinQos(m->qos(), best), /*retain=*/false, 0, 0, &enc));
     }
     i = end;
   }
@@ -236,13 +231,7 @@ BrokerShard::DeliveryCount BrokerShard::DeliverShared(const MessageRef& m, uint6
   PublishEncoder enc(*m, now_ms());
   const Qos qos = mqtt::MinQos(m->qos(), pick->options.max_qos);  // [MQTT-4.8.2-3]
   const bool retain = pick->options.retain_as_published && m->retain();
-  Outcome o =
-      DeliverToSession(*pick->session, m, qos, retain, pick->subscription_id, group_hash, &enc);
-  if (o == Outcome::kRefused) {
-    ++n.refused;
-  } else if (o != Outcome::kExpired) {
-    ++n.delivered;
-  }
+  n.Add(DeliverToSession(*pick->session, m, qos, retain, pick->subscription_id, group_hash, &enc));
   return n;
 }
 

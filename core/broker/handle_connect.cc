@@ -176,7 +176,8 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
     if (p.Has(mqtt::PropertyId::kTopicAliasMaximum)) {
       c.client_topic_alias_max = p.topic_alias_maximum;
     }
-    c.request_problem_info = p.request_problem_information != 0;
+    // Request Problem Information 0 [MQTT-3.1.2-29] needs nothing: ringmq sends Reason
+    // Strings and User Properties only on CONNACK and DISCONNECT, where they stay allowed.
     c.connect_session_expiry_s = p.session_expiry_interval_s;
   }
   c.state = Connection::State::kAuthorizing;
@@ -450,7 +451,6 @@ void BrokerShard::PublishWill(Session& s) {
   init.publisher_id = s.client_id();
   init.qos = w->qos;
   init.retain = w->retain;  // [MQTT-3.1.2-14/15]
-  init.publisher_shard = shard_.index();
   if (w->has_message_expiry) {
     init.expiry_deadline_ms = now_ms() + int64_t{w->message_expiry_s} * 1000;
   }

@@ -229,7 +229,6 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   init.publisher_id = s.client_id();
   init.qos = p.qos;
   init.retain = p.retain;
-  init.publisher_shard = shard_.index();
   if (v5) {
     init.forward_properties = ForwardProperties(p.properties, &forward_scratch_);
     if (p.properties.Has(mqtt::PropertyId::kMessageExpiryInterval)) {
@@ -250,14 +249,9 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   PendingResponse& r = AddResponse(
       c, p.qos == Qos::k1 ? PendingResponse::Kind::kPuback : PendingResponse::Kind::kPubrec,
       p.packet_id);
-  const uint64_t token = r.token;
-  uint32_t remote = Route(m, &r);
-  // Route() may not add responses, so `r` is still valid; look it up anyway by token to keep
-  // the invariant local.
-  PendingResponse& same = c.responses.back();
-  RINGMQ_DASSERT(same.token == token);
-  AwaitParts(c, same, remote);
-  Defer(c, same);
+  const uint32_t remote = Route(m, &r);  // adds no response: `r` stays valid
+  AwaitParts(c, r, remote);
+  Defer(c, r);
   FlushResponses(c);
 }
 

@@ -15,10 +15,7 @@ using mqtt::ReasonCode;
 void BrokerShard::HandleSubscribe(Connection& c, const mqtt::Subscribe& p) {
   PendingResponse& r = AddResponse(c, PendingResponse::Kind::kSuback, p.packet_id);
   auto pending = std::make_unique<PendingSubscribe>();
-  pending->subscription_id = p.properties.Has(mqtt::PropertyId::kSubscriptionIdentifier) ||
-                                     !p.properties.subscription_ids.encoded().empty()
-                                 ? p.properties.subscription_identifier
-                                 : 0;
+  pending->subscription_id = p.properties.subscription_identifier;  // 0: none
   for (const mqtt::Subscription& sub : p.subscriptions) {
     pending->entries.push_back({std::string(sub.filter), sub.options});
   }
@@ -212,9 +209,9 @@ void BrokerShard::RemoveAllSubscriptions(Session& s) {
 }
 
 uint32_t BrokerShard::AnnounceGroup(SharedGroup& g, uint64_t token) {
-  g.announced = static_cast<uint32_t>(g.members.size());
   g.announced_online = g.Online();
-  return BroadcastInterest(g.filter, g.name, g.announced, token, g.announced_online);
+  return BroadcastInterest(g.filter, g.name, static_cast<uint32_t>(g.members.size()), token,
+                           g.announced_online);
 }
 
 void BrokerShard::AnnouncePresence(const Session& s) {
@@ -326,7 +323,7 @@ void BrokerShard::RequestRetained(Connection& c, PendingResponse& suback,
     const std::string& f = filters[i].filter;
     auto ask = [&](uint32_t t) {
       if (t == shard_.index()) {
-        retained_.Match(f, now_ms(), &req->results[i]);
+        MatchRetained(f, &req->results[i]);
         return;
       }
       if (!queries[t]) {
@@ -363,7 +360,7 @@ void BrokerShard::HandleRetainedQuery(const RetainedQuery& q) {
   reply->request = q.request;
   for (const auto& [index, filter] : q.filters) {
     std::vector<MessageRef> found;
-    retained_.Match(filter, now_ms(), &found);
+    MatchRetained(filter, &found);
     if (!found.empty()) {
       reply->matches.emplace_back(index, std::move(found));
     }

@@ -18,7 +18,6 @@ MessageRef Message::Create(const MessageInit& init) {
   m->payload_len_ = static_cast<uint32_t>(init.payload.size());
   m->props_len_ = static_cast<uint32_t>(init.forward_properties.size());
   m->publisher_len_ = static_cast<uint32_t>(init.publisher_id.size());
-  m->publisher_shard_ = init.publisher_shard;
   m->expiry_deadline_ms_ = init.expiry_deadline_ms;
   m->qos_ = init.qos;
   m->retain_ = init.retain;

@@ -54,7 +54,6 @@ struct MessageInit {
   mqtt::Qos qos = mqtt::Qos::k0;
   bool retain = false;
   int64_t expiry_deadline_ms = 0;  // monotonic ms; 0: never expires
-  uint32_t publisher_shard = 0;
 };
 
 class Message {
@@ -77,7 +76,6 @@ class Message {
   }
   // Seconds left for the forwarded Message Expiry Interval (at least 1 while not expired).
   uint32_t RemainingExpiryS(int64_t now_ms) const;
-  uint32_t publisher_shard() const { return publisher_shard_; }
   // Bytes held by this message (for queue accounting).
   size_t footprint() const {
     return sizeof(Message) + topic_len_ + payload_len_ + props_len_ + publisher_len_;
@@ -95,7 +93,6 @@ class Message {
   uint32_t payload_len_ = 0;
   uint32_t props_len_ = 0;
   uint32_t publisher_len_ = 0;
-  uint32_t publisher_shard_ = 0;
   int64_t expiry_deadline_ms_ = 0;
   mqtt::Qos qos_ = mqtt::Qos::k0;
   bool retain_ = false;

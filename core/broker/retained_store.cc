@@ -35,12 +35,9 @@ void RetainedStore::Set(MessageRef m) {
     n = it->second.get();
     pos = next;
   }
-  if (n->message) {
-    bytes_ -= n->message->footprint();
-  } else {
+  if (!n->message) {
     ++count_;
   }
-  bytes_ += m->footprint();
   n->message = std::move(m);
 }
 
@@ -54,7 +51,6 @@ bool RetainedStore::EraseAt(Node* n, std::string_view topic, size_t pos) {
   Node* child = it->second.get();
   if (next == std::string_view::npos) {
     if (child->message) {
-      bytes_ -= child->message->footprint();
       child->message = MessageRef();
       --count_;
     }
@@ -72,7 +68,6 @@ bool RetainedStore::Take(Node* n, int64_t now_ms, std::vector<MessageRef>* out) 
     return false;
   }
   if (n->message->Expired(now_ms)) {
-    bytes_ -= n->message->footprint();
     n->message = MessageRef();
     --count_;
     return false;

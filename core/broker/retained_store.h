@@ -27,7 +27,6 @@ class RetainedStore {
   // non-shared) [MQTT-3.3.1-9], honouring the '$' rule [MQTT-4.7.2-1].
   void Match(std::string_view filter, int64_t now_ms, std::vector<MessageRef>* out);
   size_t size() const { return count_; }
-  size_t bytes() const { return bytes_; }
 
  private:
   struct Node {
@@ -42,7 +41,6 @@ class RetainedStore {
 
   Node root_;
   size_t count_ = 0;
-  size_t bytes_ = 0;
 };
 
 }  // namespace ringmq::broker

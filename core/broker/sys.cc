@@ -22,7 +22,6 @@ void BrokerShard::PublishInternal(std::string_view topic, std::string_view paylo
   init.topic = topic;
   init.payload = payload;
   init.retain = retain;
-  init.publisher_shard = shard_.index();
   Route(Message::Create(init), nullptr);
 }
 

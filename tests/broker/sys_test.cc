@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -200,6 +201,40 @@ TEST_P(SysTest, CountersReflectActivity) {
   }
   ASSERT_OK(AwaitSys(*sys, "$SYS/broker/clients/connected", number(1)));
   ASSERT_OK(AwaitSys(*sys, "$SYS/broker/subscriptions/count", number(1)));
+}
+
+// [MQTT-3.3.2-5] a retained message whose Message Expiry Interval has passed is not sent to
+// a new subscription; it is then gone from the store, and retained messages/count says so.
+TEST_P(SysTest, ExpiredRetainedMessageLeavesTheCount) {
+  if (!mqtt::IsV5(GetParam())) {
+    GTEST_SKIP() << "Message Expiry Interval is 5.0";
+  }
+  ASSERT_OK_AND_ASSIGN(auto sys, Connect(VersionOptions(GetParam(), SpreadId("sys", 0))));
+  ASSERT_OK(SubscribeGranted(*sys, "$SYS/#", Qos::k0));
+  // The baseline from the second round on: by then the first round's retained $SYS messages
+  // are stored and counted.
+  ASSERT_OK_AND_ASSIGN(std::string up0,
+                       AwaitSys(*sys, "$SYS/broker/uptime", [](std::string_view) { return true; }));
+  ASSERT_OK(AwaitSys(*sys, "$SYS/broker/uptime",
+                     [&](std::string_view v) { return LeadingNumber(v) > LeadingNumber(up0); }));
+  ASSERT_OK_AND_ASSIGN(std::string before, AwaitSys(*sys, "$SYS/broker/retained messages/count",
+                                                    [](std::string_view) { return true; }));
+  ASSERT_OK_AND_ASSIGN(auto pub, Connect(VersionOptions(GetParam(), SpreadId("pub", 1))));
+  PublishOptions o;
+  o.qos = Qos::k1;
+  o.retain = true;
+  o.properties.SetMessageExpiryInterval(1);
+  ASSERT_OK(pub->Publish("exp/r", "soon gone", o));
+  ASSERT_OK(AwaitSys(*sys, "$SYS/broker/retained messages/count", [&](std::string_view v) {
+    return LeadingNumber(v) == LeadingNumber(before) + 1;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the subject: expiry passes
+  ASSERT_OK_AND_ASSIGN(auto late, Connect(VersionOptions(GetParam(), SpreadId("late", 0))));
+  ASSERT_OK(SubscribeGranted(*late, "exp/#", Qos::k1));
+  EXPECT_OK(late->ExpectNoPacket(kQuiet));
+  ASSERT_OK(AwaitSys(*sys, "$SYS/broker/retained messages/count", [&](std::string_view v) {
+    return LeadingNumber(v) == LeadingNumber(before);
+  }));
 }
 
 }  // namespace
