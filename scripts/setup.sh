@@ -24,6 +24,8 @@ if $tests; then
     clang libclang-rt-14-dev
     # real clients and the reference broker for interop tests and benchmarks
     mosquitto mosquitto-clients python3-paho-mqtt
+    # network-namespace tests: packet drops (nftables) and links (iproute2)
+    nftables iproute2
   )
 fi
 

@@ -187,6 +187,7 @@ struct ReactorOptions {
   size_t output_low_watermark = 256 << 10;
   uint32_t close_linger_ms = 2000;  // CloseMode::kAfterFlush gives up after this
   uint32_t max_iov = 64;            // iovecs per send
+  TcpKeepAlive tcp_keepalive;       // on every accepted or connected socket
 };
 
 // What the io_uring probe found, decided once per process (see ProbeIoUring()).

@@ -175,7 +175,7 @@ absl::Status EpollReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
   c->extra().connect_tag = connect_tag;
   int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), to.addr_len);
   if (r == 0) {
-    ConfigureConnection(fd);
+    ConfigureConnection(fd, options_.tcp_keepalive);
     Register(*c);
     handler_->OnConnected(*c, connect_tag, 0);
     return absl::OkStatus();
@@ -350,7 +350,7 @@ void EpollReactor::OnListenerReady(uint32_t index) {
       ++stats_.refused_over_limit;
       continue;
     }
-    ConfigureConnection(fd);
+    ConfigureConnection(fd, options_.tcp_keepalive);
     Conn* c = AllocConn(fd, l.id);
     ++stats_.accepted;
     handler_->OnAccepted(*c);
@@ -409,7 +409,7 @@ void EpollReactor::OnConnReady(Conn& c, uint32_t events) {
       BeginClose(c, -err);
       return;
     }
-    ConfigureConnection(c.fd_);
+    ConfigureConnection(c.fd_, options_.tcp_keepalive);
     c.want_write_ = false;
     UpdateInterest(c);
     handler_->OnConnected(c, c.extra().connect_tag, 0);

@@ -93,6 +93,10 @@ class UringReactor final : public Reactor {
   void ArmRecv(Conn& c);
   void ArmEventfd();
   void Cancel(uint64_t target_tag);
+  // Closes `fd` once every operation prepared so far has been submitted (see BeginClose).
+  void CloseAfterSubmit(int fd);
+  // Submits what is prepared, then closes the descriptors waiting for that.
+  void SubmitAndClose();
   void StartSend(Conn& c);
   void BeginClose(Conn& c, int err) override;
   void MaybeFinish(Conn& c);
@@ -123,6 +127,10 @@ class UringReactor final : public Reactor {
   std::vector<ConnId> rearm_;
   std::vector<Conn*> deferred_;  // connections whose OnClosed/OnDetached is due
   std::vector<int> wake_targets_;
+  // Descriptors to close after the next submission: a prepared SQE names its descriptor
+  // by number, so closing it before the SQE reaches the kernel would let the operation act
+  // on whatever socket takes that number next (another shard's accept, say).
+  std::vector<int> close_after_submit_;
   std::vector<SendOp*> send_pool_;
   uint64_t eventfd_value_ = 0;
   bool eventfd_armed_ = false;
@@ -204,6 +212,9 @@ absl::Status UringReactor::Init() {
 }
 
 UringReactor::~UringReactor() {
+  if (ring_ok_) {
+    SubmitAndClose();
+  }
   for (Listener& l : listeners_) {
     if (l.fd >= 0) {
       ::close(l.fd);
@@ -275,10 +286,34 @@ void UringReactor::StopListening() {
       Cancel(Tag(Op::kAccept, i, 0));
     }
     if (l.fd >= 0) {
-      ::close(l.fd);
+      CloseAfterSubmit(l.fd);
       l.fd = -1;
     }
   }
+}
+
+void UringReactor::CloseAfterSubmit(int fd) {
+  close_after_submit_.push_back(fd);
+}
+
+void UringReactor::SubmitAndClose() {
+  if (close_after_submit_.empty()) {
+    return;
+  }
+  // 1. Every SQE naming one of these descriptors was prepared before it was queued here.
+  // 2. io_uring_submit hands them all to the kernel, which takes its own reference to each
+  //    file as it issues the operation.
+  // 3. Only then does the descriptor number become free for reuse. A submission the kernel
+  //    refused in part (-EBUSY while completions overflow) leaves SQEs prepared: the
+  //    descriptors wait for the next round.
+  io_uring_submit(&ring_);
+  if (io_uring_sq_ready(&ring_) > 0) {
+    return;
+  }
+  for (int fd : close_after_submit_) {
+    ::close(fd);
+  }
+  close_after_submit_.clear();
 }
 
 absl::Status UringReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
@@ -366,9 +401,10 @@ void UringReactor::BeginClose(Conn& c, int err) {
   if (c.connecting_) {
     Cancel(Tag(Op::kConnect, c.index_, c.generation_));
   }
-  // The kernel holds its own reference to the socket for operations still in flight, so
-  // the descriptor can go now; the connection itself ends when those complete.
-  ::close(c.fd_);
+  // The kernel holds its own reference to the socket for operations in flight, so the
+  // descriptor can go once the operations prepared so far (and the cancels above) are
+  // submitted; the connection itself ends when those complete.
+  CloseAfterSubmit(c.fd_);
   c.fd_ = -1;
   deferred_.push_back(&c);
 }
@@ -513,6 +549,7 @@ void UringReactor::SubmitPending() {
 
 int UringReactor::Poll(int timeout_ms) {
   SubmitPending();
+  SubmitAndClose();
   if (timeout_ms == 0) {
     io_uring_submit_and_get_events(&ring_);
   } else {
@@ -604,7 +641,7 @@ void UringReactor::OnAcceptCqe(uint32_t listener_index, const io_uring_cqe* cqe)
     ++stats_.refused_over_limit;
     return;
   }
-  ConfigureConnection(fd);
+  ConfigureConnection(fd, options_.tcp_keepalive);
   Conn* c = AllocConn(fd, l.id);
   ++stats_.accepted;
   handler_->OnAccepted(*c);
@@ -714,7 +751,7 @@ void UringReactor::OnConnectCqe(const io_uring_cqe* cqe) {
   --c->inflight_;
   if (!c->closing_) {
     if (cqe->res == 0) {
-      ConfigureConnection(c->fd_);
+      ConfigureConnection(c->fd_, options_.tcp_keepalive);
       handler_->OnConnected(*c, c->extra().connect_tag, 0);
       if (!c->closing_ && !c->detaching_ && !c->read_paused_) {
         ArmRecv(*c);

@@ -163,9 +163,19 @@ absl::StatusOr<Endpoint> PeerEndpoint(int fd) {
   return ep;
 }
 
-void ConfigureConnection(int fd) {
+void ConfigureConnection(int fd, const TcpKeepAlive& keepalive) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (keepalive.idle_s == 0) {
+    return;
+  }
+  const int idle = static_cast<int>(keepalive.idle_s);
+  const int interval = static_cast<int>(keepalive.interval_s);
+  const int count = static_cast<int>(keepalive.count);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
 uint64_t RaiseFileLimit() {

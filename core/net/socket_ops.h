@@ -45,9 +45,20 @@ absl::Status CheckAddressFree(const Endpoint& ep);
 absl::StatusOr<Endpoint> LocalEndpoint(int fd);
 absl::StatusOr<Endpoint> PeerEndpoint(int fd);
 
+// TCP keep-alive probes on accepted connections. MQTT's own keep alive needs the client to
+// ask for it; a client that connects with keep alive 0 and whose host then vanishes (a phone
+// losing its network) would otherwise hold its connection, and its will, forever. The
+// kernel probes after `idle_s` of silence, every `interval_s`, and resets the connection
+// after `count` unanswered probes. idle_s 0: no probes.
+struct TcpKeepAlive {
+  uint32_t idle_s = 60;
+  uint32_t interval_s = 10;
+  uint32_t count = 5;
+};
+
 // Options every MQTT connection gets: TCP_NODELAY (interactive messaging must not wait on
-// Nagle's algorithm).
-void ConfigureConnection(int fd);
+// Nagle's algorithm) and the keep-alive probes above.
+void ConfigureConnection(int fd, const TcpKeepAlive& keepalive);
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the resulting soft limit.
 uint64_t RaiseFileLimit();

@@ -122,7 +122,8 @@ size_t TimerWheel::FireSlot(uint64_t tick, uint64_t due_until) {
 }
 
 size_t TimerWheel::FireSweep(uint64_t due_until) {
-  // More than a revolution passed: collect everything due, fire in (tick, seq) order.
+  // More than a revolution passed: fire everything due, in (tick, seq) order.
+  // 1. Collect the due timers and sort them. No callback runs yet, so the pointers are live.
   std::vector<Timer*> due;
   for (Slot& s : slots_) {
     for (Timer* t = s.head.next_; t != &s.head; t = t->next_) {
@@ -134,20 +135,25 @@ size_t TimerWheel::FireSweep(uint64_t due_until) {
   std::sort(due.begin(), due.end(), [](const Timer* a, const Timer* b) {
     return a->tick_ != b->tick_ ? a->tick_ < b->tick_ : a->seq_ < b->seq_;
   });
-  // Callbacks may cancel timers that are still in `due`: fire only those still armed with
-  // the same sequence number they had when collected.
-  std::vector<uint64_t> seqs;
-  seqs.reserve(due.size());
+  // 2. Move them, in that order, onto a local list. They stay armed (wheel_ == this), so a
+  //    callback that cancels, re-arms or destroys one of them unlinks it from this list
+  //    through the usual Cancel(); the raw pointers above are not used again.
+  Timer local;
+  local.prev_ = local.next_ = &local;
   for (Timer* t : due) {
-    seqs.push_back(t->seq_);
+    Unlink(t);
+    Link(&local, t);
   }
+  for (Slot& s : slots_) {
+    UpdateSlotBit(static_cast<size_t>(&s - slots_.data()));
+  }
+  // 3. Fire from the head of the list until it is empty.
   size_t fired = 0;
-  for (size_t i = 0; i < due.size(); ++i) {
-    Timer* t = due[i];
-    if (t->wheel_ != this || t->seq_ != seqs[i]) {
-      continue;
-    }
-    Cancel(t);
+  while (local.next_ != &local) {
+    Timer* t = local.next_;
+    Unlink(t);
+    t->wheel_ = nullptr;
+    --size_;
     ++fired;
     if (t->cb_ != nullptr) {
       t->cb_(t);

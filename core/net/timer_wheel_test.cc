@@ -171,3 +171,60 @@ TEST(TimerWheelTest, DestroyingAnArmedTimerUnlinksIt) {
 
 }  // namespace
 }  // namespace ringmq::net
+
+namespace ringmq::net {
+namespace {
+
+// After a jump of more than a revolution (a process stopped for a while), a callback may
+// destroy another timer that is due in the same sweep: a session's expiry ending a session
+// whose will-delay timer is due too. The destroyed timer must not be touched again (ASan
+// reports the use after free this once was) nor fired.
+struct Owner {
+  Timer first;
+  std::unique_ptr<Timer> second = std::make_unique<Timer>();
+  int fired_first = 0;
+  int fired_second = 0;
+};
+Owner* g_owner = nullptr;
+
+TEST(TimerWheelTest, SweepCallbackMayDestroyAnotherDueTimer) {
+  TimerWheel w(/*now_ms=*/0, /*tick_ms=*/10, /*slots=*/64);
+  Owner o;
+  g_owner = &o;
+  o.first.set_callback([](Timer*) {
+    ++g_owner->fired_first;
+    g_owner->second.reset();  // destroys a timer collected for this same sweep
+  });
+  o.second->set_callback([](Timer*) { ++g_owner->fired_second; });
+  w.Schedule(&o.first, 100);
+  w.Schedule(o.second.get(), 200);
+  EXPECT_EQ(w.Advance(100'000), 1u);  // 64 slots x 10 ms: this is many revolutions
+  EXPECT_EQ(o.fired_first, 1);
+  EXPECT_EQ(o.fired_second, 0);
+  EXPECT_EQ(w.size(), 0u);
+  g_owner = nullptr;
+}
+
+// A sweep callback may also re-arm a timer that was collected for the sweep: it then
+// fires at its new deadline, not in this sweep.
+TEST(TimerWheelTest, SweepCallbackMayRescheduleAnotherDueTimer) {
+  TimerWheel w(/*now_ms=*/0, /*tick_ms=*/10, /*slots=*/64);
+  static Timer* later = nullptr;
+  static TimerWheel* wheel = nullptr;
+  static int fired_later = 0;
+  Timer first([](Timer*) { wheel->Schedule(later, 200'000); });
+  Timer second([](Timer*) { ++fired_later; });
+  later = &second;
+  wheel = &w;
+  fired_later = 0;
+  w.Schedule(&first, 100);
+  w.Schedule(&second, 200);
+  EXPECT_EQ(w.Advance(100'000), 1u);
+  EXPECT_EQ(fired_later, 0);
+  EXPECT_TRUE(second.armed());
+  EXPECT_EQ(w.Advance(200'000), 1u);
+  EXPECT_EQ(fired_later, 1);
+}
+
+}  // namespace
+}  // namespace ringmq::net

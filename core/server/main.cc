@@ -51,6 +51,12 @@ ABSL_FLAG(uint32_t, recv_buffer_size, 16384, "bytes per receive buffer");
 ABSL_FLAG(uint64_t, max_output_buffer, 1 << 20,
           "bytes of unsent output per connection beyond which it counts as a slow consumer "
           "(QoS 0 dropped, QoS 1/2 queued, reading paused); resumes under a quarter of it");
+ABSL_FLAG(uint32_t, tcp_keepalive_idle, 60,
+          "seconds of silence before TCP keep-alive probes start on a client connection (0: no "
+          "probes); catches clients with MQTT keep alive 0 whose host vanished");
+ABSL_FLAG(uint32_t, tcp_keepalive_interval, 10, "seconds between TCP keep-alive probes");
+ABSL_FLAG(uint32_t, tcp_keepalive_count, 5,
+          "unanswered TCP keep-alive probes before the connection is dropped");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
 ABSL_FLAG(uint32_t, debug_defer_ms, 0,
           "testing: hold every CONNACK/SUBACK/PUBACK decision this long (asynchronous path)");
@@ -169,6 +175,17 @@ int main(int argc, char** argv) {
   const uint64_t max_output = absl::GetFlag(FLAGS_max_output_buffer);
   if (max_output < 4096 || max_output > (uint64_t{1} << 32)) {
     return Fail("--max-output-buffer: between 4096 bytes and 4 GiB");
+  }
+  opts.shard.reactor.tcp_keepalive.idle_s = absl::GetFlag(FLAGS_tcp_keepalive_idle);
+  opts.shard.reactor.tcp_keepalive.interval_s = absl::GetFlag(FLAGS_tcp_keepalive_interval);
+  opts.shard.reactor.tcp_keepalive.count = absl::GetFlag(FLAGS_tcp_keepalive_count);
+  if (opts.shard.reactor.tcp_keepalive.idle_s > 0 &&
+      (opts.shard.reactor.tcp_keepalive.interval_s == 0 ||
+       opts.shard.reactor.tcp_keepalive.count == 0 ||
+       opts.shard.reactor.tcp_keepalive.idle_s > 32767 ||
+       opts.shard.reactor.tcp_keepalive.interval_s > 32767 ||
+       opts.shard.reactor.tcp_keepalive.count > 127)) {
+    return Fail("--tcp-keepalive-*: idle and interval 1..32767 s, count 1..127");
   }
   opts.shard.reactor.output_high_watermark = max_output;
   opts.shard.reactor.output_low_watermark = max_output / 4;
