@@ -32,6 +32,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 
+#include "core/base/clock.h"
 #include "tests/testing/subprocess.h"
 
 ABSL_FLAG(std::string, echo_server, "build/examples/minimal_engine/echo_server", "echo server");
@@ -49,9 +50,7 @@ namespace {
 using ringmq::testing::Subprocess;
 
 int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return ringmq::base::MonotonicNs();
 }
 
 struct Server {

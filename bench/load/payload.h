@@ -15,6 +15,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/base/clock.h"
+
 namespace ringmq::bench {
 
 inline constexpr size_t kPayloadHeaderSize = 24;
@@ -47,9 +49,7 @@ inline bool ReadPayloadHeader(std::string_view payload, PayloadHeader* h) {
 }
 
 inline uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+  return static_cast<uint64_t>(base::MonotonicNs());
 }
 
 }  // namespace ringmq::bench

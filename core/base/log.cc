@@ -5,18 +5,14 @@
 
 #include <string>
 
+#include "core/base/clock.h"
+
 namespace ringmq::base {
 
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
 
 namespace {
 thread_local int log_shard = -1;
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 char LevelLetter(LogLevel level) {
   switch (level) {

@@ -62,6 +62,12 @@ void BrokerShard::OnData(net::Conn& c, std::span<const uint8_t> data) {
   }
   ShardCounters::Add(counters().bytes_in, data.size());
   ProcessInput(*conn, data);
+  // A CONNECT for a session of another shard hands the socket over and frees `conn`: what
+  // is left of the connection here is the net::Conn on its way out, with no user.
+  conn = ConnectionOf(c);
+  if (conn == nullptr) {
+    return;
+  }
   // Back-pressure across shards: while our mailboxes are full, stop reading publishers.
   if (shard_.backlogged() && !c.closing() && !c.read_paused()) {
     shard_.reactor().PauseRead(c);

@@ -188,6 +188,13 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   mqtt::SinkAction HandlePacket(Connection& c, const mqtt::FixedHeader& h,
                                 std::span<const uint8_t> body);
   void HandlePublish(Connection& c, mqtt::Publish& p);
+  // Why the broker does not take a PUBLISH on `topic` from a client (kSuccess: it does). A
+  // will obeys exactly the same rules.
+  struct TopicRefusal {
+    mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;
+    const char* why = "";
+  };
+  TopicRefusal CheckPublishTopic(std::string_view topic) const;
   void HandlePuback(Connection& c, const mqtt::Puback& p);
   void HandlePubrec(Connection& c, const mqtt::Pubrec& p);
   void HandlePubrel(Connection& c, const mqtt::Pubrel& p);

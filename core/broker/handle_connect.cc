@@ -152,9 +152,14 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
                   "authentication method not supported");
     return;
   }
-  if (pkt.will && mqtt::TopicLevelCount(pkt.will->topic) > config().max_topic_levels) {
-    RefuseConnect(c, c.version, ReasonCode::kTopicNameInvalid, "will topic has too many levels");
-    return;
+  if (pkt.will) {
+    // The will obeys the rules of a PUBLISH from this client; one it could never publish
+    // refuses the CONNECT now rather than vanishing later.
+    const TopicRefusal r = CheckPublishTopic(pkt.will->topic);
+    if (r.reason != ReasonCode::kSuccess) {
+      RefuseConnect(c, c.version, r.reason, r.why);
+      return;
+    }
   }
   uint16_t ka = pkt.keep_alive_s;
   const uint16_t max_ka = config().max_keepalive_s;

@@ -113,6 +113,16 @@ mqtt::SinkAction BrokerShard::HandlePacket(Connection& c, const mqtt::FixedHeade
                                                                 : mqtt::SinkAction::kStop;
 }
 
+BrokerShard::TopicRefusal BrokerShard::CheckPublishTopic(std::string_view topic) const {
+  if (mqtt::TopicLevelCount(topic) > config().max_topic_levels) {
+    return {ReasonCode::kTopicNameInvalid, "topic has too many levels"};
+  }
+  if (topic.starts_with("$SYS")) {
+    return {ReasonCode::kNotAuthorized, "$SYS topics are the broker's"};
+  }
+  return {};
+}
+
 namespace {
 
 // Properties of a received PUBLISH that travel with the message [MQTT-3.3.2-4/15/16/17/20].
@@ -168,16 +178,11 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   // 2. Messages the broker will not take. With QoS 1/2 a 5.0 client is told why in the
   //    acknowledgement; 3.x gets a plain acknowledgement and the message is dropped
   //    [MQTT-3.3.5-2 (3.1.1)]; with QoS 0 there is nobody to tell, except by disconnecting.
-  ReasonCode refuse = ReasonCode::kSuccess;
-  const char* why = "";
-  if (mqtt::TopicLevelCount(topic) > config().max_topic_levels) {
-    refuse = ReasonCode::kTopicNameInvalid;
-    why = "topic has too many levels";
-  } else if (topic.starts_with("$SYS")) {
-    refuse = ReasonCode::kTopicNameInvalid;
-    why = "$SYS topics are the broker's";
-  } else if (v5 && p.properties.payload_format_indicator == 1 &&
-             !mqtt::IsValidMqttUtf8(p.payload)) {
+  TopicRefusal refusal = CheckPublishTopic(topic);
+  ReasonCode refuse = refusal.reason;
+  const char* why = refusal.why;
+  if (refuse == ReasonCode::kSuccess && v5 && p.properties.payload_format_indicator == 1 &&
+      !mqtt::IsValidMqttUtf8(p.payload)) {
     refuse = ReasonCode::kPayloadFormatInvalid;  // [MQTT-3.3.2-4]: checked when announced
     why = "payload is not valid UTF-8 as its Payload Format Indicator says";
   }

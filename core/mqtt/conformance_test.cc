@@ -243,7 +243,9 @@ Bytes MinimalBody(V v, PacketType t) {
 
 // [MQTT-2.1.3-1] (3.1.1: MQTT-2.2.2-1/2) Reserved fixed-header flags must be exactly 0010 for
 // PUBREL, SUBSCRIBE and UNSUBSCRIBE and 0000 for every other type but PUBLISH; any other
-// value is malformed. Every type, every flag value, every version.
+// value is malformed. Every type, every flag value, every version. MQTT 3.1 (protocol level
+// 3) had no reserved bits there: those three packets carry QoS 1 and may carry DUP when sent
+// again (3.1 §2.1 "DUP flag", §3.6, §3.8, §3.10), so 1010 is accepted too for level 3 only.
 TEST(Conformance, MQTT_2_1_3_1_ReservedFlagsMustMatch) {
   for (V v : kAllVersions) {
     for (int type = 1; type < 16; ++type) {
@@ -260,7 +262,8 @@ TEST(Conformance, MQTT_2_1_3_1_ReservedFlagsMustMatch) {
         Packet p;
         const Bytes wire = Frame(static_cast<uint8_t>((type << 4) | flags), body);
         DecodeStatus s = Decode(v, wire, &p);
-        if (flags == required) {
+        const bool v31_dup = v == V::kMqtt31 && required == 0x02 && flags == 0x0A;
+        if (flags == required || v31_dup) {
           EXPECT_TRUE(s.ok()) << PacketTypeName(t) << " " << VersionName(v) << ": " << s.detail;
         } else {
           EXPECT_EQ(s.reason, ReasonCode::kMalformedPacket)
@@ -614,13 +617,17 @@ TEST(Conformance, MQTT_3_3_2_14_ResponseTopicWildcard) {
 
 // ---- 3.4-3.7 PUBACK, PUBREC, PUBREL, PUBCOMP -----------------------------------------------
 
-// [MQTT-3.6.1-1] PUBREL fixed-header flags are 0010.
+// [MQTT-3.6.1-1] PUBREL fixed-header flags are 0010. MQTT 3.1 sets DUP on a PUBREL sent again
+// (1010): accepted for protocol level 3 only.
 TEST(Conformance, MQTT_3_6_1_1_PubrelFlags) {
   for (V v : kAllVersions) {
-    for (uint8_t first : {0x60, 0x61, 0x63, 0x66, 0x6A, 0x6F}) {
+    for (uint8_t first : {0x60, 0x61, 0x63, 0x66, 0x6F}) {
       EXPECT_EQ(Reason(v, Frame(first, {0x00, 0x01})), ReasonCode::kMalformedPacket);
     }
     EXPECT_EQ(Reason(v, Frame(0x62, {0x00, 0x01})), ReasonCode::kSuccess);
+    EXPECT_EQ(Reason(v, Frame(0x6A, {0x00, 0x01})),
+              v == V::kMqtt31 ? ReasonCode::kSuccess : ReasonCode::kMalformedPacket)
+        << VersionName(v);
   }
 }
 
@@ -629,10 +636,13 @@ TEST(Conformance, MQTT_3_6_1_1_PubrelFlags) {
 // [MQTT-3.8.1-1] SUBSCRIBE fixed-header flags are 0010.
 TEST(Conformance, MQTT_3_8_1_1_SubscribeFlags) {
   for (V v : kAllVersions) {
-    for (uint8_t first : {0x80, 0x81, 0x83, 0x8A}) {
+    for (uint8_t first : {0x80, 0x81, 0x83}) {
       EXPECT_EQ(Reason(v, Frame(first, MinimalBody(v, PacketType::kSubscribe))),
                 ReasonCode::kMalformedPacket);
     }
+    // DUP on a resend: valid in MQTT 3.1 only (see MQTT_2_1_3_1_ReservedFlagsMustMatch).
+    EXPECT_EQ(Reason(v, Frame(0x8A, MinimalBody(v, PacketType::kSubscribe))),
+              v == V::kMqtt31 ? ReasonCode::kSuccess : ReasonCode::kMalformedPacket);
   }
 }
 
@@ -739,10 +749,13 @@ TEST(Conformance, MQTT_3_9_3_2_SubackCodes) {
 // [MQTT-3.10.1-1] UNSUBSCRIBE fixed-header flags are 0010.
 TEST(Conformance, MQTT_3_10_1_1_UnsubscribeFlags) {
   for (V v : kAllVersions) {
-    for (uint8_t first : {0xA0, 0xA1, 0xA3, 0xAA}) {
+    for (uint8_t first : {0xA0, 0xA1, 0xA3}) {
       EXPECT_EQ(Reason(v, Frame(first, MinimalBody(v, PacketType::kUnsubscribe))),
                 ReasonCode::kMalformedPacket);
     }
+    // DUP on a resend: valid in MQTT 3.1 only (see MQTT_2_1_3_1_ReservedFlagsMustMatch).
+    EXPECT_EQ(Reason(v, Frame(0xAA, MinimalBody(v, PacketType::kUnsubscribe))),
+              v == V::kMqtt31 ? ReasonCode::kSuccess : ReasonCode::kMalformedPacket);
   }
 }
 

@@ -298,11 +298,18 @@ DecodeStatus DecodePublish(ProtocolVersion v, const FixedHeader& h, std::span<co
 
 namespace {
 
+// PUBREL, SUBSCRIBE and UNSUBSCRIBE have flags 0010 [MQTT-2.1.3-1]. MQTT 3.1 (protocol level 3)
+// gave them QoS 1 and a DUP flag that is set when the packet is sent again, so 1010 is a valid
+// resend there (3.1 §2.1); later versions made the bits reserved.
+bool ValidQos1Flags(ProtocolVersion v, uint8_t flags) {
+  return flags == 0x02 || (v == ProtocolVersion::kMqtt31 && flags == 0x0A);
+}
+
 template <PacketType kType>
 DecodeStatus DecodeAck(ProtocolVersion v, const FixedHeader& h, std::span<const uint8_t> body,
                        PublishAck<kType>* out) {
-  constexpr uint8_t kFlags = kType == PacketType::kPubrel ? 0x02 : 0x00;
-  if (h.flags != kFlags) {
+  const bool flags_ok = kType == PacketType::kPubrel ? ValidQos1Flags(v, h.flags) : h.flags == 0x00;
+  if (!flags_ok) {
     return kType == PacketType::kPubrel
                ? DecodeStatus::Malformed("PUBREL flags must be 0010 [MQTT-3.6.1-1]")
                : kBadFlags;
@@ -348,7 +355,7 @@ DecodeStatus DecodePubcomp(ProtocolVersion v, const FixedHeader& h, std::span<co
 
 DecodeStatus DecodeSubscribe(ProtocolVersion v, const FixedHeader& h, std::span<const uint8_t> body,
                              Subscribe* out) {
-  if (h.flags != 0x02) {
+  if (!ValidQos1Flags(v, h.flags)) {
     return DecodeStatus::Malformed("SUBSCRIBE flags must be 0010 [MQTT-3.8.1-1]");
   }
   WireReader r = ReaderOf(body);
@@ -443,7 +450,7 @@ DecodeStatus DecodeSuback(ProtocolVersion v, const FixedHeader& h, std::span<con
 
 DecodeStatus DecodeUnsubscribe(ProtocolVersion v, const FixedHeader& h,
                                std::span<const uint8_t> body, Unsubscribe* out) {
-  if (h.flags != 0x02) {
+  if (!ValidQos1Flags(v, h.flags)) {
     return DecodeStatus::Malformed("UNSUBSCRIBE flags must be 0010 [MQTT-3.10.1-1]");
   }
   WireReader r = ReaderOf(body);

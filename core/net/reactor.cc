@@ -11,6 +11,7 @@
 #include <liburing.h>
 
 #include "core/base/asserts.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/net/reactor_epoll.h"
 #include "core/net/reactor_uring.h"
@@ -175,9 +176,7 @@ Reactor::~Reactor() {
 }
 
 void Reactor::UpdateNow() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  now_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+  now_ms_ = options_.clock != nullptr ? options_.clock->NowMs() : base::MonotonicMs();
 }
 
 void Reactor::Wake() {

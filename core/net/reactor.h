@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "core/base/clock.h"
 #include "core/net/buffer.h"
 #include "core/net/output_queue.h"
 #include "core/net/socket_ops.h"
@@ -188,6 +189,9 @@ struct ReactorOptions {
   uint32_t close_linger_ms = 2000;  // CloseMode::kAfterFlush gives up after this
   uint32_t max_iov = 64;            // iovecs per send
   TcpKeepAlive tcp_keepalive;       // on every accepted or connected socket
+  // Where the loop reads its time (not owned; must outlive the reactor). nullptr: the real
+  // monotonic clock. Simulations step a base::FakeClock.
+  const base::Clock* clock = nullptr;
 };
 
 // What the io_uring probe found, decided once per process (see ProbeIoUring()).
@@ -271,8 +275,9 @@ class Reactor {
       }
     }
   }
-  // The loop's clock (CLOCK_MONOTONIC, ms): read once per loop iteration and again by Poll()
-  // after every wait, so events handled after a sleep see the time they happen at.
+  // The loop's clock (options.clock, CLOCK_MONOTONIC by default; ms): read once per loop iteration
+  // and again by Poll() after every wait, so events handled after a sleep see the time they happen
+  // at.
   int64_t now_ms() const { return now_ms_; }
   void UpdateNow();
 

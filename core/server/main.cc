@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
 #include "core/shard/shard_set.h"
@@ -207,9 +208,7 @@ int main(int argc, char** argv) {
   shared.store = &store;
   shared.shards = opts.threads;
   shared.version = "ringmq 0.1.0";
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  shared.start_ms = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+  shared.start_ms = ringmq::base::MonotonicMs();
   for (uint32_t i = 0; i < opts.threads; ++i) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
   }

@@ -266,52 +266,74 @@ void Shard::BeginStop() {
 
 void Shard::Run() {
   app_->OnStart();
-  bool closed_all = false;
-  int64_t hard_deadline_ms = 0;
-  for (;;) {
-    ++stats_.loops;
-    reactor_->UpdateNow();
-    timers_->Advance(now_ms());
-    DrainInbound();
-    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
-      BeginStop();
-      hard_deadline_ms = stop_deadline_ms_ + 3000;
-    }
-    app_->OnLoopEnd();
-    DrainOverflow();
-    reactor_->Flush();
-    SendWakeups();
-    if (stopping_) {
-      if (!closed_all &&
-          (now_ms() >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
-        reactor_->CloseAll(0);
-        reactor_->Flush();  // delivers OnClosed for everything just closed
-        closed_all = true;
-      }
-      if (closed_all && reactor_->PendingOps() == 0 && handoffs_.empty() && overflow_count_ == 0) {
-        break;
-      }
-      if (now_ms() >= hard_deadline_ms) {
-        RINGMQ_LOG(kWarning, "shutdown: giving up on %d connections still busy in the kernel",
-                   reactor_->PendingOps());
-        break;
-      }
-    }
-    int timeout = 0;
-    if (!InboundPending() && overflow_count_ == 0) {
-      // Step 1 of the sleeping protocol (see shard.h).
-      sleeping_.store(true, std::memory_order_seq_cst);
-      if (InboundPending()) {
-        sleeping_.store(false, std::memory_order_relaxed);
-      } else {
-        timeout = SleepTimeoutMs();
-        ++stats_.sleeps;
-      }
-    }
-    reactor_->Poll(timeout);
-    sleeping_.store(false, std::memory_order_relaxed);
+  while (RunOnce(/*may_sleep=*/true)) {
   }
   current_shard = nullptr;
+}
+
+bool Shard::RunOnce(bool may_sleep) {
+  ++stats_.loops;
+  reactor_->UpdateNow();
+  timers_->Advance(now_ms());
+  DrainInbound();
+  if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
+    BeginStop();
+    hard_deadline_ms_ = stop_deadline_ms_ + 3000;
+  }
+  app_->OnLoopEnd();
+  DrainOverflow();
+  reactor_->Flush();
+  SendWakeups();
+  if (stopping_) {
+    if (!closed_all_ && (now_ms() >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
+      reactor_->CloseAll(0);
+      reactor_->Flush();  // delivers OnClosed for everything just closed
+      closed_all_ = true;
+    }
+    if (closed_all_ && reactor_->PendingOps() == 0 && handoffs_.empty() && overflow_count_ == 0) {
+      return false;
+    }
+    if (now_ms() >= hard_deadline_ms_) {
+      RINGMQ_LOG(kWarning, "shutdown: giving up on %d connections still busy in the kernel",
+                 reactor_->PendingOps());
+      return false;
+    }
+  }
+  int timeout = 0;
+  if (may_sleep && !InboundPending() && overflow_count_ == 0) {
+    // Step 1 of the sleeping protocol (see shard.h).
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (InboundPending()) {
+      sleeping_.store(false, std::memory_order_relaxed);
+    } else {
+      timeout = SleepTimeoutMs();
+      ++stats_.sleeps;
+    }
+  }
+  reactor_->Poll(timeout);
+  sleeping_.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+void Shard::EnterForStep() {
+  current_shard = this;
+  base::SetLogShard(static_cast<int>(index_));
+}
+
+void Shard::AdoptForTest(int fd) {
+  EnterForStep();
+  auto m = std::make_unique<AdoptMsg>();
+  m->fd = fd;
+  Envelope e;
+  e.kind = internal::kAdoptConnection;
+  e.ptr = m.release();
+  e.from = kExternalSender;
+  if (!set_->TryAddConnection()) {
+    std::unique_ptr<AdoptMsg> refused(static_cast<AdoptMsg*>(e.ptr));
+    ::close(refused->fd);
+    return;
+  }
+  Dispatch(e);
 }
 
 void Shard::DiscardInbound() {

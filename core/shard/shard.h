@@ -112,6 +112,10 @@ class Shard final : public net::IoHandler {
   // Posts a message from any thread that is not a shard (plugins, workers, signals).
   void PostExternal(Envelope e);  // any thread
 
+  // Stepped mode only (tests, simulation): `fd` (a connected socket) arrives on this shard as
+  // an accepted connection would.
+  void AdoptForTest(int fd);
+
   struct Stats {
     uint64_t loops = 0;
     uint64_t messages_in = 0;
@@ -139,7 +143,11 @@ class Shard final : public net::IoHandler {
 
   absl::Status Init();  // on the shard thread, before the app is made
   void Run();           // on the shard thread
-  void RunIteration(bool allow_sleep);
+  // One loop iteration (see the top of this file); sleeps in step 5 only with `may_sleep`.
+  // Returns false once the shard has stopped.
+  bool RunOnce(bool may_sleep);
+  // Stepped mode (ShardSet): makes this shard the calling thread's current one.
+  void EnterForStep();
   bool DrainInbound();
   void Dispatch(const Envelope& e);
   void DrainOverflow();
@@ -181,6 +189,8 @@ class Shard final : public net::IoHandler {
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
+  bool closed_all_ = false;
+  int64_t hard_deadline_ms_ = 0;
   Stats stats_;
 };
 

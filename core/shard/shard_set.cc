@@ -127,7 +127,7 @@ absl::Status ShardSet::Start(const AppFactory& make_app) {
   RINGMQ_LOG(kInfo, "open file limit %d, max connections %d, %d shard%s", file_limit_,
              options_.max_connections, n, n == 1 ? "" : "s");
 
-  absl::Status s = OpenListeners(n);
+  absl::Status s = options_.stepped ? absl::OkStatus() : OpenListeners(n);
   if (!s.ok()) {
     return s;
   }
@@ -147,10 +147,13 @@ absl::Status ShardSet::Start(const AppFactory& make_app) {
     sh.wake_needed_.assign(n, 0);
   }
 
-  // 5. Threads. Each creates its own reactor (io_uring's SINGLE_ISSUER wants the creating
-  //    thread to be the submitting one) and reports back.
   running_ = true;
   make_app_ = make_app;
+  if (options_.stepped) {
+    return StartStepped();
+  }
+  // 5. Threads. Each creates its own reactor (io_uring's SINGLE_ISSUER wants the creating
+  //    thread to be the submitting one) and reports back.
   for (uint32_t i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] { ThreadMain(i); });
   }
@@ -167,6 +170,39 @@ absl::Status ShardSet::Start(const AppFactory& make_app) {
     RINGMQ_LOG(kInfo, "listening %s %s", b.name, b.endpoint.ToString());
   }
   return absl::OkStatus();
+}
+
+absl::Status ShardSet::StartStepped() {
+  stepped_running_.assign(size(), 0);
+  for (uint32_t i = 0; i < size(); ++i) {
+    Shard& sh = *shards_[i];
+    sh.EnterForStep();
+    absl::Status s = sh.Init();
+    if (!s.ok()) {
+      Stop();
+      Wait();
+      return s;
+    }
+  }
+  for (uint32_t i = 0; i < size(); ++i) {
+    Shard& sh = *shards_[i];
+    sh.EnterForStep();
+    sh.app_ = make_app_(sh);
+    sh.app_->OnStart();
+    stepped_running_[i] = 1;
+  }
+  return absl::OkStatus();
+}
+
+bool ShardSet::Step(uint32_t i) {
+  RINGMQ_ASSERT(options_.stepped && i < size());
+  if (!stepped_running_[i]) {
+    return false;
+  }
+  Shard& sh = *shards_[i];
+  sh.EnterForStep();
+  stepped_running_[i] = sh.RunOnce(/*may_sleep=*/false) ? 1 : 0;
+  return stepped_running_[i] != 0;
 }
 
 void ShardSet::ThreadMain(uint32_t index) {
@@ -256,6 +292,19 @@ void ShardSet::Wait() {
     }
   }
   threads_.clear();
+  if (options_.stepped) {
+    // Stepped shards stop when stepped: round after round, bounded (a shard gives up on its
+    // connections 3 s after its grace period, by its clock).
+    for (int round = 0; round < 100'000; ++round) {
+      bool any = false;
+      for (uint32_t i = 0; i < size(); ++i) {
+        any |= Step(i);
+      }
+      if (!any) {
+        break;
+      }
+    }
+  }
   // Every thread has ended: what is left in mailboxes goes back to the apps to free.
   for (auto& sh : shards_) {
     if (sh->app_ != nullptr) {

@@ -56,6 +56,11 @@ struct ShardSetOptions {
   // limit at start); a larger value is lowered to that, with a warning.
   uint64_t max_connections = 0;
   int listen_backlog = 4096;
+  // Tests and simulation: no threads and no listeners. Start() makes every shard on the
+  // calling thread; the caller drives them with Step(), one loop iteration at a time, in any
+  // order it likes (with a base::FakeClock in shard.reactor.clock, time too). Connections
+  // come in through Shard::AdoptForTest.
+  bool stepped = false;
 };
 
 class ShardSet {
@@ -73,6 +78,9 @@ class ShardSet {
   // with the first error, after stopping what had started). `make_app` runs on each shard's
   // thread.
   absl::Status Start(const AppFactory& make_app);
+  // Stepped mode: one loop iteration of shard `i` on the calling thread (nothing happens
+  // once it has stopped). Returns whether it is still running.
+  bool Step(uint32_t i);
   // Asks every shard to stop. Any thread; idempotent; returns at once.
   void Stop();
   // Blocks until every shard has stopped, then frees everything.
@@ -96,6 +104,7 @@ class ShardSet {
   friend class Shard;
   SpscRing<Envelope>& Mailbox(uint32_t from, uint32_t to) { return *shards_[to]->inbound_[from]; }
   absl::Status OpenListeners(uint32_t shards);
+  absl::Status StartStepped();
   void ThreadMain(uint32_t index);
 
   ShardSetOptions options_;
@@ -110,6 +119,7 @@ class ShardSet {
   std::vector<BoundListener> bound_;
   std::atomic<uint64_t> connections_{0};
   std::vector<ShardStats> final_stats_;
+  std::vector<uint8_t> stepped_running_;  // stepped mode: per shard
 
   std::mutex start_mu_;
   std::condition_variable start_cv_;

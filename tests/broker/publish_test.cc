@@ -574,8 +574,8 @@ TEST_P(PublishVersionTest, WildcardInTopicNameIsMalformed) {
   EXPECT_OK(sub->ExpectNoPacket(kQuiet));
 }
 
-// $SYS topics belong to the broker: a client's PUBLISH to one is refused (5.0: a failure
-// reason code; 3.x: acknowledged and dropped, or the connection closed
+// $SYS topics belong to the broker: a client's PUBLISH to one is refused (5.0: 0x87 Not
+// authorized; 3.x: acknowledged and dropped, or the connection closed
 // [MQTT-3.3.5-2 (3.1.1)]), is not delivered and is not stored as retained.
 TEST_P(PublishVersionTest, PublishToSysIsRefused) {
   const bool v5 = mqtt::IsV5(GetParam());
@@ -591,7 +591,7 @@ TEST_P(PublishVersionTest, PublishToSysIsRefused) {
     if (v5) {
       ASSERT_OK(r);
       if (qos != Qos::k0) {
-        EXPECT_TRUE(mqtt::IsFailure(r->reason())) << ::testing::PrintToString(r->reason());
+        EXPECT_EQ(r->reason(), ReasonCode::kNotAuthorized);
       }
     } else if (!r.ok()) {
       EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
@@ -601,6 +601,22 @@ TEST_P(PublishVersionTest, PublishToSysIsRefused) {
   ASSERT_OK_AND_ASSIGN(auto late, Connect(VersionOptions(GetParam(), SpreadId("sub", 1))));
   ASSERT_OK(SubscribeGranted(*late, "$SYS/test/#", Qos::k1));
   EXPECT_OK(late->ExpectNoPacket(kQuiet));  // nothing retained
+}
+
+// MQTT 3.1 (protocol level 3) sets DUP on a PUBREL it sends again (3.1 §3.6): the broker
+// answers it with PUBCOMP like any PUBREL, and keeps the connection. (It used to close the
+// connection as malformed: the reserved-flags rule of 3.1.1 [MQTT-3.6.1-1] does not apply to
+// level 3.)
+TEST_F(BrokerTest, Mqtt31PubrelWithDupIsAnsweredWithPubcomp) {
+  ConnectOptions o = VersionOptions(ProtocolVersion::kMqtt31);
+  o.auto_ack = false;
+  ASSERT_OK_AND_ASSIGN(auto c, Connect(o));
+  ASSERT_OK(c->Send(MakePublish("v31/dup", "x", Qos::k2, 9)));
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket rec, c->AwaitAck(PacketType::kPubrec, 9));
+  // PUBREL, DUP set, QoS 1 (1010), packet id 9: a resend of the PUBREL.
+  ASSERT_OK(c->SendRaw(std::string("\x6A\x02\x00\x09", 4)));
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, c->AwaitAck(PacketType::kPubcomp, 9));
+  EXPECT_OK(c->Ping());
 }
 
 // ---- MQTT 5 only, with and without the deferral -------------------------------------------------

@@ -33,6 +33,7 @@
 #include "core/mqtt/reason_code.h"
 #include "tests/broker/broker_test_base.h"
 #include "tests/testing/mqtt_client.h"
+#include "tests/testing/spread_id.h"
 
 namespace ringmq::mqtt {
 
@@ -55,24 +56,6 @@ inline void PrintTo(PacketType t, std::ostream* os) {
 namespace ringmq::testing {
 
 using std::chrono::milliseconds;
-
-// Client id "<prefix>-<i>[-<k>]" on shard i mod `shards` (k is the first suffix that puts it
-// there; none when "<prefix>-<i>" already does), and the first n of them.
-inline std::string SpreadId(std::string_view prefix, int i, uint32_t shards = 2) {
-  const uint32_t want = static_cast<uint32_t>(i) % shards;
-  std::string id = absl::StrFormat("%s-%d", prefix, i);
-  for (int k = 1; broker::HomeShard(id, shards) != want; ++k) {
-    id = absl::StrFormat("%s-%d-%d", prefix, i, k);
-  }
-  return id;
-}
-inline std::vector<std::string> SpreadIds(std::string_view prefix, int n, uint32_t shards = 2) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) {
-    ids.push_back(SpreadId(prefix, i, shards));
-  }
-  return ids;
-}
 
 inline ConnectOptions V5(std::optional<std::string> client_id = std::nullopt) {
   return VersionOptions(mqtt::ProtocolVersion::kMqtt5, std::move(client_id));

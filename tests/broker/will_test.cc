@@ -97,6 +97,26 @@ class WillVersionTest : public BrokerVersionTest {
 
 // ---- when the will is published -----------------------------------------------------------------
 
+// A will obeys exactly the rules of a PUBLISH from its client: $SYS topics are the broker's
+// (see PublishToSysIsRefused), so a CONNECT whose will is on one is refused up front (5.0:
+// CONNACK 0x87 Not authorized; 3.x: return code 5, not authorized) rather than accepted
+// with a will that could never be published. Nothing reaches a $SYS subscriber, and nothing
+// is retained there. (The will used to be published, and retained with Will Retain.)
+TEST_P(WillVersionTest, WillOnSysTopicIsRefused) {
+  ASSERT_OK_AND_ASSIGN(auto sys, Connect(Options()));
+  ASSERT_OK(sys->Subscribe("$SYS/broker/alert", Qos::k1).status());
+  ConnectOptions o = Options();
+  o.will = WillOptions{"$SYS/broker/alert", "forged", Qos::k1, /*retain=*/true, {}, {}};
+  ASSERT_OK_AND_ASSIGN(auto c, MqttClient::TryConnect(port(), o));
+  ASSERT_TRUE(c->connack().has_value());
+  EXPECT_EQ(c->connack()->reason(), ReasonCode::kNotAuthorized);
+  c->ResetSocket();
+  EXPECT_OK(sys->ExpectNoPacket(kQuiet));
+  ASSERT_OK_AND_ASSIGN(auto late, Connect(Options()));
+  ASSERT_OK(late->Subscribe("$SYS/broker/alert", Qos::k1).status());
+  EXPECT_OK(late->ExpectNoPacket(kQuiet));  // nothing retained
+}
+
 // [MQTT-3.1.2-8] the will is published when the connection closes without DISCONNECT: an
 // orderly close (FIN) and a reset (RST); Will Retain 0 publishes it non-retained
 // [MQTT-3.1.2-14]; 3.1.1: [MQTT-3.1.2-8 (3.1.1)], [MQTT-3.1.2-16 (3.1.1)].

@@ -462,7 +462,9 @@ absl::StatusOr<bool> MqttClient::ReadSome(Clock::time_point deadline) {
   }
 }
 
-bool MqttClient::OnPacket(const mqtt::FixedHeader& h, std::span<const uint8_t> body) {
+absl::StatusOr<ReceivedPacket> ReceivedPacket::Decode(mqtt::ProtocolVersion v,
+                                                      const mqtt::FixedHeader& h,
+                                                      std::span<const uint8_t> body) {
   auto data = std::make_shared<ReceivedPacket::Data>();
   // Rebuild the fixed header: the decoder accepted only the minimal Remaining Length
   // encoding, so this is byte for byte what the server sent.
@@ -473,15 +475,23 @@ bool MqttClient::OnPacket(const mqtt::FixedHeader& h, std::span<const uint8_t> b
   data->bytes.append(reinterpret_cast<const char*>(body.data()), body.size());
   auto stored_body = std::span<const uint8_t>(
       reinterpret_cast<const uint8_t*>(data->bytes.data()) + h.header_size, body.size());
-  mqtt::DecodeStatus ds = mqtt::DecodePacket(version_, h, stored_body, &data->packet);
+  mqtt::DecodeStatus ds = mqtt::DecodePacket(v, h, stored_body, &data->packet);
   if (!ds.ok()) {
-    stream_error_ = absl::DataLossError(
+    return absl::DataLossError(
         absl::StrFormat("the server sent a %s that does not decode as MQTT %s: %s: %s",
-                        mqtt::PacketTypeName(h.type), mqtt::ProtocolVersionName(version_),
+                        mqtt::PacketTypeName(h.type), mqtt::ProtocolVersionName(v),
                         mqtt::ReasonCodeName(ds.reason), ds.detail));
+  }
+  return ReceivedPacket(std::move(data));
+}
+
+bool MqttClient::OnPacket(const mqtt::FixedHeader& h, std::span<const uint8_t> body) {
+  absl::StatusOr<ReceivedPacket> decoded = ReceivedPacket::Decode(version_, h, body);
+  if (!decoded.ok()) {
+    stream_error_ = decoded.status();
     return false;
   }
-  ReceivedPacket p(std::move(data));
+  ReceivedPacket p = std::move(*decoded);
   absl::Status s = Process(p);
   if (!s.ok()) {
     stream_error_ = s;

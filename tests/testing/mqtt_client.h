@@ -71,6 +71,10 @@ UserProperties UserPropertiesOf(const mqtt::Properties& props);
 // them and stay valid as long as any copy of this object lives (copies share the bytes).
 class ReceivedPacket {
  public:
+  // Decodes one framed packet (as a PacketReader hands it out) as MQTT `v`, copying its bytes.
+  static absl::StatusOr<ReceivedPacket> Decode(mqtt::ProtocolVersion v, const mqtt::FixedHeader& h,
+                                               std::span<const uint8_t> body);
+
   mqtt::PacketType type() const { return mqtt::TypeOf(data_->packet); }
   const mqtt::Packet& packet() const { return data_->packet; }
 
