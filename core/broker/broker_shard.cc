@@ -1,3 +1,4 @@
+// Engine events, cross-shard message dispatch, and the shard's lifecycle.
 #include "core/broker/broker_shard.h"
 
 #include <errno.h>
@@ -11,12 +12,29 @@ namespace ringmq::broker {
 Connection::Connection(BrokerShard* s, net::Conn* c, uint32_t max_packet_size)
     : shard(s), conn(c), reader(max_packet_size), timer(this, nullptr) {}
 
+namespace {
+
+RetainedStore::Limits RetainedLimits(const BrokerConfig& c, uint32_t shards) {
+  // Each shard holds one partition: its share of the totals, rounded up.
+  RetainedStore::Limits l;
+  l.max_count = static_cast<size_t>((c.max_retained_messages + shards - 1) / shards);
+  l.max_bytes = static_cast<size_t>((c.max_retained_bytes + shards - 1) / shards);
+  return l;
+}
+
+}  // namespace
+
 BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
-    : shard_(shard),
+    : ShardOwned(shard.index()),
+      shard_(shard),
       shared_(shared),
       shards_(shared.shards),
+      router_(shard.index(), shared.shards),
+      interest_(shard, shared.shards),
+      retained_(RetainedLimits(shared.config, shared.shards)),
       defer_timer_(this, &BrokerShard::OnDeferTimer),
-      sys_timer_(this, &BrokerShard::OnSysTimer) {}
+      sys_timer_(this, &BrokerShard::OnSysTimer),
+      retained_timer_(this, &BrokerShard::OnRetainedSweep) {}
 
 BrokerShard::~BrokerShard() {
   // Connections still here at destruction (a shutdown that gave up on some): free their
@@ -25,6 +43,10 @@ BrokerShard::~BrokerShard() {
     delete static_cast<Connection*>(c.user());
     c.set_user(nullptr);
   });
+  for (const auto& s : sessions_) {
+    (void)s;
+    shared_.sessions_total.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 std::string_view BrokerShard::ClientId(const Connection& c) {
@@ -38,11 +60,14 @@ void BrokerShard::OnStart() {
   if (shard_.index() == 0 && config().sys_interval_s > 0) {
     shard_.timers().Schedule(&sys_timer_, now_ms() + 1000);
   }
+  shard_.timers().Schedule(&retained_timer_,
+                           now_ms() + int64_t{config().retained_sweep_interval_s} * 1000);
 }
 
-// ---- connections ---------------------------------------------------------------------------
+// ---- engine events ---------------------------------------------------------------------------
 
 void BrokerShard::OnAccepted(net::Conn& c) {
+  AssertOnOwnShard();
   auto* conn = new Connection(this, &c, config().max_packet_size);
   conn->timer.set_callback(&BrokerShard::OnConnectionTimer);
   c.set_user(conn);
@@ -56,24 +81,20 @@ void BrokerShard::OnAdopted(net::Conn& c, uint64_t /*app_data*/) {
 }
 
 void BrokerShard::OnData(net::Conn& c, std::span<const uint8_t> data) {
+  AssertOnOwnShard();
   Connection* conn = ConnectionOf(c);
   if (conn == nullptr) {
     return;
   }
   ShardCounters::Add(counters().bytes_in, data.size());
-  ProcessInput(*conn, data);
-  // A CONNECT for a session of another shard hands the socket over and frees `conn`: what
-  // is left of the connection here is the net::Conn on its way out, with no user.
-  conn = ConnectionOf(c);
-  if (conn == nullptr) {
+  if (shard_.backlogged() && conn->state == Connection::State::kConnected) {
+    // Back-pressure across shards: while our mailboxes are full, what clients send waits
+    // (it would make more messages for them) and we read no more from them.
+    HoldInput(*conn, data);
+    HoldForBacklog(*conn);
     return;
   }
-  // Back-pressure across shards: while our mailboxes are full, stop reading publishers.
-  if (shard_.backlogged() && !c.closing() && !c.read_paused()) {
-    shard_.reactor().PauseRead(c);
-    conn->read_paused_backlog = true;
-    paused_for_backlog_.push_back(c.id());
-  }
+  ProcessInput(*conn, data);
 }
 
 void BrokerShard::OnClosed(net::Conn& c, int err) {
@@ -99,27 +120,17 @@ bool BrokerShard::OnPeerClosed(net::Conn& c) {
   if (conn == nullptr) {
     return false;
   }
-  // Packets held for a decision (CONNECT authorization, SUBSCRIBE authorization) still count:
-  // a client may send CONNECT, PUBLISH, DISCONNECT and close without waiting for anything.
-  const bool waiting = conn->state == Connection::State::kAuthorizing ||
-                       (conn->state == Connection::State::kConnected && conn->blocked);
+  // Packets held for a decision (CONNECT authorization, SUBSCRIBE authorization) or for a
+  // backlog still count: a client may send CONNECT, PUBLISH, DISCONNECT and close without
+  // waiting for anything.
+  const bool waiting =
+      conn->state == Connection::State::kAuthorizing ||
+      (conn->state == Connection::State::kConnected && (conn->blocked || conn->held_size() > 0));
   if (!waiting) {
     return false;  // OnClosed follows: a lost connection if it was connected
   }
   conn->peer_closed = true;
   return true;
-}
-
-void BrokerShard::FinishPeerClosed(Connection& c) {
-  if (!c.peer_closed || c.blocked || c.state != Connection::State::kConnected) {
-    return;
-  }
-  // Everything the client sent has been handled; it is gone without DISCONNECT.
-  ConnectionGone(c, /*publish_will=*/true);
-  c.state = Connection::State::kClosing;
-  DropResponses(c);
-  shard_.timers().Cancel(&c.timer);
-  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
 }
 
 Connection* BrokerShard::FindConnection(net::ConnId id) {
@@ -132,8 +143,8 @@ void BrokerShard::OnOutputCongested(net::Conn& c) {
   // dropped, QoS 1/2 waits in the bounded session queue), and we stop reading from it: what
   // it sends makes us write (acknowledgements), so reading on would let a client that never
   // reads grow our memory without bound.
-  if (!c.read_paused()) {
-    shard_.reactor().PauseRead(c);
+  if (Connection* conn = ConnectionOf(c)) {
+    HoldReading(*conn, kHoldCongested);
   }
 }
 
@@ -142,115 +153,87 @@ void BrokerShard::OnOutputDrained(net::Conn& c) {
   if (conn == nullptr) {
     return;
   }
-  if (!conn->paused_while_connecting && !conn->read_paused_backlog) {
-    shard_.reactor().ResumeRead(c);
-  }
+  ReleaseReading(*conn, kHoldCongested);
   if (conn->session != nullptr) {
     SendQueued(*conn->session);
   }
 }
 
-// ---- cross-shard messages -----------------------------------------------------------------
-
-// Answers a routed publish that asked for a count (e.u64 names the waiting
-// response on the sending shard; 0 means nobody is waiting).
-void BrokerShard::ReportDelivery(const shard::Envelope& e, DeliveryCount n) {
-  if (e.u64 == 0) {
-    return;
-  }
-  shard::Envelope r;
-  r.kind = kDeliveryReport;
-  r.u64 = e.u64;
-  r.aux = (uint64_t{n.delivered} << 32) | n.refused;
-  shard_.Send(e.from, r);
-}
+// ---- cross-shard messages ------------------------------------------------------------------
 
 void BrokerShard::OnMessage(const shard::Envelope& e) {
-  switch (e.kind) {
-    case kPublish: {
-      MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
-      ReportDelivery(
-          e, ApplyPublish(m, (e.aux & kStoreRetained) != 0, (e.aux & kMatchSubscribers) != 0));
-      return;
-    }
-    case kPublishShared: {
-      MessageRef m = MessageRef::Adopt(static_cast<Message*>(e.ptr));
-      DeliveryCount n = DeliverShared(m, e.aux);
-      ReportDelivery(e, n);
-      return;
-    }
-    case kDeliveryReport:
-      ResponsePartDone(e.u64, static_cast<uint32_t>(e.aux >> 32), static_cast<uint32_t>(e.aux));
-      return;
-    case kInterest: {
-      std::unique_ptr<InterestUpdate> u(static_cast<InterestUpdate*>(e.ptr));
-      ApplyInterest(*u);
-      if (e.u64 != 0) {
-        shard::Envelope ack;
-        ack.kind = kInterestAck;
-        ack.u64 = e.u64;
-        shard_.Send(e.from, ack);
-      }
-      return;
-    }
-    case kInterestAck:
-      OnInterestAck(e.u64);
-      return;
-    case kRetainedQuery: {
-      std::unique_ptr<RetainedQuery> q(static_cast<RetainedQuery*>(e.ptr));
-      HandleRetainedQuery(*q);
-      return;
-    }
-    case kRetainedReply: {
-      std::unique_ptr<RetainedReply> r(static_cast<RetainedReply*>(e.ptr));
-      HandleRetainedReply(*r);
-      return;
-    }
-    default:
-      RINGMQ_BUG("unknown broker message kind");
+  AssertOnOwnShard();
+  const uint32_t from = e.from;
+  if (!Visit(e, [this, from](auto&& m) { Handle(from, std::move(m)); })) {
+    RINGMQ_BUG("unknown broker message kind");
   }
 }
 
 void BrokerShard::OnDiscard(const shard::Envelope& e) {
-  switch (e.kind) {
-    case kPublish:
-    case kPublishShared:
-      MessageRef::Adopt(static_cast<Message*>(e.ptr));  // releases the reference
-      return;
-    case kInterest:
-      delete static_cast<InterestUpdate*>(e.ptr);
-      return;
-    case kRetainedQuery:
-      delete static_cast<RetainedQuery*>(e.ptr);
-      return;
-    case kRetainedReply:
-      delete static_cast<RetainedReply*>(e.ptr);
-      return;
-    default:
-      return;
+  Visit(e, [](auto&&) {});  // what the message owns is freed with it
+}
+
+void BrokerShard::Handle(uint32_t from, PublishMsg&& m) {
+  DeliveryCount n;
+  if (m.store_retained) {
+    StoreRetained(m.message);
+  }
+  if (m.deliver) {
+    match_scratch_.clear();
+    router_.MatchLocal(m.message->topic(), &match_scratch_);
+    n = DeliverLocal(m.message, match_scratch_);
+  }
+  ReportDelivery(from, m.report_token, n);
+}
+
+void BrokerShard::Handle(uint32_t from, SharedPublishMsg&& m) {
+  SharedGroup* g = router_.FindGroup({m.group->share_name(), m.group->filter()});
+  // The group's last member here may have left while the message was on its way.
+  const DeliveryCount n = g == nullptr ? DeliveryCount{} : DeliverShared(m.message, g);
+  ReportDelivery(from, m.report_token, n);
+}
+
+void BrokerShard::Handle(uint32_t /*from*/, DeliveryReportMsg&& m) {
+  ResponsePartDone(m.token, m.delivered, m.refused);
+}
+
+void BrokerShard::Handle(uint32_t from, InterestBatchMsg&& m) {
+  for (const InterestUpdate& u : m.body->updates) {
+    router_.ApplyInterest(from, u);
+  }
+  Send(from, InterestAckMsg{m.body->last_seq});
+}
+
+void BrokerShard::Handle(uint32_t from, InterestAckMsg&& m) {
+  std::vector<uint64_t> done;
+  interest_.OnAck(from, m.seq, &done);
+  for (uint64_t token : done) {
+    ResponsePartDone(token, 0, 0);
   }
 }
 
+// ---- lifecycle -------------------------------------------------------------------------------
+
 void BrokerShard::OnLoopEnd() {
-  if (!paused_for_backlog_.empty() && !shard_.backlogged()) {
-    for (net::ConnId id : paused_for_backlog_) {
-      net::Conn* c = shard_.reactor().Find(id);
-      Connection* conn = c == nullptr ? nullptr : ConnectionOf(*c);
-      if (conn == nullptr) {
-        continue;
-      }
-      conn->read_paused_backlog = false;
-      if (!c->congested() && !conn->paused_while_connecting) {
-        shard_.reactor().ResumeRead(*c);
+  interest_.Flush();
+  if (!held_for_backlog_.empty() && !shard_.backlogged()) {
+    std::vector<net::ConnId> held;
+    held.swap(held_for_backlog_);
+    for (net::ConnId id : held) {
+      if (Connection* conn = FindConnection(id)) {
+        ReleaseReading(*conn, kHoldBacklog);
+        if (!conn->blocked && conn->state == Connection::State::kConnected) {
+          ReleaseHeldInput(*conn);  // what arrived while backlogged, in order
+        }
       }
     }
-    paused_for_backlog_.clear();
   }
 }
 
 void BrokerShard::OnStop() {
   stopping_ = true;
   shard_.timers().Cancel(&sys_timer_);
+  shard_.timers().Cancel(&retained_timer_);
   std::vector<Connection*> all;
   shard_.reactor().ForEachConn([&all](net::Conn& c) {
     if (c.user() != nullptr && !c.closing()) {
@@ -262,124 +245,8 @@ void BrokerShard::OnStop() {
       Disconnect(*c, mqtt::ReasonCode::kServerShuttingDown, "server shutting down",
                  /*publish_will=*/false);
     } else if (c->state != Connection::State::kClosing) {
-      c->state = Connection::State::kClosing;
-      shard_.reactor().Close(*c->conn, net::CloseMode::kNow, 0);
+      CloseConnection(*c, net::CloseMode::kNow, 0);
     }
-  }
-}
-
-// ---- ordered responses --------------------------------------------------------------------
-
-PendingResponse& BrokerShard::AddResponse(Connection& c, PendingResponse::Kind kind,
-                                          uint16_t packet_id) {
-  PendingResponse& r = c.responses.emplace_back();
-  r.kind = kind;
-  r.packet_id = packet_id;
-  r.token = NewToken();
-  return r;
-}
-
-void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t refused) {
-  auto it = tokens_.find(token);
-  if (it == tokens_.end()) {
-    return;  // the connection is gone
-  }
-  Connection* c = FindConnection(it->second);
-  if (c == nullptr) {
-    tokens_.erase(it);
-    return;
-  }
-  for (size_t i = 0; i < c->responses.size(); ++i) {
-    PendingResponse& r = c->responses[i];
-    if (r.token != token) {
-      continue;
-    }
-    r.delivered += delivered;
-    r.refused += refused;
-    RINGMQ_DASSERT(r.waiting > 0);
-    if (r.waiting > 0 && --r.waiting == 0) {
-      tokens_.erase(it);
-      if (r.subscribe != nullptr) {
-        ApplySubscribe(*c, r);  // authorized: may wait again, for the interest acks
-        c->blocked = false;
-        c->unblock_pending = true;
-      }
-    }
-    break;
-  }
-  FlushResponses(*c);
-  if (c->unblock_pending && c->state == Connection::State::kConnected) {
-    // After the loop above: processing input may add responses (and move `r`).
-    c->unblock_pending = false;
-    ReleaseHeldInput(*c);
-  }
-}
-
-void BrokerShard::AwaitParts(Connection& c, PendingResponse& r, uint32_t parts) {
-  if (parts == 0) {
-    return;
-  }
-  if (r.waiting == 0) {
-    tokens_[r.token] = c.conn->id();
-  }
-  r.waiting += parts;
-}
-
-void BrokerShard::DropResponses(Connection& c) {
-  // Completions that arrive later find no token; replies to a retained request find no
-  // request. Either way nothing is left behind for a connection that is going.
-  for (size_t i = 0; i < c.responses.size(); ++i) {
-    const PendingResponse& r = c.responses[i];
-    tokens_.erase(r.token);
-    if (r.retained_request != 0) {
-      retained_requests_.erase(r.retained_request);
-    }
-  }
-  c.responses.clear();
-}
-
-void BrokerShard::FlushResponses(Connection& c) {
-  while (!c.responses.empty()) {
-    PendingResponse& r = c.responses.front();
-    if (r.waiting > 0) {
-      return;  // later entries wait for this one: acknowledgements stay in order
-    }
-    if (c.state == Connection::State::kClosing) {
-      DropResponses(c);
-      return;
-    }
-    const bool connack = r.kind == PendingResponse::Kind::kConnack;
-    WriteResponse(c, r);
-    if (c.responses.empty()) {
-      return;  // WriteResponse ended the connection
-    }
-    c.responses.pop_front();
-    if (connack && c.state == Connection::State::kConnected) {
-      ReleaseHeldInput(c);  // packets sent after CONNECT waited for the CONNACK
-    }
-  }
-}
-
-void BrokerShard::Defer(Connection& c, PendingResponse& r) {
-  if (config().debug_defer_ms == 0) {
-    return;
-  }
-  AwaitParts(c, r, 1);
-  deferred_.emplace_back(now_ms() + config().debug_defer_ms, r.token);
-  if (!defer_timer_.armed()) {
-    shard_.timers().Schedule(&defer_timer_, deferred_.front().first);
-  }
-}
-
-void BrokerShard::OnDeferTimer(net::Timer* t) {
-  BrokerShard* b = static_cast<ShardTimer*>(t)->broker;
-  while (!b->deferred_.empty() && b->deferred_.front().first <= b->now_ms()) {
-    uint64_t token = b->deferred_.front().second;
-    b->deferred_.pop_front();
-    b->ResponsePartDone(token, 0, 0);
-  }
-  if (!b->deferred_.empty()) {
-    b->shard_.timers().Schedule(&b->defer_timer_, b->deferred_.front().first);
   }
 }
 

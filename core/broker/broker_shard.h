@@ -1,23 +1,23 @@
 // BrokerShard: the MQTT broker on one shard (the ShardApp of core/shard). Shard-local.
 //
-// What lives here (DESIGN.md, "Sessions and routing"):
-//   - the connections accepted on or handed to this shard, and the sessions whose home
-//     shard this is (hash of the client id): after CONNECT a connection moves to its
-//     session's home shard, so takeover and QoS state are always shard-local;
-//   - subs_: the local subscription trie (filter -> this shard's subscribers);
-//     shared_subs_: the local members of shared subscriptions;
-//   - interest_: the replicated interest trie (filter -> shards with subscribers, and
-//     member counts of shared groups per shard), updated by broadcasts;
-//   - retained_: this shard's partition of the retained messages (hash of the topic).
+// It owns this shard's connections, the sessions whose home shard this is (hash of the
+// client id: after CONNECT a connection moves to its session's home shard, so takeover and
+// QoS state are always shard-local), the Router (every shard's interest and this shard's
+// subscribers, router.h), the InterestReplicator (interest.h), and this shard's partition of
+// the retained messages (retained_store.h).
 //
-// A PUBLISH is matched against interest_ on the publisher's shard; each target shard gets
-// one reference to the immutable Message and matches its own subs_; each delivering shard
-// encodes the PUBLISH once per variant (version, QoS, RETAIN, Subscription Identifier) and
-// shares the bytes among its receivers. QoS 1/2 publishes wait for each target shard's
-// delivery report before PUBACK/PUBREC (the path the durable store will take later).
-//
-// Files: broker_shard.cc (lifecycle, cross-shard messages, shared state), handle_connect.cc,
-// handle_publish.cc, handle_subscribe.cc, delivery.cc, sys.cc.
+// Its methods live in one file per room, named after what happens there:
+//   broker_shard.cc       engine events, cross-shard message dispatch, lifecycle
+//   packet_intake.cc      bytes in: the read pump, holding input, dispatch by packet type
+//   session_lifecycle.cc  CONNECT/CONNACK, takeover, session start/resume/end, wills,
+//                         keep alive, the end of connections
+//   publish_intake.cc     PUBLISH from clients, inbound QoS 1/2, acknowledgements of outbound
+//   routing.cc            a message to the shards that want it (interest, shared groups)
+//   delivery.cc           a message to local sessions: encoding, the outbound window, resend
+//   subscriptions.cc      SUBSCRIBE/UNSUBSCRIBE, interest updates, shared-group presence
+//   retained.cc           retained messages: the partition, fetches for new subscriptions
+//   responses.cc          the ordered response queue and its asynchronous completions
+//   sys.cc                $SYS statistics
 #pragma once
 
 #include <atomic>
@@ -35,15 +35,17 @@
 #include "core/base/strings.h"
 #include "core/broker/config.h"
 #include "core/broker/connection.h"
-#include "core/broker/filter_trie.h"
+#include "core/broker/cross_shard.h"
+#include "core/broker/interest.h"
 #include "core/broker/message.h"
-#include "core/broker/messages.h"
 #include "core/broker/retained_store.h"
+#include "core/broker/router.h"
 #include "core/broker/session.h"
 #include "core/broker/shard_hash.h"
 #include "core/mqtt/encoder.h"
 #include "core/mqtt/packets.h"
 #include "core/shard/shard.h"
+#include "core/shard/shard_owned.h"
 #include "persistence/offline_store.h"
 
 namespace ringmq::broker {
@@ -56,11 +58,21 @@ struct ShardCounters {
   std::atomic<uint64_t> sessions{0};
   std::atomic<uint64_t> subscriptions{0};
   std::atomic<uint64_t> retained{0};
+  std::atomic<uint64_t> retained_bytes{0};
+  std::atomic<uint64_t> queued_bytes{0};  // in all of this shard's session queues
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> messages_out{0};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<uint64_t> dropped{0};
+  // Limits reached (each is one $SYS/broker/limits/<name>, see sys.cc).
+  std::atomic<uint64_t> refused_sessions{0};
+  std::atomic<uint64_t> refused_queue_total{0};
+  std::atomic<uint64_t> refused_retained{0};
+  std::atomic<uint64_t> refused_subscriptions{0};
+  std::atomic<uint64_t> refused_filters{0};
+  std::atomic<uint64_t> refused_unreleased_qos2{0};
+  std::atomic<uint64_t> alias_table_full{0};
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -68,9 +80,10 @@ struct ShardCounters {
   static void Sub(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   }
+  static void Set(std::atomic<uint64_t>& c, uint64_t n) { c.store(n, std::memory_order_relaxed); }
 };
 
-// Read-only after start, shared by every shard.
+// Read-only after start (but for the session count), shared by every shard.
 struct BrokerShared {
   BrokerConfig config;
   uint32_t shards = 1;
@@ -80,60 +93,15 @@ struct BrokerShared {
   // Where sessions, subscriptions, queued messages and retained messages are kept (the
   // in-memory store by default). Shared by all shards; see persistence/offline_store.h.
   persistence::OfflineStore* store = nullptr;
-};
-
-// One subscriber entry in subs_ or a shared group.
-struct Subscriber {
-  Session* session = nullptr;
-  mqtt::SubscriptionOptions options;
-  uint32_t subscription_id = 0;
-};
-
-struct LocalSubscribers {
-  std::vector<Subscriber> subs;
-  // Interest broadcasts about this filter that some shard has not acknowledged yet. While
-  // any is outstanding, a new subscriber's SUBACK must wait too (with its own broadcast).
-  uint32_t unconfirmed = 0;
-};
-
-struct SharedGroup {
-  std::string name;
-  std::string filter;
-  uint64_t hash = 0;
-  std::vector<Subscriber> members;
-  uint32_t next = 0;              // round robin
-  uint32_t announced_online = 0;  // connected members the other shards were last told of
-  uint32_t Online() const {
-    uint32_t n = 0;
-    for (const Subscriber& m : members) {
-      n += m.session->connection != nullptr;
-    }
-    return n;
-  }
-};
-
-struct LocalSharedGroups {
-  absl::flat_hash_map<std::string, std::unique_ptr<SharedGroup>> by_name;
-};
-
-struct SharedInterest {
-  std::vector<uint32_t> members;  // per shard
-  std::vector<uint32_t> online;   // per shard: members with a connection
-  uint32_t total = 0;
-  uint32_t total_online = 0;
-  uint64_t next = 0;  // round robin over all members
-  uint64_t hash = 0;
-};
-
-struct Interest {
-  uint64_t shards = 0;  // bit per shard with plain subscribers
-  absl::flat_hash_map<std::string, std::unique_ptr<SharedInterest>> shared;
-  bool empty() const { return shards == 0 && shared.empty(); }
+  // Sessions in all (bounded by config.max_sessions; reserved before a session is made).
+  mutable std::atomic<uint64_t> sessions_total{0};
 };
 
 class PublishEncoder;
 
-class BrokerShard final : public shard::ShardApp, public persistence::StoreListener {
+class BrokerShard final : public shard::ShardApp,
+                          public persistence::StoreListener,
+                          public shard::ShardOwned {
  public:
   BrokerShard(shard::Shard& shard, const BrokerShared& shared);
   ~BrokerShard() override;
@@ -161,68 +129,8 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
  private:
   friend class PublishEncoder;
 
-  // ---- connections (handle_connect.cc) ----------------------------------------------------
-  void ProcessInput(Connection& c, std::span<const uint8_t> data);
-  // Keeps bytes to process later (CONNECT or a SUBSCRIBE waiting for a decision); pauses
-  // reading when they grow beyond a packet's worth.
-  void HoldInput(Connection& c, std::span<const uint8_t> data);
-  void ReleaseHeldInput(Connection& c);
-  // Ends a connection whose client finished sending, once nothing it sent is pending.
-  void FinishPeerClosed(Connection& c);
-  void HandleAwaitConnect(Connection& c);
-  void ProcessConnect(Connection& c, const mqtt::Connect& pkt);
-  // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
-  void FinishConnect(Connection& c);
-  void RefuseConnect(Connection& c, mqtt::ProtocolVersion v, mqtt::ReasonCode rc,
-                     std::string_view why);
-  // Ends a connection from the broker's side: a DISCONNECT with `rc` for 5.0 clients that
-  // were connected (when rc is a failure, or server shutdown), then close. `will` says
-  // whether the will is published (abnormal ends) or discarded.
-  void Disconnect(Connection& c, mqtt::ReasonCode rc, std::string_view why, bool publish_will);
-  void ProtocolViolation(Connection& c, mqtt::ReasonCode rc, std::string_view why);
-  void ConnectionGone(Connection& c, bool publish_will);
-  void KeepAliveFired(Connection& c);
-  static void OnConnectionTimer(net::Timer* t);
-
-  // ---- packets after CONNECT (handle_publish.cc, handle_subscribe.cc) -------------------
-  mqtt::SinkAction HandlePacket(Connection& c, const mqtt::FixedHeader& h,
-                                std::span<const uint8_t> body);
-  void HandlePublish(Connection& c, mqtt::Publish& p);
-  // Why the broker does not take a PUBLISH on `topic` from a client (kSuccess: it does). A
-  // will obeys exactly the same rules.
-  struct TopicRefusal {
-    mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;
-    const char* why = "";
-  };
-  TopicRefusal CheckPublishTopic(std::string_view topic) const;
-  void HandlePuback(Connection& c, const mqtt::Puback& p);
-  void HandlePubrec(Connection& c, const mqtt::Pubrec& p);
-  void HandlePubrel(Connection& c, const mqtt::Pubrel& p);
-  void HandlePubcomp(Connection& c, const mqtt::Pubcomp& p);
-  void HandleSubscribe(Connection& c, const mqtt::Subscribe& p);
-  // The authorized SUBSCRIBE of `r` takes effect: subscriptions, interest, retained.
-  void ApplySubscribe(Connection& c, PendingResponse& r);
-  void HandleUnsubscribe(Connection& c, const mqtt::Unsubscribe& p);
-  void HandleDisconnect(Connection& c, const mqtt::Disconnect& p);
-
-  // ---- ordered, possibly asynchronous responses -----------------------------------------
-  PendingResponse& AddResponse(Connection& c, PendingResponse::Kind kind, uint16_t packet_id);
-  // The response waits for `parts` more asynchronous completions (its token is registered).
-  void AwaitParts(Connection& c, PendingResponse& r, uint32_t parts);
-  // One asynchronous part of the response with `token` is done.
-  void ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t refused);
-  void FlushResponses(Connection& c);
-  void WriteResponse(Connection& c, PendingResponse& r);
-  // Holds a response for the debug deferral (config.debug_defer_ms).
-  void Defer(Connection& c, PendingResponse& r);
-  static void OnDeferTimer(net::Timer* t);
-
-  // ---- routing and delivery (delivery.cc) -------------------------------------------------
-  // Routes a message to every shard with matching subscribers (and its retained partition).
-  // Local deliveries are counted into `ack` (the PUBACK/PUBREC of a QoS 1/2 publish; null for
-  // QoS 0, wills and $SYS); returns how many remote shards will report back with `ack`'s
-  // token (0 without `ack`).
-  uint32_t Route(const MessageRef& m, PendingResponse* ack);
+  // What became of a message given to one session, and the count a publisher's
+  // acknowledgement waits for.
   enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kExpired };
   struct DeliveryCount {
     uint32_t delivered = 0;
@@ -240,73 +148,64 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
       return *this;
     }
   };
-  DeliveryCount DeliverLocal(const MessageRef& m);
-  // A PUBLISH arriving on the shard that holds its retained partition and/or subscribers:
-  // stores it as the topic's retained message, delivers it to the local subscribers.
-  DeliveryCount ApplyPublish(const MessageRef& m, bool store_retained, bool deliver);
-  // This shard's retained messages matching `filter` (expired ones are dropped on the way).
-  void MatchRetained(std::string_view filter, std::vector<MessageRef>* out);
-  void ReportDelivery(const shard::Envelope& e, DeliveryCount n);
-  // Hands a reference of `m` to shard `target` as envelope `kind` (kPublish/kPublishShared).
-  void SendMessage(uint32_t target, uint32_t kind, const MessageRef& m, uint64_t token,
-                   uint64_t aux);
-  // Gives a message of a shared group to one local member. `avoid` (the member it is being
-  // taken from) gets it back only if it is the only member and is not ending.
-  DeliveryCount DeliverShared(const MessageRef& m, uint64_t group_hash,
-                              const Session* avoid = nullptr, bool avoid_ending = false);
-  // Picks the shard for a message of a shared group (weighted by members per shard).
-  uint32_t PickSharedShard(SharedInterest& si, uint32_t exclude_local = 0);
-  Outcome DeliverToSession(Session& s, const MessageRef& m, mqtt::Qos qos, bool retain,
-                           uint32_t subscription_id, uint64_t shared_group, PublishEncoder* enc);
-  // Writes a PUBLISH; false if it exceeds the client's Maximum Packet Size (then nothing is
-  // written and the message counts as delivered [MQTT-3.1.2-25]).
-  bool WritePublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
-                    uint16_t packet_id, uint32_t subscription_id, PublishEncoder* enc);
-  template <typename P>
-  void Write(Connection& c, const P& p);
-  uint16_t NextPacketId(Session& s);
-  // `q` has just been sent with `packet_id`: it is in flight until acknowledged.
-  void AddInflight(Session& s, Queued&& q, uint16_t packet_id);
-  uint32_t Window(const Connection& c) const;
-  // Sends what the window allows: in-flight messages not yet sent on this connection, then
-  // the queue.
-  void SendQueued(Session& s);
-  // A resumed session: every in-flight message is to be sent again (SendQueued does it).
-  void ResendInflight(Session& s);
-  bool ResendOne(Session& s);
-  void EraseInflight(Session& s, size_t i);
-  void RedistributeShared(Session& s, bool ending);
 
-  // ---- subscriptions (handle_subscribe.cc) ------------------------------------------------
-  // Adds or replaces; returns true if the session already had this filter. `acks` gets the
-  // number of interest acknowledgements the SUBACK must wait for.
-  bool AddSubscription(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
-                       uint32_t subscription_id, uint64_t token, uint32_t* acks);
-  bool RemoveSubscription(Session& s, std::string_view filter);
-  void RemoveAllSubscriptions(Session& s);
-  // Broadcasts this shard's interest in a filter/group. With a response token, every other
-  // shard acknowledges and the response waits for them (returns how many).
-  uint32_t BroadcastInterest(std::string_view filter, std::string_view share_name, uint32_t count,
-                             uint64_t token, uint32_t online = 0);
-  // Tells every shard how many members (and connected members) a local shared group has.
-  uint32_t AnnounceGroup(SharedGroup& g, uint64_t token);
-  // After a session connects or loses its connection: re-announces its shared groups whose
-  // connected-member count changed, so that other shards send their messages to members
-  // that can take them now.
-  void AnnouncePresence(const Session& s);
-  void OnInterestAck(uint64_t broadcast);
-  void ApplyInterest(const InterestUpdate& u);
-  struct RetainedFilter {
-    std::string filter;
-    uint32_t subscription_id = 0;
-    mqtt::Qos granted = mqtt::Qos::k0;
-  };
-  // Asks the shards holding matching retained messages; they are sent after the SUBACK.
-  void RequestRetained(Connection& c, PendingResponse& suback, std::vector<RetainedFilter> filters);
-  void HandleRetainedQuery(const RetainedQuery& q);
-  void HandleRetainedReply(RetainedReply& r);
+  // ---- cross-shard messages (broker_shard.cc) -----------------------------------------------
+  void Handle(uint32_t from, PublishMsg&& m);
+  void Handle(uint32_t from, SharedPublishMsg&& m);
+  void Handle(uint32_t from, DeliveryReportMsg&& m);
+  void Handle(uint32_t from, InterestBatchMsg&& m);
+  void Handle(uint32_t from, InterestAckMsg&& m);
+  void Handle(uint32_t from, RetainedQueryMsg&& m);
+  void Handle(uint32_t from, RetainedReplyMsg&& m);
+  template <typename M>
+  void Send(uint32_t target, M&& m) {
+    shard_.Send(target, ToEnvelope(std::move(m)));
+  }
 
-  // ---- sessions (handle_connect.cc) -------------------------------------------------------
+  // ---- reading (packet_intake.cc) ---------------------------------------------------------
+  void ProcessInput(Connection& c, std::span<const uint8_t> data);
+  // Keeps bytes to process later (CONNECT or packets after a SUBSCRIBE waiting for a
+  // decision); stops reading when they grow beyond a packet's worth.
+  void HoldInput(Connection& c, std::span<const uint8_t> data);
+  void ReleaseHeldInput(Connection& c);
+  // Stops / resumes reading from `c` for `reason` (ReadHold); reading goes on when no reason
+  // is left. Time spent held is not charged to keep alive.
+  void HoldReading(Connection& c, ReadHold reason);
+  // The shard's mailboxes are backlogged: `c` is read again (and its held input processed)
+  // once they drain (OnLoopEnd).
+  void HoldForBacklog(Connection& c);
+  void ReleaseReading(Connection& c, ReadHold reason);
+  mqtt::SinkAction HandlePacket(Connection& c, const mqtt::FixedHeader& h,
+                                std::span<const uint8_t> body);
+  // Ends a connection whose client finished sending, once nothing it sent is pending.
+  void FinishPeerClosed(Connection& c);
+
+  // ---- connections and sessions (session_lifecycle.cc) ---------------------------------
+  void HandleAwaitConnect(Connection& c);
+  void ProcessConnect(Connection& c, const mqtt::Connect& pkt);
+  // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
+  void FinishConnect(Connection& c);
+  // Takeover, clean start, resume or a new session for `client_id`; null when the session
+  // limit is reached. *present: an existing session was resumed.
+  Session* AttachSession(Connection& c, const std::string& client_id, bool* present);
+  void StoreWill(Session& s, const mqtt::Connect& pkt);
+  void WriteConnack(Connection& c, const Session& s, bool present, bool assigned,
+                    bool expiry_capped);
+  void RefuseConnect(Connection& c, mqtt::ProtocolVersion v, mqtt::ReasonCode rc,
+                     std::string_view why);
+  // Ends a connection from the broker's side: a DISCONNECT with `rc` for 5.0 clients that
+  // were connected, then close. `publish_will` says whether the will is published (abnormal
+  // ends) or discarded.
+  void Disconnect(Connection& c, mqtt::ReasonCode rc, std::string_view why, bool publish_will);
+  void ProtocolViolation(Connection& c, mqtt::ReasonCode rc, std::string_view why);
+  // The connection stops being the session's: presence, aliases, the will, the session's end
+  // or its expiry timer.
+  void ConnectionGone(Connection& c, bool publish_will);
+  // The last steps of every end of a connection: kClosing, responses dropped, timer stopped,
+  // the socket closed (`mode`).
+  void CloseConnection(Connection& c, net::CloseMode mode, int err);
+  void KeepAliveFired(Connection& c);
+  static void OnConnectionTimer(net::Timer* t);
   void EndSession(Session& s);
   void ScheduleSessionExpiry(Session& s);
   void PublishWill(Session& s);
@@ -315,6 +214,128 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   std::string AssignClientId();
   Session::Timers& SessionTimers(Session& s);
   static std::string_view ClientId(const Connection& c);
+
+  // ---- PUBLISH from clients (publish_intake.cc) ------------------------------------------
+  void HandlePublish(Connection& c, mqtt::Publish& p);
+  // Resolves the 5.0 Topic Alias of `p` into *topic; false after a protocol violation.
+  bool ResolveTopicAlias(Connection& c, const mqtt::Publish& p, std::string_view* topic);
+  // Receive Maximum and the 3.x bound on unreleased QoS 2 ids; false after a violation.
+  bool AdmitInboundQos(Connection& c, const mqtt::Publish& p);
+  // Why the broker does not take a PUBLISH on `topic` from a client (kSuccess: it does). A
+  // will obeys exactly the same rules.
+  struct TopicRefusal {
+    mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;
+    const char* why = "";
+  };
+  TopicRefusal CheckPublishTopic(std::string_view topic) const;
+  void HandlePuback(Connection& c, const mqtt::Puback& p);
+  void HandlePubrec(Connection& c, const mqtt::Pubrec& p);
+  void HandlePubrel(Connection& c, const mqtt::Pubrel& p);
+  void HandlePubcomp(Connection& c, const mqtt::Pubcomp& p);
+  void HandleDisconnect(Connection& c, const mqtt::Disconnect& p);
+
+  // ---- routing (routing.cc) ----------------------------------------------------------------
+  // Routes a message to every shard with matching subscribers (and its retained partition).
+  // Local deliveries are counted into `ack` (the PUBACK/PUBREC of a QoS 1/2 publish; null for
+  // QoS 0, wills and $SYS); returns how many remote shards will report back with `ack`'s
+  // token (0 without `ack`).
+  uint32_t Route(const MessageRef& m, PendingResponse* ack);
+  void ReportDelivery(uint32_t to, uint64_t token, DeliveryCount n);
+  // Messages of shared groups this session cannot take now go to another member.
+  void RedistributeShared(Session& s, bool ending);
+
+  // ---- delivery to local sessions (delivery.cc) --------------------------------------------
+  // Delivers to the subscribers in `subs` (this shard's, from a match).
+  DeliveryCount DeliverLocal(const MessageRef& m, std::vector<Subscriber>& subs);
+  // Gives a message of a shared group to one local member (see Router::PickMember).
+  DeliveryCount DeliverShared(const MessageRef& m, SharedGroup* g, const Session* avoid = nullptr,
+                              bool avoid_ending = false);
+  // One copy of `m` for session `s`: how it is sent (QoS, RETAIN, Subscription Identifiers)
+  // and to which shared group it was given, if any.
+  struct Delivery {
+    mqtt::Qos qos = mqtt::Qos::k0;
+    bool retain = false;
+    SubscriptionIds subscription_ids;
+    SharedGroupKeyRef shared_group;
+  };
+  Outcome DeliverToSession(Session& s, const MessageRef& m, Delivery d, PublishEncoder* enc);
+  // Writes a PUBLISH; false if it exceeds the client's Maximum Packet Size (then nothing is
+  // written and the message counts as delivered [MQTT-3.1.2-25]).
+  bool WritePublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
+                    uint16_t packet_id, const SubscriptionIds& ids, PublishEncoder* enc);
+  bool WriteAliasedPublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
+                           uint16_t packet_id, const SubscriptionIds& ids);
+  // The copy a session gets from its subscriptions in subs[begin, end) (all its own).
+  bool CombineMatches(const Session& s, const Message& m, std::span<const Subscriber> subs,
+                      Delivery* d) const;
+  template <typename P>
+  void Write(Connection& c, const P& p);
+  uint32_t Window(const Connection& c) const;
+  // Sends what the window allows: in-flight messages not yet sent on this connection, then
+  // the queue.
+  void SendQueued(Session& s);
+  bool ResendOne(Session& s);
+  void EraseInflight(Session& s, size_t i);
+  Queued TakeQueued(Session& s, size_t i);
+  bool QueueHasRoom(const Session& s, const Message& m);
+
+  // ---- subscriptions (subscriptions.cc) ---------------------------------------------------
+  void HandleSubscribe(Connection& c, const mqtt::Subscribe& p);
+  // The authorized SUBSCRIBE of `r` takes effect: subscriptions, interest, retained.
+  void ApplySubscribe(Connection& c, PendingResponse& r);
+  void HandleUnsubscribe(Connection& c, const mqtt::Unsubscribe& p);
+  // Adds or replaces; returns true if the session already had this filter. The SUBACK (`r`)
+  // waits until every shard routes the filter here.
+  bool AddSubscription(Connection& c, Session& s, std::string_view filter,
+                       const mqtt::SubscriptionOptions& o, uint32_t subscription_id,
+                       PendingResponse& r);
+  bool AddPlain(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
+                uint32_t subscription_id, uint64_t* wait_seq);
+  bool AddShared(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
+                 uint32_t subscription_id, uint64_t* wait_seq);
+  bool RemoveSubscription(Session& s, std::string_view filter);
+  void RemoveAllSubscriptions(Session& s);
+  // Tells every shard how many members (and connected members) a local shared group has.
+  void AnnounceGroup(SharedGroup& g);
+  // After a session connects or loses its connection: re-announces its shared groups whose
+  // connected-member count changed.
+  void AnnouncePresence(const Session& s);
+  // The response `r` waits until every other shard applied interest update `seq`.
+  void AwaitInterest(Connection& c, PendingResponse& r, uint64_t seq);
+
+  // ---- retained messages (retained.cc) -----------------------------------------------------
+  struct RetainedFilter {
+    std::string filter;
+    uint32_t subscription_id = 0;
+    mqtt::Qos granted = mqtt::Qos::k0;
+  };
+  // A PUBLISH arriving on the shard that holds its retained partition.
+  void StoreRetained(const MessageRef& m);
+  // This shard's retained messages matching `filter` (expired ones are dropped on the way).
+  void MatchRetained(std::string_view filter, std::vector<MessageRef>* out);
+  // Asks the shards holding matching retained messages; they are sent after the SUBACK.
+  void RequestRetained(Connection& c, PendingResponse& suback, std::vector<RetainedFilter> filters);
+  void MaybeSendRetained(uint64_t request);
+  // A live message is being delivered to `s` while it fetches retained messages: a retained
+  // message of that topic is not sent after it (it would be older).
+  void NoteLiveTopic(Session& s, std::string_view topic);
+  void ForgetRetainedRequest(uint64_t request);
+  static void OnRetainedSweep(net::Timer* t);
+
+  // ---- ordered responses (responses.cc) ----------------------------------------------------
+  PendingResponse& AddResponse(Connection& c, PendingResponse::Kind kind, uint16_t packet_id);
+  // The response waits for `parts` more asynchronous completions (its token is registered).
+  void AwaitParts(Connection& c, PendingResponse& r, uint32_t parts);
+  // One asynchronous part of the response with `token` is done.
+  void ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t refused);
+  void FlushResponses(Connection& c);
+  void WriteResponse(Connection& c, PendingResponse& r);
+  void WritePublishAck(Connection& c, PendingResponse& r);
+  // Forgets the responses a closing connection still owed, with their tokens and requests.
+  void DropResponses(Connection& c);
+  // Holds a response for the debug deferral (config.debug_defer_ms).
+  void Defer(Connection& c, PendingResponse& r);
+  static void OnDeferTimer(net::Timer* t);
 
   // ---- $SYS (sys.cc) ----------------------------------------------------------------------
   void PublishSys();
@@ -355,40 +376,31 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
     }
   };
   absl::flat_hash_set<std::unique_ptr<Session>, SessionHash, SessionEq> sessions_;
-  FilterTrie<LocalSubscribers> subs_;
-  FilterTrie<LocalSharedGroups> shared_subs_;
-  absl::flat_hash_map<uint64_t, SharedGroup*> shared_by_hash_;
-  FilterTrie<Interest> interest_;
-  absl::flat_hash_map<uint64_t, SharedInterest*> interest_by_hash_;
+  Router router_;
+  InterestReplicator interest_;
   RetainedStore retained_;
-
-  // Interest broadcasts awaiting acknowledgements: broadcast id -> what it was about.
-  struct PendingInterest {
-    std::string filter;  // plain filters only (shared groups need no confirmation tracking)
-    uint32_t acks_left = 0;
-    uint64_t token = 0;  // the SUBACK waiting for them
-  };
-  absl::flat_hash_map<uint64_t, PendingInterest> pending_interest_;
+  uint64_t queued_bytes_ = 0;  // in this shard's session queues (its share of the total)
 
   // Asynchronous completions: token -> the connection whose response waits for it.
   absl::flat_hash_map<uint64_t, net::ConnId> tokens_;
   uint64_t last_token_ = 0;
 
-  // Retained-message requests in flight: request -> state.
+  // Retained-message fetches in flight: request -> state.
   struct RetainedRequest {
     net::ConnId conn;
+    Session* session = nullptr;
     std::vector<RetainedFilter> filters;
     std::vector<std::vector<MessageRef>> results;  // per filter
     uint32_t waiting = 0;                          // shards yet to answer
     bool suback_sent = false;
+    // Topics delivered live to the session since the fetch began (bounded): their retained
+    // messages are older than what the client has.
+    absl::flat_hash_set<std::string> live_topics;
   };
   absl::flat_hash_map<uint64_t, std::unique_ptr<RetainedRequest>> retained_requests_;
-  void MaybeSendRetained(uint64_t request);
-  // Forgets the responses a closing connection still owed, with their tokens and requests.
-  void DropResponses(Connection& c);
 
-  // Connections paused because this shard's mailboxes are backlogged.
-  std::vector<net::ConnId> paused_for_backlog_;
+  // Connections held because this shard's mailboxes are backlogged.
+  std::vector<net::ConnId> held_for_backlog_;
 
   // Debug deferral (config.debug_defer_ms): tokens released in order by one timer.
   std::deque<std::pair<int64_t, uint64_t>> deferred_;
@@ -398,6 +410,7 @@ class BrokerShard final : public shard::ShardApp, public persistence::StoreListe
   };
   ShardTimer defer_timer_;
   ShardTimer sys_timer_;
+  ShardTimer retained_timer_;
 
   std::vector<Subscriber> match_scratch_;
   std::string forward_scratch_;

@@ -6,12 +6,13 @@
 //   kConnected -> kClosing
 //
 // Responses that may wait on an asynchronous decision (CONNACK, SUBACK, UNSUBACK, PUBACK,
-// PUBREC, PUBCOMP) go through `responses`, an ordered queue: each entry becomes ready when
-// its pending count reaches zero, and entries leave in order, so acknowledgements keep the
-// order of the packets they answer [MQTT-4.6.0-2/3]. Today the waits are: remote shards
-// reporting delivery of a QoS 1/2 message, other shards acknowledging a new subscription's
-// interest, and the debug deferral; the store (durability) and plugins (auth, ACL) will add
-// theirs through the same counts.
+// PUBREC, PUBCOMP) go through `responses` (response_queue.h), an ordered queue: acknowledgements
+// keep the order of the packets they answer [MQTT-4.6.0-2/3].
+//
+// Reading: the broker stops reading from a connection for reasons of its own (ReadHold):
+// its output is congested, this shard's mailboxes are backlogged, or packets wait for a
+// decision. Time spent so is not the client's silence: keep alive is charged only for time
+// the broker was willing to read (handle_connect.cc).
 #pragma once
 
 #include <cstdint>
@@ -20,9 +21,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 
-#include "core/base/ring_queue.h"
+#include "core/broker/response_queue.h"
 #include "core/mqtt/packet_reader.h"
 #include "core/mqtt/reason_code.h"
 #include "core/mqtt/types.h"
@@ -40,45 +40,28 @@ struct ConnectionTimer : net::Timer {
   Connection* conn;
 };
 
-// A SUBSCRIBE accepted for processing but not applied yet: it waits for its authorization
-// (the ACL decision; today the debug deferral stands in for it).
-struct PendingSubscribe {
-  struct Entry {
-    std::string filter;
-    mqtt::SubscriptionOptions options;
-  };
-  std::vector<Entry> entries;
-  uint32_t subscription_id = 0;
-};
-
-// A response waiting in order for its turn (see above).
-struct PendingResponse {
-  enum class Kind : uint8_t { kConnack, kPuback, kPubrec, kPubcomp, kSuback, kUnsuback };
-  Kind kind = Kind::kPuback;
-  uint16_t packet_id = 0;
-  uint32_t waiting = 0;  // asynchronous parts still outstanding
-  uint64_t token = 0;    // identifies this entry to asynchronous completions
-  mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;
-  // Delivery reports (PUBACK/PUBREC): how many subscribers took the message and how many
-  // could not (their queue was full).
-  uint32_t delivered = 0;
-  uint32_t refused = 0;
-  // SUBACK/UNSUBACK: one code per filter.
-  absl::InlinedVector<mqtt::ReasonCode, 4> codes;
-  // SUBACK: the subscriptions to apply once authorized (null once applied), and the
-  // retained messages to send once the SUBACK has gone out.
-  std::unique_ptr<PendingSubscribe> subscribe;
-  uint64_t retained_request = 0;
+// Why the broker is not reading from a connection (bits; reading resumes when none is left).
+enum ReadHold : uint8_t {
+  kHoldCongested = 1,  // its output is above the high watermark
+  kHoldBacklog = 2,    // this shard's mailboxes are backlogged
+  kHoldPending = 4,    // packets wait in `held` for a decision
 };
 
 // Outbound topic aliases (server -> a 5.0 client that announced Topic Alias Maximum > 0).
 struct OutboundAliases {
   absl::flat_hash_map<std::string, uint16_t> by_topic;
   uint16_t next = 1;
+  size_t bytes = 0;  // topic bytes held (bounded by BrokerConfig::max_topic_alias_bytes)
 };
 
 class Connection {
  public:
+  enum class State : uint8_t { kAwaitConnect, kAuthorizing, kConnected, kClosing };
+
+  Connection(BrokerShard* shard, net::Conn* conn, uint32_t max_packet_size);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
   std::string& Held() {
     if (!held) {
       held = std::make_unique<std::string>();
@@ -86,12 +69,6 @@ class Connection {
     return *held;
   }
   size_t held_size() const { return held ? held->size() : 0; }
-
-  enum class State : uint8_t { kAwaitConnect, kAuthorizing, kConnected, kClosing };
-
-  Connection(BrokerShard* shard, net::Conn* conn, uint32_t max_packet_size);
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   BrokerShard* const shard;
   net::Conn* const conn;
@@ -106,12 +83,16 @@ class Connection {
   // The id the broker assigned (5.0 empty client id), until the session holds it.
   std::unique_ptr<std::string> assigned_id;
   ConnectionTimer timer;  // connect timeout, then keep alive
+
+  // Keep alive: the last complete control packet, and reading held by the broker.
   int64_t last_packet_ms = 0;
+  uint8_t read_holds = 0;  // ReadHold bits
+  int64_t held_since_ms = 0;
   uint32_t keepalive_ms = 0;       // 0: no keep alive; else 1.5x the negotiated value
   uint16_t keepalive_s = 0;        // negotiated
   bool keepalive_lowered = false;  // announced as Server Keep Alive (5.0)
+
   bool clean_start = true;
-  bool paused_while_connecting = false;
   // A SUBSCRIBE waits for its authorization: later packets of this connection wait too (in
   // `held`), so the connection's packets take effect in the order they were sent.
   bool blocked = false;
@@ -119,6 +100,7 @@ class Connection {
   // The client finished sending while packets were held for a pending decision: they are
   // processed when it comes, then the connection ends as a lost one (the will applies).
   bool peer_closed = false;
+  bool will_suppressed = false;  // normal DISCONNECT: do not publish the will
 
   // What the client told us (MQTT 5; 3.x gets the defaults).
   uint32_t client_max_packet_size = mqtt::kMaxPacketSize;
@@ -126,14 +108,13 @@ class Connection {
   uint16_t client_topic_alias_max = 0;
   uint32_t connect_session_expiry_s = 0;
 
-  // Inbound flow control: QoS 1/2 PUBLISHes received and not fully acknowledged yet.
-  uint32_t inbound_unacked = 0;
+  // Inbound flow control: QoS 1 PUBLISHes whose PUBACK has not been written yet. With the
+  // session's unreleased QoS 2 ids, what Receive Maximum limits [MQTT-3.3.4-7].
+  uint32_t pending_pubacks = 0;
   std::unique_ptr<std::vector<std::string>> inbound_aliases;  // index = alias - 1
   std::unique_ptr<OutboundAliases> outbound_aliases;
 
-  base::RingQueue<PendingResponse> responses;
-  bool will_suppressed = false;  // normal DISCONNECT: do not publish the will
-  bool read_paused_backlog = false;
+  ResponseQueue responses;
 };
 
 }  // namespace ringmq::broker

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 
 #include "core/base/strings.h"
+#include "core/mqtt/topic.h"
 
 namespace ringmq::broker {
 
@@ -93,9 +94,8 @@ class FilterTrie {
     Node* n = &root_;
     size_t pos = 0;
     for (;;) {
-      size_t slash = filter.find('/', pos);
-      std::string_view level = filter.substr(
-          pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+      size_t next;
+      std::string_view level = mqtt::LevelAt(filter, pos, &next);
       if (level == "#") {
         return &n->hash;
       }
@@ -103,18 +103,17 @@ class FilterTrie {
       if (n == nullptr) {
         return nullptr;
       }
-      if (slash == std::string_view::npos) {
+      if (next == std::string_view::npos) {
         return &n->value;
       }
-      pos = slash + 1;
+      pos = next;
     }
   }
 
   // Returns true if `n` became empty (the caller removes it).
   static bool EraseAt(Node* n, std::string_view filter, size_t pos) {
-    size_t slash = filter.find('/', pos);
-    std::string_view level =
-        filter.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    size_t next;
+    std::string_view level = mqtt::LevelAt(filter, pos, &next);
     if (level == "#") {
       n->hash.reset();
       return n->Empty();
@@ -124,11 +123,11 @@ class FilterTrie {
       return false;
     }
     bool child_empty;
-    if (slash == std::string_view::npos) {
+    if (next == std::string_view::npos) {
       child->value.reset();
       child_empty = child->Empty();
     } else {
-      child_empty = EraseAt(child, filter, slash + 1);
+      child_empty = EraseAt(child, filter, next);
     }
     if (child_empty) {
       if (level == "+") {
@@ -156,10 +155,8 @@ class FilterTrie {
     if (n->hash && wildcards) {
       f(*n->hash);
     }
-    size_t slash = topic.find('/', pos);
-    std::string_view level =
-        topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-    size_t next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
+    size_t next;
+    std::string_view level = mqtt::LevelAt(topic, pos, &next);
     if (!n->children.empty()) {
       auto it = n->children.find(base::ToAbsl(level));
       if (it != n->children.end()) {

@@ -15,11 +15,17 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
+
 #include "core/mqtt/types.h"
 
 namespace ringmq::broker {
 
 class Message;
+
+// The Subscription Identifiers a delivery carries (5.0): one per matching subscription that
+// has one, all in one PUBLISH [MQTT-3.3.4-3].
+using SubscriptionIds = absl::InlinedVector<uint32_t, 1>;
 
 class MessageRef {
  public:

@@ -1,5 +1,6 @@
-// Which shard owns what: a client's session (its home shard), a topic's retained message, a
-// shared group's identity. The hashes are fixed functions of the bytes (no per-process seed),
+// Which shard owns what: a client's session (its home shard), a topic's retained message.
+// (Shared groups are identified by their text, never by a hash: see shared_group_key.h.) The
+// hashes are fixed functions of the bytes (no per-process seed),
 // because sessions and retained messages are stored and must land on the same shard after a
 // restart with the same shard count.
 #pragma once
@@ -51,15 +52,6 @@ constexpr uint32_t HomeShard(std::string_view client_id, uint32_t shards) {
 constexpr uint32_t RetainShard(std::string_view topic, uint32_t shards) {
   using namespace shard_hash_internal;
   return Reduce(Mix(Fnv1a(topic, 0x84222325cbf29ce4ull)), shards);
-}
-
-// Identifies a shared group (share name + filter) on every shard; never 0 ("not shared").
-constexpr uint64_t SharedGroupHash(std::string_view share_name, std::string_view filter) {
-  using namespace shard_hash_internal;
-  uint64_t h = Fnv1a(share_name);
-  h = Fnv1a(std::string_view("\0", 1), h);
-  h = Mix(Fnv1a(filter, h));
-  return h == 0 ? 1 : h;
 }
 
 }  // namespace ringmq::broker

@@ -9,6 +9,7 @@ namespace ringmq::broker {
 
 void BrokerShard::OnSysTimer(net::Timer* t) {
   BrokerShard* b = static_cast<ShardTimer*>(t)->broker;
+  b->AssertOnOwnShard();
   if (b->stopping_) {
     return;
   }
@@ -25,43 +26,61 @@ void BrokerShard::PublishInternal(std::string_view topic, std::string_view paylo
   Route(Message::Create(init), nullptr);
 }
 
+namespace {
+
+uint64_t Load(const std::atomic<uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
+
+// Sum of one counter over every shard.
+uint64_t Total(const std::vector<std::unique_ptr<ShardCounters>>& all,
+               std::atomic<uint64_t> ShardCounters::*field) {
+  uint64_t n = 0;
+  for (const auto& c : all) {
+    n += Load((*c).*field);
+  }
+  return n;
+}
+
+}  // namespace
+
 void BrokerShard::PublishSys() {
-  auto load = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  uint64_t clients = 0, sessions = 0, subscriptions = 0, retained = 0;
-  uint64_t in = 0, out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
-  for (uint32_t i = 0; i < shared_.counters.size(); ++i) {
-    const ShardCounters& c = *shared_.counters[i];
-    clients += load(c.clients);
-    sessions += load(c.sessions);
-    subscriptions += load(c.subscriptions);
-    retained += load(c.retained);
-    in += load(c.messages_in);
-    out += load(c.messages_out);
-    bytes_in += load(c.bytes_in);
-    bytes_out += load(c.bytes_out);
-    dropped += load(c.dropped);
+  const auto& all = shared_.counters;
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    const ShardCounters& c = *all[i];
     const std::string prefix = absl::StrFormat("$SYS/broker/load/shard/%d/", i);
-    PublishInternal(prefix + "clients", absl::StrFormat("%d", load(c.clients)), true);
-    PublishInternal(prefix + "messages/received", absl::StrFormat("%d", load(c.messages_in)), true);
-    PublishInternal(prefix + "messages/sent", absl::StrFormat("%d", load(c.messages_out)), true);
+    PublishInternal(prefix + "clients", absl::StrFormat("%d", Load(c.clients)), true);
+    PublishInternal(prefix + "messages/received", absl::StrFormat("%d", Load(c.messages_in)), true);
+    PublishInternal(prefix + "messages/sent", absl::StrFormat("%d", Load(c.messages_out)), true);
   }
   const int64_t uptime_s = (now_ms() - shared_.start_ms) / 1000;
-  const std::pair<std::string_view, std::string> values[] = {
-      {"$SYS/broker/version", shared_.version},
-      {"$SYS/broker/uptime", absl::StrFormat("%d seconds", uptime_s)},
-      {"$SYS/broker/shards", absl::StrFormat("%d", shards_)},
-      {"$SYS/broker/clients/connected", absl::StrFormat("%d", clients)},
-      {"$SYS/broker/clients/total", absl::StrFormat("%d", sessions)},
-      {"$SYS/broker/subscriptions/count", absl::StrFormat("%d", subscriptions)},
-      {"$SYS/broker/retained messages/count", absl::StrFormat("%d", retained)},
-      {"$SYS/broker/messages/received", absl::StrFormat("%d", in)},
-      {"$SYS/broker/messages/sent", absl::StrFormat("%d", out)},
-      {"$SYS/broker/messages/dropped", absl::StrFormat("%d", dropped)},
-      {"$SYS/broker/bytes/received", absl::StrFormat("%d", bytes_in)},
-      {"$SYS/broker/bytes/sent", absl::StrFormat("%d", bytes_out)},
+  PublishInternal("$SYS/broker/version", shared_.version, /*retain=*/true);
+  PublishInternal("$SYS/broker/uptime", absl::StrFormat("%d seconds", uptime_s), /*retain=*/true);
+  PublishInternal("$SYS/broker/shards", absl::StrFormat("%d", shards_), /*retain=*/true);
+  using C = ShardCounters;
+  const std::pair<std::string_view, std::atomic<uint64_t> C::*> totals[] = {
+      {"$SYS/broker/clients/connected", &C::clients},
+      {"$SYS/broker/clients/total", &C::sessions},
+      {"$SYS/broker/subscriptions/count", &C::subscriptions},
+      {"$SYS/broker/retained messages/count", &C::retained},
+      {"$SYS/broker/retained messages/bytes", &C::retained_bytes},
+      {"$SYS/broker/messages/queued bytes", &C::queued_bytes},
+      {"$SYS/broker/messages/received", &C::messages_in},
+      {"$SYS/broker/messages/sent", &C::messages_out},
+      {"$SYS/broker/messages/dropped", &C::dropped},
+      {"$SYS/broker/bytes/received", &C::bytes_in},
+      {"$SYS/broker/bytes/sent", &C::bytes_out},
+      // Limits reached, each counted where it was hit (docs/configuration.md).
+      {"$SYS/broker/limits/sessions", &C::refused_sessions},
+      {"$SYS/broker/limits/queued-bytes-total", &C::refused_queue_total},
+      {"$SYS/broker/limits/retained", &C::refused_retained},
+      {"$SYS/broker/limits/subscriptions-per-session", &C::refused_subscriptions},
+      {"$SYS/broker/limits/filters-per-subscribe", &C::refused_filters},
+      {"$SYS/broker/limits/unreleased-qos2", &C::refused_unreleased_qos2},
+      {"$SYS/broker/limits/topic-alias-bytes", &C::alias_table_full},
   };
-  for (const auto& [topic, value] : values) {
-    PublishInternal(topic, value, /*retain=*/true);
+  for (const auto& [topic, field] : totals) {
+    PublishInternal(topic, absl::StrFormat("%d", Total(all, field)), /*retain=*/true);
   }
 }
 

@@ -57,4 +57,16 @@ size_t TopicLevelCount(std::string_view topic);
 // True if the filter contains '+' or '#'.
 bool HasWildcard(std::string_view filter);
 
+// Walks the levels of a topic name or filter: the level starting at `pos`, with *next set to
+// the start of the following one (npos after the last). "a//b" has the levels "a", "", "b".
+inline std::string_view LevelAt(std::string_view topic, size_t pos, size_t* next) {
+  const size_t slash = topic.find('/', pos);
+  if (slash == std::string_view::npos) {
+    *next = std::string_view::npos;
+    return topic.substr(pos);
+  }
+  *next = slash + 1;
+  return topic.substr(pos, slash - pos);
+}
+
 }  // namespace ringmq::mqtt

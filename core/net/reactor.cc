@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +213,7 @@ Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
   c->read_paused_ = false;
   c->closing_ = false;
   c->flush_then_close_ = false;
+  c->draining_ = false;
   c->detaching_ = false;
   c->connecting_ = false;
   c->congested_ = false;
@@ -314,17 +316,31 @@ void Reactor::Close(Conn& c, CloseMode mode, int err) {
   if (c.closing_) {
     return;
   }
-  if (mode == CloseMode::kAfterFlush && (!c.out_.empty() || c.send_inflight_)) {
-    if (!c.flush_then_close_) {
-      c.flush_then_close_ = true;
-      c.close_err_ = err;
-      c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
-      PauseRead(c);
-      lingering_.push_back(c.id());
-    }
+  if (mode == CloseMode::kNow || c.connecting_ || c.detaching_) {
+    BeginClose(c, err);
     return;
   }
-  BeginClose(c, err);
+  if (c.flush_then_close_) {
+    return;  // already on its way
+  }
+  c.flush_then_close_ = true;
+  c.close_err_ = err;
+  c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
+  PauseRead(c);
+  lingering_.push_back(c.id());
+  if (c.out_.empty() && !c.send_inflight_) {
+    StartDrain(c);
+  }
+}
+
+void Reactor::StartDrain(Conn& c) {
+  if (c.peer_closed_) {
+    BeginClose(c, c.close_err_);  // nothing more will come: close now
+    return;
+  }
+  ::shutdown(c.fd_, SHUT_WR);
+  c.draining_ = true;
+  ReadToDrain(c);
 }
 
 void Reactor::CheckLingering() {
@@ -351,7 +367,7 @@ void Conn::MarkDirty() {
 }
 
 void Conn::Write(std::span<const uint8_t> bytes) {
-  if (closing_ || bytes.empty()) {
+  if (closing_ || draining_ || bytes.empty()) {
     return;
   }
   out_.Append(bytes);
@@ -360,14 +376,14 @@ void Conn::Write(std::span<const uint8_t> bytes) {
 
 uint8_t* Conn::WriteUninitialized(size_t n) {
   uint8_t* p = out_.AppendUninitialized(n);
-  if (!closing_) {
+  if (!closing_ && !draining_) {
     MarkDirty();
   }
   return p;
 }
 
 void Conn::WriteShared(const BufferRef& buf, size_t offset, size_t len) {
-  if (closing_ || len == 0) {
+  if (closing_ || draining_ || len == 0) {
     return;
   }
   out_.AppendShared(buf, offset, len);

@@ -56,8 +56,13 @@ struct ConnId {
 };
 
 enum class CloseMode : uint8_t {
-  kNow,         // discard queued output and close
-  kAfterFlush,  // stop reading, send what is queued (bounded by close_linger_ms), then close
+  kNow,  // discard queued output and close
+  // Stop handing input to the handler, send what is queued, shut down the write side (the
+  // peer reads everything, then EOF), read and discard until the peer closes too, then close.
+  // All of it bounded by close_linger_ms. Closing with unread input would make the kernel
+  // answer with a reset, which destroys what the peer had not read yet (a DISCONNECT with its
+  // reason, say) while it is still sending.
+  kAfterFlush,
 };
 
 class Conn {
@@ -135,6 +140,7 @@ class Conn {
   bool read_paused_ = false;
   bool closing_ = false;  // Close() called or peer gone: no more handler callbacks
   bool flush_then_close_ = false;
+  bool draining_ = false;  // kAfterFlush: written side shut down, input read and discarded
   bool detaching_ = false;
   bool connecting_ = false;
   bool congested_ = false;
@@ -301,6 +307,10 @@ class Reactor {
   virtual void BeginClose(Conn& c, int err) = 0;
   // Force-closes connections whose kAfterFlush linger deadline has passed.
   void CheckLingering();
+  // kAfterFlush: everything queued is sent; shut down the write side and drain the input.
+  void StartDrain(Conn& c);
+  // Starts reading again on a draining connection (input is discarded from now on).
+  virtual void ReadToDrain(Conn& c) = 0;
 
   Conn* AllocConn(int fd, uint32_t listener_id);
   // Returns the Conn to the free list (after OnClosed/OnDetached and with no kernel ops).

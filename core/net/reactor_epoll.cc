@@ -51,6 +51,7 @@ class EpollReactor final : public Reactor {
   Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) override;
   void PauseRead(Conn& c) override;
   void ResumeRead(Conn& c) override;
+  void ReadToDrain(Conn& c) override;
   void Detach(Conn& c) override;
   void Flush() override;
   int Poll(int timeout_ms) override;
@@ -226,6 +227,11 @@ void EpollReactor::ResumeRead(Conn& c) {
   }
 }
 
+void EpollReactor::ReadToDrain(Conn& c) {
+  c.read_paused_ = false;
+  UpdateInterest(c);
+}
+
 void EpollReactor::Detach(Conn& c) {
   RINGMQ_ASSERT(!c.closing_ && !c.detaching_ && c.out_.empty());
   c.detaching_ = true;
@@ -310,8 +316,8 @@ void EpollReactor::WriteTo(Conn& c) {
     c.want_write_ = want;
     UpdateInterest(c);
   }
-  if (!want && c.flush_then_close_) {
-    BeginClose(c, c.close_err_);
+  if (!want && c.flush_then_close_ && !c.draining_) {
+    StartDrain(c);
   }
 }
 
@@ -365,6 +371,9 @@ void EpollReactor::ReadFrom(Conn& c) {
     ssize_t n = ::recv(c.fd_, read_buf_.data(), read_buf_.size(), 0);
     if (n > 0) {
       stats_.bytes_in += static_cast<size_t>(n);
+      if (c.draining_) {
+        continue;  // closing: the input is read only to be discarded
+      }
       handler_->OnData(c, std::span<const uint8_t>(read_buf_.data(), static_cast<size_t>(n)));
       if (c.closing_ || c.detaching_ || c.read_paused_) {
         return;
@@ -378,7 +387,9 @@ void EpollReactor::ReadFrom(Conn& c) {
       // Orderly shutdown by the peer. The handler may keep the connection to finish its work:
       // then stop watching for input (EOF stays readable forever).
       c.peer_closed_ = true;
-      if (handler_->OnPeerClosed(c)) {
+      if (c.draining_) {
+        BeginClose(c, c.close_err_);  // the lingering close is complete
+      } else if (handler_->OnPeerClosed(c)) {
         if (!c.closing_) {
           UpdateInterest(c);
         }

@@ -168,3 +168,84 @@ INSTANTIATE_TEST_SUITE_P(Backends, ReactorTest,
 
 }  // namespace
 }  // namespace ringmq::net
+
+namespace ringmq::net {
+namespace {
+
+// A connected pair of TCP sockets on 127.0.0.1 (a reset needs TCP: a socket pair never
+// resets).
+bool TcpPair(int* server, int* client) {
+  auto ep = ParseEndpoint("127.0.0.1:0");
+  auto listener = ListenTcp(*ep, /*reuse_port=*/false, 4);
+  if (!listener.ok()) {
+    return false;
+  }
+  auto bound = LocalEndpoint(*listener);
+  *client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (::connect(*client, reinterpret_cast<const sockaddr*>(&bound->addr), bound->addr_len) != 0) {
+    return false;
+  }
+  // The listener is non-blocking: the connection is already in its queue.
+  *server = ::accept4(*listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  ::close(*listener);
+  return *server >= 0;
+}
+
+// Close(kAfterFlush) while the peer is still sending: the peer must be able to read what was
+// written before the close (a DISCONNECT with its reason, in the broker), then an orderly end
+// of stream. The server shuts down its write side and drains the input until the peer closes.
+// (It used to close with unread input, so the kernel sent a reset: the peer got ECONNRESET or
+// EPIPE, and lost the last bytes it had not read.)
+TEST_P(ReactorTest, CloseAfterFlushLetsAPeerStillSendingReadTheLastBytes) {
+  int server = -1;
+  int client = -1;
+  ASSERT_TRUE(TcpPair(&server, &client));
+  Conn* c = reactor_->Adopt(server, 0, {});
+  ASSERT_NE(c, nullptr);
+  // The client sends without reading; the server has unread input when it closes.
+  const std::string chunk(64 << 10, 'x');
+  ASSERT_EQ(::send(client, chunk.data(), chunk.size(), MSG_DONTWAIT),
+            static_cast<ssize_t>(chunk.size()));
+  Spin();
+  reactor_->PauseRead(*c);  // as the broker does while a decision is pending
+  ASSERT_EQ(::send(client, chunk.data(), chunk.size(), MSG_DONTWAIT),
+            static_cast<ssize_t>(chunk.size()));
+  c->Write(std::string_view("goodbye"));
+  reactor_->Close(*c, CloseMode::kAfterFlush, 0);
+  Spin();
+  // The client goes on sending for a while (as a client does that has not read anything
+  // yet), then reads. Its sends must not fail: a client that gets EPIPE or ECONNRESET on a
+  // send gives up on the connection without reading what is in its receive queue.
+  for (int i = 0; i < 4; ++i) {
+    Spin();
+    ssize_t n = ::send(client, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    EXPECT_TRUE(n > 0 || errno == EAGAIN) << "send " << i << ": " << std::strerror(errno);
+  }
+  ::shutdown(client, SHUT_WR);
+  std::string got;
+  int err = 0;
+  for (int i = 0; i < 200; ++i) {
+    Spin();
+    char buf[256];
+    ssize_t n = ::recv(client, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) {
+      break;  // orderly end of stream
+    }
+    if (errno != EAGAIN) {
+      err = errno;
+      break;
+    }
+    ::usleep(1000);
+  }
+  EXPECT_EQ(err, 0) << std::strerror(err);
+  EXPECT_EQ(got, "goodbye");
+  EXPECT_EQ(handler_.closed_, 1);
+  ::close(client);
+}
+
+}  // namespace
+}  // namespace ringmq::net

@@ -72,6 +72,7 @@ class UringReactor final : public Reactor {
   Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) override;
   void PauseRead(Conn& c) override;
   void ResumeRead(Conn& c) override;
+  void ReadToDrain(Conn& c) override;
   void Detach(Conn& c) override;
   void Flush() override;
   int Poll(int timeout_ms) override;
@@ -375,6 +376,14 @@ void UringReactor::ResumeRead(Conn& c) {
   }
 }
 
+void UringReactor::ReadToDrain(Conn& c) {
+  c.read_paused_ = false;
+  // If the cancelled recv has not ended yet, its final completion re-arms it.
+  if (!c.recv_armed_) {
+    ArmRecv(c);
+  }
+}
+
 void UringReactor::Detach(Conn& c) {
   RINGMQ_ASSERT(!c.closing_ && !c.detaching_);
   RINGMQ_ASSERT(c.out_.empty() || c.send_inflight_);
@@ -656,6 +665,9 @@ void UringReactor::Deliver(Conn& c, std::span<const uint8_t> data) {
     c.extra().detach_bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
     return;
   }
+  if (c.draining_) {
+    return;  // closing: the input is read only to be discarded
+  }
   handler_->OnData(c, data);
 }
 
@@ -680,7 +692,9 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
   if (res == 0) {
     // Orderly shutdown by the peer. The handler may keep the connection to finish its work.
     c->peer_closed_ = true;
-    if (!c->closing_ && !c->detaching_ && !handler_->OnPeerClosed(*c)) {
+    if (c->draining_ && !c->closing_) {
+      BeginClose(*c, c->close_err_);  // the lingering close is complete
+    } else if (!c->closing_ && !c->detaching_ && !handler_->OnPeerClosed(*c)) {
       BeginClose(*c, 0);
     }
   } else if (res < 0) {
@@ -729,8 +743,8 @@ void UringReactor::OnSendCqe(const io_uring_cqe* cqe) {
       }
       if (!c->out_.empty()) {
         c->MarkDirty();  // the rest goes with the next flush, from where this one stopped
-      } else if (c->flush_then_close_) {
-        BeginClose(*c, c->close_err_);
+      } else if (c->flush_then_close_ && !c->draining_) {
+        StartDrain(*c);
       }
     } else if (res < 0) {
       BeginClose(*c, res);

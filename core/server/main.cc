@@ -1,4 +1,4 @@
-// ringmq: the broker executable. Wiring only: flags -> BrokerConfig and ShardSetOptions ->
+// ringmq: the broker executable. Wiring only: flags -> ServerConfig (validated there) ->
 // ShardSet of BrokerShards; signals stop it.
 //
 // Flags may be written with dashes or underscores (--max-keepalive or --max_keepalive).
@@ -16,6 +16,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
+#include "core/config/server_config.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
@@ -39,16 +40,35 @@ ABSL_FLAG(uint32_t, max_packet_size, 1 << 20, "bytes; larger packets are refused
 ABSL_FLAG(uint32_t, max_inflight, 100, "QoS 1/2 messages in flight per session, each way");
 ABSL_FLAG(uint32_t, max_queued_messages, 1000, "messages queued per session beyond in-flight");
 ABSL_FLAG(uint64_t, max_queued_bytes, 16ull << 20, "bytes queued per session beyond in-flight");
+ABSL_FLAG(uint64_t, max_queued_bytes_total, 1ull << 30,
+          "bytes queued over all sessions (each shard enforces its share)");
+ABSL_FLAG(uint32_t, max_sessions, 1'000'000, "sessions, connected or not, in all");
 ABSL_FLAG(uint32_t, max_session_expiry, UINT32_MAX, "seconds; cap on the session expiry asked");
+ABSL_FLAG(uint32_t, session_expiry_v3, 7 * 24 * 3600,
+          "seconds a 3.x session with clean session 0 outlives its connection (3.x cannot say)");
+ABSL_FLAG(uint32_t, max_unreleased_qos2_v3, 1000,
+          "QoS 2 packet ids a 3.x client may leave without PUBREL; one more closes it");
 ABSL_FLAG(uint32_t, max_topic_alias, 64, "topic aliases a 5.0 client may use (0: none)");
 ABSL_FLAG(bool, topic_alias_outbound, true, "use topic aliases towards 5.0 clients that allow");
-ABSL_FLAG(uint32_t, max_topic_levels, 32, "levels in a topic name or filter");
+ABSL_FLAG(uint32_t, max_topic_alias_bytes, 64 << 10,
+          "bytes of topic text held per connection for outbound topic aliases");
+ABSL_FLAG(bool, takeover_publishes_will, false,
+          "a takeover that continues the session publishes the old connection's will");
+ABSL_FLAG(uint32_t, max_subscriptions_per_session, 10'000, "subscriptions one session may hold");
+ABSL_FLAG(uint32_t, max_filters_per_subscribe, 1000, "topic filters taken from one SUBSCRIBE");
+ABSL_FLAG(uint32_t, max_topic_levels, 256, "levels in a topic name or filter");
+ABSL_FLAG(uint64_t, max_retained_messages, 1'000'000,
+          "retained messages in all (each shard holds its share)");
+ABSL_FLAG(uint64_t, max_retained_bytes, 1ull << 30,
+          "bytes of retained messages in all (each shard holds its share)");
+ABSL_FLAG(uint32_t, retained_sweep_interval, 10, "seconds between sweeps of expired retained");
 ABSL_FLAG(uint32_t, max_client_id, 256, "bytes in a client id");
 ABSL_FLAG(bool, allow_empty_client_id, true, "assign ids to clients that send none");
 ABSL_FLAG(uint32_t, connect_timeout, 10, "seconds a new connection has to send CONNECT");
 ABSL_FLAG(uint32_t, sys_interval, 10, "seconds between $SYS updates (0: none)");
 ABSL_FLAG(uint32_t, recv_buffers, 256, "receive buffers per shard (io_uring, power of two)");
 ABSL_FLAG(uint32_t, recv_buffer_size, 16384, "bytes per receive buffer");
+ABSL_FLAG(uint32_t, mailbox_capacity, 4096, "envelopes per mailbox between two shards");
 ABSL_FLAG(uint64_t, max_output_buffer, 1 << 20,
           "bytes of unsent output per connection beyond which it counts as a slow consumer "
           "(QoS 0 dropped, QoS 1/2 queued, reading paused); resumes under a quarter of it");
@@ -113,6 +133,50 @@ int Fail(const std::string& what) {
   return 2;
 }
 
+ringmq::config::ServerConfig FromFlags() {
+  ringmq::config::ServerConfig c;
+  ringmq::broker::BrokerConfig& b = c.broker;
+  b.max_keepalive_s = absl::GetFlag(FLAGS_max_keepalive);
+  b.max_packet_size = absl::GetFlag(FLAGS_max_packet_size);
+  b.max_inflight = absl::GetFlag(FLAGS_max_inflight);
+  b.max_queued_messages = absl::GetFlag(FLAGS_max_queued_messages);
+  b.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
+  b.max_queued_bytes_total = absl::GetFlag(FLAGS_max_queued_bytes_total);
+  b.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  b.max_session_expiry_s = absl::GetFlag(FLAGS_max_session_expiry);
+  b.session_expiry_v3_s = absl::GetFlag(FLAGS_session_expiry_v3);
+  b.max_unreleased_qos2_v3 = absl::GetFlag(FLAGS_max_unreleased_qos2_v3);
+  b.max_topic_alias = absl::GetFlag(FLAGS_max_topic_alias);
+  b.topic_alias_outbound = absl::GetFlag(FLAGS_topic_alias_outbound);
+  b.max_topic_alias_bytes = absl::GetFlag(FLAGS_max_topic_alias_bytes);
+  b.takeover_publishes_will = absl::GetFlag(FLAGS_takeover_publishes_will);
+  b.max_subscriptions_per_session = absl::GetFlag(FLAGS_max_subscriptions_per_session);
+  b.max_filters_per_subscribe = absl::GetFlag(FLAGS_max_filters_per_subscribe);
+  b.max_topic_levels = absl::GetFlag(FLAGS_max_topic_levels);
+  b.max_retained_messages = absl::GetFlag(FLAGS_max_retained_messages);
+  b.max_retained_bytes = absl::GetFlag(FLAGS_max_retained_bytes);
+  b.retained_sweep_interval_s = absl::GetFlag(FLAGS_retained_sweep_interval);
+  b.max_client_id_bytes = absl::GetFlag(FLAGS_max_client_id);
+  b.allow_empty_client_id = absl::GetFlag(FLAGS_allow_empty_client_id);
+  b.connect_timeout_s = absl::GetFlag(FLAGS_connect_timeout);
+  b.sys_interval_s = absl::GetFlag(FLAGS_sys_interval);
+  b.debug_defer_ms = absl::GetFlag(FLAGS_debug_defer_ms);
+  c.listen = absl::GetFlag(FLAGS_listen);
+  c.threads = absl::GetFlag(FLAGS_threads);
+  c.io_backend = absl::GetFlag(FLAGS_io_backend);
+  c.pin_threads = absl::GetFlag(FLAGS_pin_threads);
+  c.max_connections = absl::GetFlag(FLAGS_max_connections);
+  c.recv_buffers = absl::GetFlag(FLAGS_recv_buffers);
+  c.recv_buffer_size = absl::GetFlag(FLAGS_recv_buffer_size);
+  c.mailbox_capacity = absl::GetFlag(FLAGS_mailbox_capacity);
+  c.max_output_buffer = absl::GetFlag(FLAGS_max_output_buffer);
+  c.tcp_keepalive.idle_s = absl::GetFlag(FLAGS_tcp_keepalive_idle);
+  c.tcp_keepalive.interval_s = absl::GetFlag(FLAGS_tcp_keepalive_interval);
+  c.tcp_keepalive.count = absl::GetFlag(FLAGS_tcp_keepalive_count);
+  c.log_level = absl::GetFlag(FLAGS_log_level);
+  return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,93 +187,25 @@ int main(int argc, char** argv) {
   std::vector<char*> args = NormalizeFlags(argc, argv, &storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
-  ringmq::base::LogLevel level;
-  if (!ringmq::base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    return Fail("--log-level: expected debug, info, warning, error or off");
+  const ringmq::config::ServerConfig config = FromFlags();
+  if (absl::Status v = config.Validate(); !v.ok()) {
+    return Fail(std::string(v.message()));
   }
-  ringmq::base::SetLogLevel(level);
+  ringmq::base::SetLogLevel(config.ParsedLogLevel());
+  absl::StatusOr<ringmq::shard::ShardSetOptions> opts = config.ShardSetOptions();
+  if (!opts.ok()) {
+    return Fail(std::string(opts.status().message()));
+  }
 
   ringmq::broker::BrokerShared shared;
-  ringmq::broker::BrokerConfig& cfg = shared.config;
-  const uint32_t max_keepalive = absl::GetFlag(FLAGS_max_keepalive);
-  if (max_keepalive > 65535) {
-    return Fail("--max-keepalive: at most 65535 seconds");
-  }
-  cfg.max_keepalive_s = static_cast<uint16_t>(max_keepalive);
-  cfg.max_packet_size = absl::GetFlag(FLAGS_max_packet_size);
-  const uint32_t max_inflight = absl::GetFlag(FLAGS_max_inflight);
-  if (max_inflight == 0 || max_inflight > 65535) {
-    return Fail("--max-inflight: 1..65535");
-  }
-  cfg.max_inflight = static_cast<uint16_t>(max_inflight);
-  cfg.max_queued_messages = absl::GetFlag(FLAGS_max_queued_messages);
-  cfg.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
-  cfg.max_session_expiry_s = absl::GetFlag(FLAGS_max_session_expiry);
-  const uint32_t max_alias = absl::GetFlag(FLAGS_max_topic_alias);
-  if (max_alias > 65535) {
-    return Fail("--max-topic-alias: at most 65535");
-  }
-  cfg.max_topic_alias = static_cast<uint16_t>(max_alias);
-  cfg.topic_alias_outbound = absl::GetFlag(FLAGS_topic_alias_outbound);
-  cfg.max_topic_levels = absl::GetFlag(FLAGS_max_topic_levels);
-  cfg.max_client_id_bytes = absl::GetFlag(FLAGS_max_client_id);
-  cfg.allow_empty_client_id = absl::GetFlag(FLAGS_allow_empty_client_id);
-  cfg.connect_timeout_s = absl::GetFlag(FLAGS_connect_timeout);
-  cfg.sys_interval_s = absl::GetFlag(FLAGS_sys_interval);
-  cfg.debug_defer_ms = absl::GetFlag(FLAGS_debug_defer_ms);
-  if (absl::Status s = cfg.Validate(); !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
-
-  ringmq::shard::ShardSetOptions opts;
-  opts.threads = ringmq::shard::ShardSet::ResolveThreads(absl::GetFlag(FLAGS_threads));
-  if (opts.threads > 64) {
-    return Fail("--threads: at most 64 shards");
-  }
-  opts.max_connections = absl::GetFlag(FLAGS_max_connections);
-  opts.pin_threads = absl::GetFlag(FLAGS_pin_threads);
-  if (!ringmq::net::ParseBackend(absl::GetFlag(FLAGS_io_backend), &opts.shard.reactor.backend)) {
-    return Fail("--io-backend: expected auto, io_uring or epoll");
-  }
-  opts.shard.reactor.recv_buffer_count = absl::GetFlag(FLAGS_recv_buffers);
-  opts.shard.reactor.recv_buffer_size = absl::GetFlag(FLAGS_recv_buffer_size);
-  const uint64_t max_output = absl::GetFlag(FLAGS_max_output_buffer);
-  if (max_output < 4096 || max_output > (uint64_t{1} << 32)) {
-    return Fail("--max-output-buffer: between 4096 bytes and 4 GiB");
-  }
-  opts.shard.reactor.tcp_keepalive.idle_s = absl::GetFlag(FLAGS_tcp_keepalive_idle);
-  opts.shard.reactor.tcp_keepalive.interval_s = absl::GetFlag(FLAGS_tcp_keepalive_interval);
-  opts.shard.reactor.tcp_keepalive.count = absl::GetFlag(FLAGS_tcp_keepalive_count);
-  if (opts.shard.reactor.tcp_keepalive.idle_s > 0 &&
-      (opts.shard.reactor.tcp_keepalive.interval_s == 0 ||
-       opts.shard.reactor.tcp_keepalive.count == 0 ||
-       opts.shard.reactor.tcp_keepalive.idle_s > 32767 ||
-       opts.shard.reactor.tcp_keepalive.interval_s > 32767 ||
-       opts.shard.reactor.tcp_keepalive.count > 127)) {
-    return Fail("--tcp-keepalive-*: idle and interval 1..32767 s, count 1..127");
-  }
-  opts.shard.reactor.output_high_watermark = max_output;
-  opts.shard.reactor.output_low_watermark = max_output / 4;
-  for (const std::string& text : absl::GetFlag(FLAGS_listen)) {
-    std::string scheme;
-    auto ep = ringmq::net::ParseEndpoint(text, &scheme);
-    if (!ep.ok()) {
-      return Fail(absl::StrFormat("--listen: %s", std::string(ep.status().message())));
-    }
-    if (!scheme.empty() && scheme != "mqtt" && scheme != "tcp") {
-      return Fail(absl::StrFormat("--listen %s: no transport for '%s://' (only mqtt:// so far)",
-                                  text, scheme));
-    }
-    opts.listeners.push_back({*ep, 0, "mqtt"});
-  }
-
+  shared.config = config.broker;
   // In memory until the SQLite store exists: a restart loses sessions and queued messages.
   ringmq::persistence::MemoryStore store;
   shared.store = &store;
-  shared.shards = opts.threads;
+  shared.shards = opts->threads;
   shared.version = "ringmq 0.1.0";
   shared.start_ms = ringmq::base::MonotonicMs();
-  for (uint32_t i = 0; i < opts.threads; ++i) {
+  for (uint32_t i = 0; i < opts->threads; ++i) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
   }
 #ifdef RINGMQ_HAVE_MIMALLOC
@@ -220,7 +216,7 @@ int main(int argc, char** argv) {
 
   ringmq::shard::StopSignals stop_signals;  // before any shard thread exists
 
-  ringmq::shard::ShardSet set(opts);
+  ringmq::shard::ShardSet set(*opts);
   absl::Status s = set.Start([&shared](ringmq::shard::Shard& sh) {
     return std::make_unique<ringmq::broker::BrokerShard>(sh, shared);
   });

@@ -112,8 +112,8 @@ class Shard final : public net::IoHandler {
   // Posts a message from any thread that is not a shard (plugins, workers, signals).
   void PostExternal(Envelope e);  // any thread
 
-  // Stepped mode only (tests, simulation): `fd` (a connected socket) arrives on this shard as
-  // an accepted connection would.
+  // Stepped mode only (tests, simulation): `fd` (a connected, non-blocking socket) arrives on
+  // this shard as an accepted connection would.
   void AdoptForTest(int fd);
 
   struct Stats {

@@ -200,6 +200,22 @@ TEST_F(LimitsTest, MaxConnections) {
 // MQTT-3.5.2-1]; 3.x gets a plain acknowledgement or is disconnected [MQTT-3.3.5-2 (3.1.1)];
 // the message reaches nobody. A SUBSCRIBE gets 0x8F (Topic Filter invalid; 3.x 0x80) for
 // such a filter and the granted QoS for the others, in order [MQTT-3.8.4-6/7], [MQTT-3.9.3-1].
+// The default level limit lets real users' deep topics through (other brokers accept at least
+// 200 levels): a 200-level topic and filter work without any flag. (The default used to be
+// 32.) The tries follow topics level by level, so --max-topic-levels keeps their work bounded.
+TEST_P(LimitsVersionTest, DefaultTopicLevelsAcceptDeepTopics) {
+  std::string deep = "l0";
+  for (int i = 1; i < 200; ++i) {
+    deep += "/l" + std::to_string(i);
+  }
+  ASSERT_OK_AND_ASSIGN(auto sub, Connect(Options()));
+  ASSERT_OK(SubscribeGranted(*sub, deep.substr(0, deep.rfind('/')) + "/+", Qos::k1));
+  ASSERT_OK_AND_ASSIGN(auto pub, Connect(Options()));
+  ASSERT_OK(pub->Publish(deep, "deep", Qos::k1));
+  ASSERT_OK_AND_ASSIGN(ReceivedPacket m, sub->ExpectPublish());
+  EXPECT_EQ(m.publish().topic, deep);
+}
+
 TEST_P(LimitsVersionTest, MaxTopicLevels) {
   StartBroker({"--max-topic-levels", "3"});
   const ProtocolVersion v = GetParam();
@@ -470,6 +486,38 @@ TEST_F(LimitsTest, V5ReceiveMaximumExceededQos2) {
   }
 }
 
+// The client that exceeds Receive Maximum goes on sending (it has not read anything yet):
+// it must still be able to read the DISCONNECT 0x93 [MQTT-4.13.2-1]. The broker closes
+// lingeringly: it shuts down its write side after the DISCONNECT and reads and discards what
+// the client still sends, so the client's sends do not fail and nothing it has not read is
+// destroyed by a reset. (The client used to get a broken pipe instead of the reason.)
+TEST_F(LimitsTest, V5DisconnectIsReadableWhileTheClientStillSends) {
+  StartBroker({"--max-inflight", "2"});
+  ConnectOptions o;
+  o.auto_ack = false;
+  ASSERT_OK_AND_ASSIGN(auto c, Connect(o));
+  std::string bytes;
+  for (uint16_t id = 1; id <= 3; ++id) {
+    mqtt::AppendEncoded(
+        mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = id},
+        ProtocolVersion::kMqtt5, &bytes);
+  }
+  ASSERT_OK(c->SendRaw(bytes));
+  const std::string more =
+      mqtt::EncodeToString(mqtt::Publish{.topic = "rm/t", .payload = std::string(16 << 10, 'z')},
+                           ProtocolVersion::kMqtt5);
+  for (int i = 0; i < 40; ++i) {
+    SCOPED_TRACE(::testing::Message() << "send " << i << " after the limit was exceeded");
+    ASSERT_OK(c->SendRaw(more));
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  EXPECT_FALSE(r.reset) << "closed with a reset";
+  ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x93";
+  EXPECT_EQ(r.disconnect->reason(), ReasonCode::kReceiveMaximumExceeded) << *r.disconnect;
+}
+
 // [MQTT-3.3.4-7] the same with QoS 1 (auto_ack on, three PUBLISHes sent without waiting, the
 // server's PUBACK decisions held back by --debug-defer-ms so that the first two are still
 // unacknowledged when the third arrives): DISCONNECT 0x93. Sequential QoS 1 PUBLISHes that wait
@@ -495,6 +543,72 @@ TEST_F(LimitsTest, V5ReceiveMaximumExceededQos1) {
   EXPECT_TRUE(r.closed);
   ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x93";
   EXPECT_EQ(r.disconnect->reason(), ReasonCode::kReceiveMaximumExceeded) << *r.disconnect;
+}
+
+// [MQTT-3.3.4-7] Receive Maximum counts the session's QoS 2 flows still waiting for PUBREL,
+// also those from an earlier connection of a resumed session (the client keeps them in its
+// session state and must complete them [MQTT-4.4.0-1]). With --max-inflight 3: three QoS 2
+// PUBLISHes left unreleased, the connection lost, the session resumed: a fourth new QoS 2
+// PUBLISH exceeds the limit (DISCONNECT 0x93); releasing one of the old ones first makes
+// room. (The count used to start again at 0 on each connection, so a client could hold any
+// number of unreleased ids across reconnections.)
+TEST_F(LimitsTest, V5ReceiveMaximumCountsUnreleasedQos2AcrossReconnection) {
+  StartBroker({"--max-inflight", "3"});
+  ConnectOptions o = Persistent(ProtocolVersion::kMqtt5, SpreadId("unreleased", 0));
+  o.auto_ack = false;
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, Connect(o));
+    for (uint16_t id = 1; id <= 3; ++id) {
+      ASSERT_OK(
+          c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = id}));
+      ASSERT_OK(c->AwaitAck(PacketType::kPubrec, id));
+    }
+    c->ResetSocket();
+  }
+  o.clean_start = false;
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, Connect(o));
+    ASSERT_TRUE(c->server().session_present);
+    ASSERT_OK(c->Send(mqtt::Pubrel{.packet_id = 1}));  // completes one old flow
+    ASSERT_OK(c->AwaitAck(PacketType::kPubcomp, 1));
+    ASSERT_OK(
+        c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = 4}));
+    ASSERT_OK(c->AwaitAck(PacketType::kPubrec, 4));  // 2, 3 and 4 unreleased: within 3
+    ASSERT_OK(
+        c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = 5}));
+    ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+    EXPECT_TRUE(r.closed);
+    ASSERT_TRUE(r.disconnect.has_value()) << "expected DISCONNECT 0x93";
+    EXPECT_EQ(r.disconnect->reason(), ReasonCode::kReceiveMaximumExceeded) << *r.disconnect;
+  }
+}
+
+// A 3.x client is told no Receive Maximum, but the QoS 2 packet ids it leaves unreleased are
+// state it makes on the broker: bounded by --max-unreleased-qos2-v3 (default 1000). One more
+// closes the connection (3.x has no reason code for it). Below the bound nothing changes.
+// (The ids used to accumulate without bound, each PUBLISH scanning them all.)
+TEST_P(LimitsVersionTest, V3UnreleasedQos2IdsAreBounded) {
+  if (mqtt::IsV5(GetParam())) {
+    GTEST_SKIP() << "5.0 is bounded by Receive Maximum";
+  }
+  StartBroker({"--max-unreleased-qos2-v3", "50"});
+  ConnectOptions o = VersionOptions(GetParam());
+  o.auto_ack = false;
+  ASSERT_OK_AND_ASSIGN(auto c, Connect(o));
+  std::string bytes;
+  for (uint16_t id = 1; id <= 50; ++id) {
+    mqtt::AppendEncoded(
+        mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = id}, GetParam(),
+        &bytes);
+  }
+  ASSERT_OK(c->SendRaw(bytes));
+  ASSERT_OK(c->AwaitAck(PacketType::kPubrec, 50));
+  EXPECT_OK(c->Ping());
+  ASSERT_OK(
+      c->Send(mqtt::Publish{.topic = "rm/t", .payload = "x", .qos = Qos::k2, .packet_id = 51}));
+  ASSERT_OK_AND_ASSIGN(CloseResult r, c->WaitForClose(kCloseTimeout));
+  EXPECT_TRUE(r.closed);
+  EXPECT_FALSE(r.disconnect.has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, LimitsVersionTest, RINGMQ_ALL_VERSIONS, VersionName);

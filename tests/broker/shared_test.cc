@@ -439,6 +439,44 @@ TEST_P(SharedTest, RefusedMessageIsNotOfferedToAnotherMember) {
   EXPECT_OK(ExpectAllQuiet(all));
 }
 
+// Two groups are two groups, whatever their hashes. These two filters were found (by a
+// Pollard-rho search) to give the same 64-bit FNV-1a hash with the share name "g": the hash
+// ringmq used to identify shared groups across shards (SharedGroupHash). Each group's
+// messages reach its own member only, and unsubscribing one group leaves the other working.
+// (With the hash as identity, one group's member received the other's messages, and an
+// unsubscribe removed the other group's entry.) Groups are now identified by their text.
+TEST_P(SharedTest, GroupsWhoseHashesCollideStaySeparate) {
+  const std::string a = "bf85c20f4f88c3d0";
+  const std::string b = "1c3ce3c135645797";
+  for (uint32_t shard_of_b : {0u, 1u}) {
+    SCOPED_TRACE(::testing::Message() << "member of b on shard " << shard_of_b);
+    ASSERT_OK_AND_ASSIGN(auto ma, Connect(V5(SpreadId("member-a", 0))));
+    ASSERT_OK_AND_ASSIGN(auto mb, Connect(V5(SpreadId("member-b", static_cast<int>(shard_of_b)))));
+    ASSERT_OK(SubscribeGranted(*ma, "$share/g/" + a, Qos::k1));
+    ASSERT_OK(SubscribeGranted(*mb, "$share/g/" + b, Qos::k1));
+    ASSERT_OK_AND_ASSIGN(auto pub, Connect(V5(SpreadId("pub", 1))));
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_OK(pub->Publish(a, "for a", Qos::k1));
+      ASSERT_OK(pub->Publish(b, "for b", Qos::k1));
+    }
+    ASSERT_OK_AND_ASSIGN(auto got_a, ExpectPublishes(*ma, 4));
+    ASSERT_OK_AND_ASSIGN(auto got_b, ExpectPublishes(*mb, 4));
+    for (const ReceivedPacket& m : got_a) {
+      EXPECT_EQ(m.publish().topic, a) << m;
+    }
+    for (const ReceivedPacket& m : got_b) {
+      EXPECT_EQ(m.publish().topic, b) << m;
+    }
+    ASSERT_OK(mb->Unsubscribe({"$share/g/" + b}));
+    ASSERT_OK(pub->Publish(a, "still for a", Qos::k1));
+    ASSERT_OK_AND_ASSIGN(auto after, ExpectPublishes(*ma, 1));
+    EXPECT_EQ(after[0].publish().payload, "still for a");
+    EXPECT_OK(ExpectAllQuiet({ma.get(), mb.get()}));
+    ASSERT_OK(ma->Disconnect());
+    ASSERT_OK(mb->Disconnect());
+  }
+}
+
 // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82.
 TEST_P(SharedTest, NoLocalOnSharedSubscriptionIsProtocolError) {
   ASSERT_OK_AND_ASSIGN(auto c, Connect(V5(SpreadId("member", 0))));

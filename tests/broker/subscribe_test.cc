@@ -63,8 +63,8 @@ INSTANTIATE_TEST_SUITE_P(Versions, SubscribeTest,
 // granted subscriptions work, and deliver at the granted QoS.
 TEST_P(SubscribeTest, OneCodePerFilterInOrder) {
   ASSERT_OK_AND_ASSIGN(auto subs, ConnectAll(port(), SpreadIds("sub", 2), Options()));
-  std::string deep = "deep";
-  for (int i = 0; i < 40; ++i) {
+  std::string deep = "deep";  // more levels than the default --max-topic-levels (256)
+  for (int i = 0; i < 300; ++i) {
     deep += "/x";
   }
   // MQTT 3.1 has no failure return code in SUBACK: only granted QoS there.
@@ -484,10 +484,12 @@ TEST_P(SubscribeV3Test, OverlappingSubscriptionsOneCopyAtHighestQos) {
 
 class SubscribeV5Test : public BrokerTest {};
 
-// [MQTT-3.3.4-2..5] 5.0 overlapping subscriptions: ringmq sends one copy per matching
-// subscription, each with that subscription's QoS and its own Subscription Identifier (none
-// for a subscription made without one); one of the copies has the highest QoS. A later
-// SUBSCRIBE without an identifier removes the identifier from that subscription.
+// [MQTT-3.3.4-2] [MQTT-3.3.4-3] 5.0 overlapping subscriptions: ringmq sends ONE copy, at the
+// highest QoS of the matching subscriptions, carrying the Subscription Identifier of every
+// matching subscription that has one (their order is not significant). A later SUBSCRIBE
+// without an identifier removes the identifier from that subscription. (ringmq used to send
+// one copy per subscription, which the spec allows too [MQTT-3.3.4-4/5], but it doubles the
+// bytes on a weak link and is not what users of other brokers expect.)
 TEST_F(SubscribeV5Test, OverlappingSubscriptionsCarryTheirIdentifiers) {
   ASSERT_OK_AND_ASSIGN(auto subs, ConnectAll(port(), SpreadIds("sub", 2), V5()));
   mqtt::PropertyBuilder b;
@@ -500,17 +502,16 @@ TEST_F(SubscribeV5Test, OverlappingSubscriptionsCarryTheirIdentifiers) {
   for (auto& p : pubs) {
     ASSERT_OK(p->Publish("o/x", "m", Qos::k2));
   }
-  using Copy = std::pair<std::vector<uint32_t>, Qos>;
-  const std::multiset<Copy> want = {{{1}, Qos::k0}, {{268'435'455}, Qos::k1}, {{}, Qos::k2}};
+  using Copy = std::pair<std::multiset<uint32_t>, Qos>;
+  auto copy_of = [](const ReceivedPacket& m) {
+    std::vector<uint32_t> ids = SubscriptionIds(m);
+    return Copy{std::multiset<uint32_t>(ids.begin(), ids.end()), m.publish().qos};
+  };
   for (auto& s : subs) {
     SCOPED_TRACE(s->client_id());
     for (size_t k = 0; k < pubs.size(); ++k) {
-      ASSERT_OK_AND_ASSIGN(auto got, ExpectPublishes(*s, 3));
-      std::multiset<Copy> copies;
-      for (const ReceivedPacket& m : got) {
-        copies.insert({SubscriptionIds(m), m.publish().qos});
-      }
-      EXPECT_EQ(copies, want);
+      ASSERT_OK_AND_ASSIGN(auto got, ExpectPublishes(*s, 1));
+      EXPECT_EQ(copy_of(got[0]), (Copy{{1, 268'435'455}, Qos::k2}));
     }
   }
   // Replaced without an identifier: copies from "o/#" carry none any more.
@@ -518,14 +519,9 @@ TEST_F(SubscribeV5Test, OverlappingSubscriptionsCarryTheirIdentifiers) {
     ASSERT_OK(SubscribeGranted(*s, "o/#", Qos::k0));
   }
   ASSERT_OK(pubs[1]->Publish("o/x", "m", Qos::k2));
-  const std::multiset<Copy> want2 = {{{}, Qos::k0}, {{268'435'455}, Qos::k1}, {{}, Qos::k2}};
   for (auto& s : subs) {
-    ASSERT_OK_AND_ASSIGN(auto got, ExpectPublishes(*s, 3));
-    std::multiset<Copy> copies;
-    for (const ReceivedPacket& m : got) {
-      copies.insert({SubscriptionIds(m), m.publish().qos});
-    }
-    EXPECT_EQ(copies, want2);
+    ASSERT_OK_AND_ASSIGN(auto got, ExpectPublishes(*s, 1));
+    EXPECT_EQ(copy_of(got[0]), (Copy{{268'435'455}, Qos::k2}));
   }
   EXPECT_OK(ExpectAllQuiet(Raw(subs)));
 }

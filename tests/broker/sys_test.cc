@@ -16,6 +16,7 @@
 #include "core/mqtt/packets.h"
 #include "tests/broker/broker_test_base.h"
 #include "tests/broker/pubsub_test_util.h"
+#include "tests/broker/sys_util.h"
 #include "tests/testing/mqtt_client.h"
 #include "tests/testing/status_macros.h"
 
@@ -28,19 +29,6 @@ using std::chrono::seconds;
 
 // Long enough for a few $SYS rounds at --sys-interval 1.
 constexpr milliseconds kSysWait{6000};
-
-// The leading number of a $SYS value ("12" or "12 seconds"); -1 if there is none.
-int64_t LeadingNumber(std::string_view v) {
-  size_t n = 0;
-  while (n < v.size() && v[n] >= '0' && v[n] <= '9') {
-    ++n;
-  }
-  int64_t x = -1;
-  if (n == 0 || !absl::SimpleAtoi(std::string(v.substr(0, n)), &x)) {
-    return -1;
-  }
-  return x;
-}
 
 class SysTest : public BrokerVersionTest {
  protected:
@@ -55,36 +43,12 @@ class SysTest : public BrokerVersionTest {
     return k.ok() && *k == BrokerKind::kRingmq;
   }
 
-  // Reads `c` (subscribed to $SYS topics) until `topic` arrives with a value for which `pred`
-  // holds; returns that value. Records every value seen in `last_`.
+  // Reads `c` until `topic` arrives with a value for which `pred` holds (sys_util.h), and
+  // records every value seen in `last_`.
   absl::StatusOr<std::string> AwaitSys(MqttClient& c, std::string_view topic,
                                        const std::function<bool(std::string_view)>& pred,
                                        milliseconds timeout = kSysWait) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::string seen = "never";
-    for (;;) {
-      auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        return absl::DeadlineExceededError(
-            absl::StrFormat("%s: no satisfying value in %d ms; last value %s", topic,
-                            static_cast<int>(timeout.count()), seen));
-      }
-      absl::StatusOr<ReceivedPacket> p = c.ExpectPublish(left);
-      if (!p.ok()) {
-        return absl::Status(p.status().code(), absl::StrFormat("%s: %s; last value %s", topic,
-                                                               p.status().message(), seen));
-      }
-      const std::string t(p->publish().topic);
-      const std::string v(p->publish().payload);
-      last_[t] = v;
-      if (t == topic) {
-        seen = "\"" + v + "\"";
-        if (pred(v)) {
-          return v;
-        }
-      }
-    }
+    return testing::AwaitSys(c, topic, pred, timeout, &last_);
   }
 
   std::map<std::string, std::string> last_;

@@ -281,6 +281,44 @@ TEST_F(WillTest, V5WillOnTakeover) {
   }
 }
 
+// A client that comes back on a new connection and continues its session (Clean Start 0 /
+// Clean Session 0) takes over its own half-open connection: the old connection's will is not
+// published, in 3.1.1 as in 5.0, with or without a Will Delay. The client is back; announcing
+// it "offline" would flash in its contacts' apps each time a phone changes networks. 5.0:
+// [MQTT-3.1.3-9] (a new connection to the session before the delay passed); 3.1.1: a
+// departure from the letter of [MQTT-3.1.2-8], as EMQX and HiveMQ do (docs/architecture.md,
+// "Takeover"); --takeover-publishes-will restores the letter. (The will used to be published.)
+TEST_P(WillVersionTest, TakeoverThatContinuesTheSessionPublishesNoWill) {
+  auto watcher = Watcher();
+  ASSERT_NE(watcher, nullptr);
+  const std::string id = "will-continue-" + std::string(VersionName({GetParam(), 0}));
+  ConnectOptions o = Persistent(GetParam(), id);
+  ASSERT_OK_AND_ASSIGN(auto old, Connect(WithWill(o, "will/continue", "offline")));
+  ASSERT_OK_AND_ASSIGN(auto fresh, Connect(WithWill(o, "will/continue", "offline again")));
+  if (GetParam() != ProtocolVersion::kMqtt31) {  // 3.1 has no Session Present flag
+    EXPECT_TRUE(fresh->server().session_present);
+  }
+  EXPECT_OK(watcher->ExpectNoPacket(kQuiet));
+  // The new connection's own will still works.
+  fresh->ResetSocket();
+  ExpectMessage(*watcher, "will/continue", "offline again", Qos::k0);
+}
+
+// With --takeover-publishes-will, the letter of 3.1.1 [MQTT-3.1.2-8]: the taken-over
+// connection's will is published.
+TEST_P(WillVersionTest, TakeoverPublishesWillWhenConfigured) {
+  if (!is_ringmq()) {
+    GTEST_SKIP() << "a ringmq flag";
+  }
+  StartBroker({"--takeover-publishes-will"});
+  auto watcher = Watcher();
+  ASSERT_NE(watcher, nullptr);
+  ConnectOptions o = Persistent(GetParam(), "will-letter");
+  ASSERT_OK_AND_ASSIGN(auto old, Connect(WithWill(o, "will/letter", "taken over")));
+  ASSERT_OK_AND_ASSIGN(auto fresh, Connect(o));
+  ExpectMessage(*watcher, "will/letter", "taken over", Qos::k0);
+}
+
 // ---- Will Retain and Will QoS
 // --------------------------------------------------------------------
 

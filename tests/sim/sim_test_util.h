@@ -41,6 +41,7 @@ inline std::optional<ReceivedPacket> StepUntil(SteppedBroker& b, SimClient& c,
   return std::nullopt;
 }
 
+// A CONNECT for `id` (viewed, not copied: `id` must outlive the packet).
 inline mqtt::Connect ConnectPacket(const std::string& id,
                                    mqtt::ProtocolVersion v = mqtt::ProtocolVersion::kMqtt5) {
   mqtt::Connect c;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/mqtt/encoder.h"
@@ -41,12 +42,12 @@ void SimClient::SendRaw(std::string_view bytes) {
   }
 }
 
-absl::StatusOr<std::vector<ReceivedPacket>> SimClient::Read() {
+absl::StatusOr<std::vector<ReceivedPacket>> SimClient::Read(size_t max_bytes) {
   std::vector<ReceivedPacket> out;
   absl::Status error;
   char buf[16384];
-  while (fd_ >= 0) {
-    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+  while (fd_ >= 0 && max_bytes > 0) {
+    ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, max_bytes), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
       closed_ = true;
       break;
@@ -54,6 +55,7 @@ absl::StatusOr<std::vector<ReceivedPacket>> SimClient::Read() {
     if (n < 0) {
       break;
     }
+    max_bytes -= static_cast<size_t>(n);
     mqtt::ReadResult r =
         reader_.Read(std::span(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)),
                      [&](const mqtt::FixedHeader& h, std::span<const uint8_t> body) {
@@ -90,6 +92,9 @@ absl::StatusOr<std::unique_ptr<SteppedBroker>> SteppedBroker::Start(const Steppe
   so.pin_threads = false;
   so.stepped = true;
   so.shard.mailbox_capacity = o.mailbox_capacity;
+  so.shard.max_messages_per_source = o.max_messages_per_source;
+  so.shard.reactor.output_high_watermark = o.output_high_watermark;
+  so.shard.reactor.output_low_watermark = o.output_high_watermark / 4;
   so.shard.reactor.backend = o.backend;
   so.shard.reactor.clock = &b->clock_;
   so.shard.reactor.recv_buffer_count = 16;
@@ -115,6 +120,8 @@ std::unique_ptr<SimClient> SteppedBroker::Accept(uint32_t shard, mqtt::ProtocolV
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
     return nullptr;
   }
+  // The broker's end is non-blocking, as an accepted socket is for the epoll backend.
+  ::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_NONBLOCK);
   set_->shard(shard).AdoptForTest(p[0]);
   return std::make_unique<SimClient>(p[1], v);
 }

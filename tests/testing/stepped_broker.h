@@ -40,9 +40,10 @@ class SimClient {
   // Encodes and writes `p` (a CONNECT sets the version used for decoding).
   void Send(const mqtt::Packet& p);
   void SendRaw(std::string_view bytes);
-  // Reads everything available now (never blocks) and returns the packets decoded from it.
-  // A decoding failure is returned as an error (the stream is not read further).
-  absl::StatusOr<std::vector<ReceivedPacket>> Read();
+  // Reads what is available now, at most `max_bytes` (never blocks), and returns the packets
+  // completed by it. A decoding failure is returned as an error (the stream is not read
+  // further).
+  absl::StatusOr<std::vector<ReceivedPacket>> Read(size_t max_bytes = SIZE_MAX);
   // The broker closed its end (seen by the last Read()).
   bool closed() const { return closed_; }
   // Closes our end (the broker sees the connection lost).
@@ -61,6 +62,9 @@ struct SteppedBrokerOptions {
   uint32_t shards = 2;
   broker::BrokerConfig config;
   size_t mailbox_capacity = 4096;
+  // Envelopes a shard takes from each other shard per step (1 lets a test interleave them).
+  uint32_t max_messages_per_source = 1024;
+  size_t output_high_watermark = 1 << 20;  // per connection (slow-consumer limit)
   net::BackendKind backend = net::BackendKind::kEpoll;
 };
 

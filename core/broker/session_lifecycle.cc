@@ -1,4 +1,5 @@
-// CONNECT, CONNACK, sessions, wills, keep alive and the end of connections.
+// CONNECT and CONNACK, takeover, the start, resumption and end of sessions, wills, keep alive,
+// and the end of connections.
 #include <errno.h>
 
 #include <algorithm>
@@ -16,63 +17,6 @@ namespace ringmq::broker {
 using mqtt::ProtocolVersion;
 using mqtt::ReasonCode;
 
-void BrokerShard::ProcessInput(Connection& c, std::span<const uint8_t> data) {
-  c.last_packet_ms = now_ms();
-  switch (c.state) {
-    case Connection::State::kAwaitConnect:
-    case Connection::State::kAuthorizing:
-      if (c.state == Connection::State::kAwaitConnect) {
-        c.Held().append(reinterpret_cast<const char*>(data.data()), data.size());
-        HandleAwaitConnect(c);
-      } else {
-        HoldInput(c, data);  // pipelined after a CONNECT that waits for its decision
-      }
-      return;
-    case Connection::State::kConnected: {
-      if (c.blocked) {
-        HoldInput(c, data);
-        return;
-      }
-      mqtt::ReadResult r = c.reader.Read(
-          data, [&](const mqtt::FixedHeader& h, auto body) { return HandlePacket(c, h, body); });
-      if (r.status == mqtt::ReadStatus::kStopped && c.blocked) {
-        HoldInput(c, data.subspan(r.consumed));
-        return;
-      }
-      if (r.status == mqtt::ReadStatus::kMalformed) {
-        ProtocolViolation(c, ReasonCode::kMalformedPacket,
-                          "bad fixed header or Remaining Length [MQTT-1.5.5-1]");
-      } else if (r.status == mqtt::ReadStatus::kTooLarge) {
-        ProtocolViolation(c, ReasonCode::kPacketTooLarge,
-                          "packet exceeds the Maximum Packet Size [MQTT-3.2.2-15]");
-      }
-      return;
-    }
-    case Connection::State::kClosing:
-      return;
-  }
-}
-
-void BrokerShard::HoldInput(Connection& c, std::span<const uint8_t> data) {
-  c.Held().append(reinterpret_cast<const char*>(data.data()), data.size());
-  if (c.held_size() > config().max_packet_size && !c.paused_while_connecting) {
-    shard_.reactor().PauseRead(*c.conn);  // keep what came, read no more for now
-    c.paused_while_connecting = true;
-  }
-}
-
-void BrokerShard::ReleaseHeldInput(Connection& c) {
-  if (c.paused_while_connecting) {
-    c.paused_while_connecting = false;
-    shard_.reactor().ResumeRead(*c.conn);
-  }
-  std::unique_ptr<std::string> rest = std::move(c.held);
-  if (rest != nullptr && !rest->empty() && c.state == Connection::State::kConnected) {
-    ProcessInput(c, std::span(reinterpret_cast<const uint8_t*>(rest->data()), rest->size()));
-  }
-  FinishPeerClosed(c);
-}
-
 void BrokerShard::HandleAwaitConnect(Connection& c) {
   const std::string& held = c.Held();
   std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
@@ -83,8 +27,7 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
     case mqtt::FrameStatus::kMalformed:
     case mqtt::FrameStatus::kTooLarge:
       // The version is not known yet, so no CONNACK can be chosen: close.
-      c.state = Connection::State::kClosing;
-      shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -EPROTO);
+      CloseConnection(c, net::CloseMode::kNow, -EPROTO);
       return;
     case mqtt::FrameStatus::kOk:
       break;
@@ -92,8 +35,7 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
   if (h.type != mqtt::PacketType::kConnect) {
     RINGMQ_LOG(kDebug, "connection sent %s before CONNECT; closing [MQTT-3.1.0-1]",
                mqtt::PacketTypeName(h.type));
-    c.state = Connection::State::kClosing;
-    shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -EPROTO);
+    CloseConnection(c, net::CloseMode::kNow, -EPROTO);
     return;
   }
   if (all.size() < h.packet_size()) {
@@ -106,6 +48,7 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
     RefuseConnect(c, pkt.version, s.reason, s.detail);
     return;
   }
+  c.last_packet_ms = now_ms();
   std::string id(pkt.client_id);
   bool assigned = false;
   if (id.empty()) {
@@ -162,7 +105,7 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
     }
   }
   uint16_t ka = pkt.keep_alive_s;
-  const uint16_t max_ka = config().max_keepalive_s;
+  const uint16_t max_ka = static_cast<uint16_t>(config().max_keepalive_s);
   if (max_ka > 0 && (ka == 0 || ka > max_ka)) {
     ka = max_ka;
     c.keepalive_lowered = true;
@@ -206,13 +149,50 @@ void BrokerShard::FinishConnect(Connection& c) {
   const bool assigned = c.assigned_id != nullptr;
   c.assigned_id.reset();
 
-  // 1. Another connection with this client id: it is taken over [MQTT-3.1.4-3]; its will
-  //    follows the usual rules (published now unless delayed and the session continues).
+  bool present = false;
+  Session* s = AttachSession(c, client_id, &present);
+  if (s == nullptr) {
+    ShardCounters::Add(counters().refused_sessions, 1);
+    RefuseConnect(c, c.version, v5 ? ReasonCode::kQuotaExceeded : ReasonCode::kServerUnavailable,
+                  "session limit reached (--max-sessions)");
+    return;
+  }
+  const uint32_t expiry =
+      v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : config().session_expiry_v3_s);
+  const bool expiry_capped = v5 && expiry > config().max_session_expiry_s;
+  s->expiry_s = std::min(expiry, config().max_session_expiry_s);
+  if (s->persistent()) {
+    store().SessionUpdated(s->client_id(), s->expiry_s, 0);
+  }
+  StoreWill(*s, pkt);
+  WriteConnack(c, *s, present, assigned, expiry_capped);
+  c.state = Connection::State::kConnected;
+  ShardCounters::Add(counters().clients, 1);
+  if (c.keepalive_ms > 0) {
+    shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
+  } else {
+    shard_.timers().Cancel(&c.timer);
+  }
+  // A resumed session: unacknowledged messages again, with DUP [MQTT-4.4.0-1], then
+  // whatever waited while the client was away.
+  if (present) {
+    s->MarkAllUnsent();
+  }
+  SendQueued(*s);
+  c.held->erase(0, h.packet_size());
+}
+
+Session* BrokerShard::AttachSession(Connection& c, const std::string& client_id, bool* present) {
+  // 1. Another connection with this client id: it is taken over [MQTT-3.1.4-3]. When the new
+  //    connection continues the session, the old one's will is not published: the client is
+  //    back, which is what a will delay is for [MQTT-3.1.3-9] (decision and reasons in
+  //    docs/architecture.md, "Takeover"); a clean start ends the session, and the will goes.
   auto it = sessions_.find(std::string_view(client_id));
   if (it != sessions_.end() && (*it)->connection != nullptr) {
     Connection* old = (*it)->connection;
+    const bool publish_will = c.clean_start || config().takeover_publishes_will;
     RINGMQ_LOG(kDebug, "client %s: session taken over by a new connection", client_id);
-    Disconnect(*old, ReasonCode::kSessionTakenOver, "session taken over", /*publish_will=*/true);
+    Disconnect(*old, ReasonCode::kSessionTakenOver, "session taken over", publish_will);
     it = sessions_.find(std::string_view(client_id));  // the old session may have ended with it
   }
   // 2. Clean start ends any existing session [MQTT-3.1.2-4]; otherwise resume it
@@ -221,88 +201,78 @@ void BrokerShard::FinishConnect(Connection& c) {
     EndSession(**it);
     it = sessions_.end();
   }
-  bool present = false;
   Session* s;
   if (it != sessions_.end()) {
     s = it->get();
-    present = true;
+    *present = true;
     if (s->timers) {
       shard_.timers().Cancel(&s->timers->expiry);
       shard_.timers().Cancel(&s->timers->will);  // back in time: no will [MQTT-3.1.3-9]
     }
     s->will.reset();
   } else {
-    auto fresh = std::make_unique<Session>(client_id);
+    if (shared_.sessions_total.fetch_add(1, std::memory_order_relaxed) >= config().max_sessions) {
+      shared_.sessions_total.fetch_sub(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    auto fresh = std::make_unique<Session>(client_id, shard_.index());
     s = fresh.get();
     sessions_.insert(std::move(fresh));
     ShardCounters::Add(counters().sessions, 1);
   }
   s->connection = &c;
   c.session = s;
-  AnnouncePresence(*s);  // a resumed member of shared groups can take messages again
   s->version = c.version;
-  uint32_t expiry = v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : UINT32_MAX);
-  const bool expiry_capped = expiry > config().max_session_expiry_s;
-  s->expiry_s = std::min(expiry, config().max_session_expiry_s);
-  if (s->persistent()) {
-    store().SessionUpdated(s->client_id(), s->expiry_s, 0);
-  }
-  if (pkt.will) {
-    auto w = std::make_unique<WillMessage>();
-    w->topic = std::string(pkt.will->topic);
-    w->payload = std::string(pkt.will->payload);
-    w->qos = pkt.will->qos;
-    w->retain = pkt.will->retain;
-    if (v5) {
-      mqtt::Properties fp = pkt.will->properties;
-      w->delay_s = fp.will_delay_interval_s;
-      w->has_message_expiry = fp.Has(mqtt::PropertyId::kMessageExpiryInterval);
-      w->message_expiry_s = fp.message_expiry_interval_s;
-      fp.Clear(mqtt::PropertyId::kWillDelayInterval);
-      fp.Clear(mqtt::PropertyId::kMessageExpiryInterval);
-      w->forward_properties.resize(mqtt::PropertiesSize(fp));
-      mqtt::EncodePropertyBytes(reinterpret_cast<uint8_t*>(w->forward_properties.data()), fp);
-    }
-    s->will = std::move(w);  // stored with the session [MQTT-3.1.2-7]
-  }
+  AnnouncePresence(*s);  // a resumed member of shared groups can take messages again
+  return s;
+}
 
-  // 3. CONNACK [MQTT-3.2.2-2/3].
-  mqtt::Connack ack;
+void BrokerShard::StoreWill(Session& s, const mqtt::Connect& pkt) {
+  if (!pkt.will) {
+    return;
+  }
+  auto w = std::make_unique<WillMessage>();
+  w->topic = std::string(pkt.will->topic);
+  w->payload = std::string(pkt.will->payload);
+  w->qos = pkt.will->qos;
+  w->retain = pkt.will->retain;
+  if (mqtt::IsV5(s.version)) {
+    mqtt::Properties fp = pkt.will->properties;
+    w->delay_s = fp.will_delay_interval_s;
+    w->has_message_expiry = fp.Has(mqtt::PropertyId::kMessageExpiryInterval);
+    w->message_expiry_s = fp.message_expiry_interval_s;
+    fp.Clear(mqtt::PropertyId::kWillDelayInterval);
+    fp.Clear(mqtt::PropertyId::kMessageExpiryInterval);
+    w->forward_properties.resize(mqtt::PropertiesSize(fp));
+    mqtt::EncodePropertyBytes(reinterpret_cast<uint8_t*>(w->forward_properties.data()), fp);
+  }
+  s.will = std::move(w);  // stored with the session [MQTT-3.1.2-7]
+}
+
+void BrokerShard::WriteConnack(Connection& c, const Session& s, bool present, bool assigned,
+                               bool expiry_capped) {
+  mqtt::Connack ack;  // [MQTT-3.2.2-2/3]
   ack.session_present = present;
-  if (v5) {
+  if (mqtt::IsV5(c.version)) {
     mqtt::Properties& p = ack.properties;
     if (config().max_inflight != 65535) {
-      p.SetReceiveMaximum(config().max_inflight);
+      p.SetReceiveMaximum(static_cast<uint16_t>(config().max_inflight));
     }
     p.SetMaximumPacketSize(config().max_packet_size);
     if (config().max_topic_alias > 0) {
-      p.SetTopicAliasMaximum(config().max_topic_alias);
+      p.SetTopicAliasMaximum(static_cast<uint16_t>(config().max_topic_alias));
     }
     if (assigned) {
-      p.SetAssignedClientIdentifier(s->client_id());  // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
+      p.SetAssignedClientIdentifier(s.client_id());  // [MQTT-3.1.3-7], [MQTT-3.2.2-16]
     }
     if (c.keepalive_lowered) {
       p.SetServerKeepAlive(c.keepalive_s);  // [MQTT-3.1.2-21]
     }
     if (expiry_capped) {
-      p.SetSessionExpiryInterval(s->expiry_s);
+      p.SetSessionExpiryInterval(s.expiry_s);
     }
   }
   Write(c, ack);
-  c.state = Connection::State::kConnected;
-  ShardCounters::Add(counters().clients, 1);
-  if (c.keepalive_ms > 0) {
-    shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
-  } else {
-    shard_.timers().Cancel(&c.timer);
-  }
-  // 4. A resumed session: unacknowledged messages again, with DUP [MQTT-4.4.0-1], then
-  //    whatever waited while the client was away.
-  if (present) {
-    ResendInflight(*s);
-  }
-  SendQueued(*s);
-  c.held->erase(0, h.packet_size());
 }
 
 void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
@@ -310,8 +280,6 @@ void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
   RINGMQ_LOG(kInfo, "refusing a %s CONNECT: %s (%s)", mqtt::ProtocolVersionName(v),
              mqtt::ReasonCodeName(rc), why);
   c.version = v;
-  c.state = Connection::State::kClosing;
-  shard_.timers().Cancel(&c.timer);
   bool answer = false;
   if (mqtt::IsV5(v)) {
     answer = true;  // 5.0 may say why with a CONNACK [MQTT-3.2.2-8], [MQTT-4.13.1-1]
@@ -332,7 +300,7 @@ void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
     }
     Write(c, ack);
   }
-  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, -EPROTO);
+  CloseConnection(c, net::CloseMode::kAfterFlush, -EPROTO);
 }
 
 void BrokerShard::Disconnect(Connection& c, ReasonCode rc, std::string_view why,
@@ -354,12 +322,16 @@ void BrokerShard::Disconnect(Connection& c, ReasonCode rc, std::string_view why,
   if (connected) {
     ConnectionGone(c, publish_will);
   }
+  // Nothing more is sent after DISCONNECT [MQTT-3.14.4-1], then the connection closes
+  // [MQTT-3.14.4-2].
+  CloseConnection(c, net::CloseMode::kAfterFlush, 0);
+}
+
+void BrokerShard::CloseConnection(Connection& c, net::CloseMode mode, int err) {
   c.state = Connection::State::kClosing;
   DropResponses(c);
   shard_.timers().Cancel(&c.timer);
-  // Nothing more is sent after DISCONNECT [MQTT-3.14.4-1], then the connection closes
-  // [MQTT-3.14.4-2].
-  shard_.reactor().Close(*c.conn, net::CloseMode::kAfterFlush, 0);
+  shard_.reactor().Close(*c.conn, mode, err);
 }
 
 void BrokerShard::ProtocolViolation(Connection& c, ReasonCode rc, std::string_view why) {
@@ -381,6 +353,9 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
   ShardCounters::Sub(counters().clients, 1);
   c.inbound_aliases.reset();  // aliases belong to the connection [MQTT-3.3.2-7]
   c.outbound_aliases.reset();
+  for (uint64_t request : std::vector<uint64_t>(s->retained_fetches)) {
+    ForgetRetainedRequest(request);  // retained messages go only to this connection
+  }
   if (s->will) {
     if (!publish_will || c.will_suppressed) {
       s->will.reset();  // normal DISCONNECT [MQTT-3.1.2-10], [MQTT-3.14.4-3]
@@ -410,6 +385,7 @@ void BrokerShard::ScheduleSessionExpiry(Session& s) {
 
 void BrokerShard::OnSessionExpiry(net::Timer* t) {
   auto* st = static_cast<SessionTimer*>(t);
+  st->broker->AssertOnOwnShard();
   if (st->session->connection == nullptr) {
     st->broker->EndSession(*st->session);  // [MQTT-4.1.0-2]
   }
@@ -417,6 +393,7 @@ void BrokerShard::OnSessionExpiry(net::Timer* t) {
 
 void BrokerShard::OnWillDelay(net::Timer* t) {
   auto* st = static_cast<SessionTimer*>(t);
+  st->broker->AssertOnOwnShard();
   st->broker->PublishWill(*st->session);
 }
 
@@ -436,10 +413,14 @@ void BrokerShard::EndSession(Session& s) {
   }
   RedistributeShared(s, /*ending=*/true);
   RemoveAllSubscriptions(s);
+  while (s.queue_size() > 0) {
+    Done(s, TakeQueued(s, 0).seq);
+  }
   if (s.persistent()) {
     store().SessionEnded(s.client_id(), 0);  // with its subscriptions and messages
   }
   ShardCounters::Sub(counters().sessions, 1);
+  shared_.sessions_total.fetch_sub(1, std::memory_order_relaxed);
   auto it = sessions_.find(std::string_view(s.client_id()));
   sessions_.erase(it);  // destroys `s` (its timers unlink themselves)
 }
@@ -448,6 +429,9 @@ void BrokerShard::PublishWill(Session& s) {
   std::unique_ptr<WillMessage> w = std::move(s.will);
   if (!w) {
     return;
+  }
+  if (CheckPublishTopic(w->topic).reason != ReasonCode::kSuccess) {
+    return;  // the rules of a PUBLISH, again at the time it would be published
   }
   MessageInit init;
   init.topic = w->topic;
@@ -481,6 +465,7 @@ std::string BrokerShard::AssignClientId() {
 
 void BrokerShard::OnConnectionTimer(net::Timer* t) {
   Connection* c = static_cast<ConnectionTimer*>(t)->conn;
+  c->shard->AssertOnOwnShard();
   c->shard->KeepAliveFired(*c);
 }
 
@@ -490,11 +475,16 @@ void BrokerShard::KeepAliveFired(Connection& c) {
     case Connection::State::kAuthorizing:
       RINGMQ_LOG(kDebug, "connection without CONNECT for %d s; closing",
                  config().connect_timeout_s);
-      c.state = Connection::State::kClosing;
-      shard_.reactor().Close(*c.conn, net::CloseMode::kNow, -ETIMEDOUT);
+      CloseConnection(c, net::CloseMode::kNow, -ETIMEDOUT);
       return;
     case Connection::State::kConnected: {
       if (c.keepalive_ms == 0) {
+        return;
+      }
+      if (c.read_holds != 0) {
+        // The broker is not reading from this client: its silence is ours, not its own.
+        // ReleaseReading credits the time when reading resumes.
+        shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
         return;
       }
       const int64_t due = c.last_packet_ms + c.keepalive_ms;

@@ -1,0 +1,211 @@
+// The messages broker shards send each other: one struct per kind, each owning what it
+// carries (its destructor frees it). They travel as shard::Envelope (32 bytes, copied through
+// the SPSC mailboxes); Pack() and the matching Unpack() are the only code that knows how a
+// kind is laid out in an envelope, and Visit() is the only switch over kinds: OnMessage and
+// OnDiscard both go through it, so a kind cannot be handled in one and forgotten in the other.
+//
+//   PublishMsg         a message for the target's subscribers and/or its retained partition
+//   SharedPublishMsg   a message of a shared group, for one member on the target
+//   DeliveryReportMsg  how many subscribers a PublishMsg/SharedPublishMsg reached
+//   InterestBatchMsg   interest updates (see interest.h), in order, with their sequence
+//   InterestAckMsg     "every update up to this sequence is applied here"
+//   RetainedQueryMsg   which retained messages match these filters?
+//   RetainedReplyMsg   ... these.
+//
+// Shard-local on both ends: built on the sender's thread, consumed on the receiver's.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/base/asserts.h"
+#include "core/broker/message.h"
+#include "core/broker/shared_group_key.h"
+#include "core/shard/messages.h"
+
+namespace ringmq::broker {
+
+enum class MsgKind : uint32_t {
+  kPublish = 1,
+  kSharedPublish,
+  kDeliveryReport,
+  kInterestBatch,
+  kInterestAck,
+  kRetainedQuery,
+  kRetainedReply,
+};
+
+// A change of one shard's interest in a filter: for plain subscriptions, whether it has any
+// (sent when that goes 0 <-> 1); for a shared group, how many members it has and how many of
+// them are connected.
+struct InterestUpdate {
+  std::string filter;
+  std::string share_name;  // empty: plain subscriptions
+  uint32_t count = 0;      // plain: 0 or 1; shared: members on the sending shard
+  uint32_t online = 0;     // shared: members with a connection
+};
+
+struct PublishMsg {
+  static constexpr MsgKind kKind = MsgKind::kPublish;
+  MessageRef message;
+  uint64_t report_token = 0;    // 0: no delivery report wanted
+  bool deliver = false;         // match the target's subscribers
+  bool store_retained = false;  // the target holds the topic's retained partition
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = message.release();
+    e.u64 = report_token;
+    e.aux = (deliver ? 1u : 0u) | (store_retained ? 2u : 0u);
+    return e;
+  }
+  static PublishMsg Unpack(const shard::Envelope& e) {
+    return {MessageRef::Adopt(static_cast<Message*>(e.ptr)), e.u64, (e.aux & 1) != 0,
+            (e.aux & 2) != 0};
+  }
+};
+
+struct SharedPublishMsg {
+  static constexpr MsgKind kKind = MsgKind::kSharedPublish;
+  MessageRef message;
+  uint64_t report_token = 0;
+  SharedGroupKeyRef group;  // which group: identified by its text, never by a hash
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = message.release();
+    e.u64 = report_token;
+    e.aux = reinterpret_cast<uint64_t>(group.release());
+    return e;
+  }
+  static SharedPublishMsg Unpack(const shard::Envelope& e) {
+    return {MessageRef::Adopt(static_cast<Message*>(e.ptr)), e.u64,
+            SharedGroupKeyRef::Adopt(reinterpret_cast<SharedGroupKey*>(e.aux))};
+  }
+};
+
+struct DeliveryReportMsg {
+  static constexpr MsgKind kKind = MsgKind::kDeliveryReport;
+  uint64_t token = 0;
+  uint32_t delivered = 0;
+  uint32_t refused = 0;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.u64 = token;
+    e.aux = (uint64_t{delivered} << 32) | refused;
+    return e;
+  }
+  static DeliveryReportMsg Unpack(const shard::Envelope& e) {
+    return {e.u64, static_cast<uint32_t>(e.aux >> 32), static_cast<uint32_t>(e.aux)};
+  }
+};
+
+struct InterestBatchMsg {
+  static constexpr MsgKind kKind = MsgKind::kInterestBatch;
+  struct Body {
+    uint64_t last_seq = 0;  // the sender's sequence number of the last update
+    std::vector<InterestUpdate> updates;
+  };
+  std::unique_ptr<Body> body;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = body.release();
+    return e;
+  }
+  static InterestBatchMsg Unpack(const shard::Envelope& e) {
+    return {std::unique_ptr<Body>(static_cast<Body*>(e.ptr))};
+  }
+};
+
+struct InterestAckMsg {
+  static constexpr MsgKind kKind = MsgKind::kInterestAck;
+  uint64_t seq = 0;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.u64 = seq;
+    return e;
+  }
+  static InterestAckMsg Unpack(const shard::Envelope& e) { return {e.u64}; }
+};
+
+struct RetainedQueryMsg {
+  static constexpr MsgKind kKind = MsgKind::kRetainedQuery;
+  struct Body {
+    uint64_t request = 0;  // the asking shard's request id (its shard in the top byte)
+    std::vector<std::pair<uint32_t, std::string>> filters;  // (index in the request, filter)
+  };
+  std::unique_ptr<Body> body;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = body.release();
+    return e;
+  }
+  static RetainedQueryMsg Unpack(const shard::Envelope& e) {
+    return {std::unique_ptr<Body>(static_cast<Body*>(e.ptr))};
+  }
+};
+
+struct RetainedReplyMsg {
+  static constexpr MsgKind kKind = MsgKind::kRetainedReply;
+  struct Body {
+    uint64_t request = 0;
+    std::vector<std::pair<uint32_t, std::vector<MessageRef>>> matches;  // by filter index
+  };
+  std::unique_ptr<Body> body;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = body.release();
+    return e;
+  }
+  static RetainedReplyMsg Unpack(const shard::Envelope& e) {
+    return {std::unique_ptr<Body>(static_cast<Body*>(e.ptr))};
+  }
+};
+
+// An envelope for `msg`, with its kind.
+template <typename M>
+shard::Envelope ToEnvelope(M&& msg) {
+  shard::Envelope e = std::move(msg).Pack();
+  e.kind = static_cast<uint32_t>(M::kKind);
+  return e;
+}
+
+// Unpacks `e` into the message of its kind and hands it to `f` (by rvalue); what `f` does not
+// take is freed when it returns. False for an envelope that is not a broker message.
+template <typename F>
+bool Visit(const shard::Envelope& e, F&& f) {
+  switch (static_cast<MsgKind>(e.kind)) {
+    case MsgKind::kPublish:
+      f(PublishMsg::Unpack(e));
+      return true;
+    case MsgKind::kSharedPublish:
+      f(SharedPublishMsg::Unpack(e));
+      return true;
+    case MsgKind::kDeliveryReport:
+      f(DeliveryReportMsg::Unpack(e));
+      return true;
+    case MsgKind::kInterestBatch:
+      f(InterestBatchMsg::Unpack(e));
+      return true;
+    case MsgKind::kInterestAck:
+      f(InterestAckMsg::Unpack(e));
+      return true;
+    case MsgKind::kRetainedQuery:
+      f(RetainedQueryMsg::Unpack(e));
+      return true;
+    case MsgKind::kRetainedReply:
+      f(RetainedReplyMsg::Unpack(e));
+      return true;
+  }
+  return false;
+}
+
+}  // namespace ringmq::broker

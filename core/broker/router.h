@@ -1,0 +1,124 @@
+// Router: which shards and which local sessions a message goes to. Shard-local.
+//
+// One trie per shard (FilterTrie<FilterEntry>) holds every filter any shard subscribes to:
+//   - `shards`: a bit per shard that has plain subscribers of the filter (replicated: every
+//     shard's entry says the same once the interest updates have been applied, interest.h);
+//   - `local`: this shard's own subscribers of the filter, with their options;
+//   - `groups`: the shared groups ($share/<name>/<filter>) with that filter, each with its
+//     member counts on every shard and its members on this one.
+// A message is matched once on the shard that received it (MatchTopic: the target shards,
+// the shard that takes each shared group's copy, and this shard's subscribers together), and
+// once more on each target shard for its own subscribers (MatchLocal). Shared groups are
+// found by their text (SharedGroupName), never by a hash.
+//
+// The router keeps the books only: sending and delivering are the caller's (delivery.cc).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+
+#include "core/broker/cross_shard.h"
+#include "core/broker/filter_trie.h"
+#include "core/broker/shared_group_key.h"
+#include "core/mqtt/types.h"
+#include "core/shard/shard_owned.h"
+
+namespace ringmq::broker {
+
+class Session;
+
+// One subscriber entry: a local session, its options and Subscription Identifier.
+struct Subscriber {
+  Session* session = nullptr;
+  mqtt::SubscriptionOptions options;
+  uint32_t subscription_id = 0;
+};
+
+struct SharedGroup {
+  SharedGroupKeyRef key;
+  // Replicated: members and connected members per shard.
+  std::vector<uint32_t> members;
+  std::vector<uint32_t> online;
+  uint32_t total = 0;
+  uint32_t total_online = 0;
+  uint64_t next_shard = 0;  // round robin over the members of every shard
+  // This shard's members.
+  std::vector<Subscriber> local;
+  uint32_t next_local = 0;
+  uint32_t announced_online = 0;  // connected local members the other shards were last told of
+  uint64_t announced_seq = 0;     // the interest update that told them (interest.h)
+  uint32_t LocalOnline() const;
+};
+
+struct FilterEntry {
+  uint64_t shards = 0;                          // bit per shard with plain subscribers
+  std::vector<Subscriber> local;                // this shard's plain subscribers
+  uint64_t announced_seq = 0;                   // the update that announced `local` (0 <-> 1)
+  absl::InlinedVector<SharedGroup*, 1> groups;  // owned by Router::groups_
+  bool empty() const { return shards == 0 && local.empty() && groups.empty(); }
+};
+
+class Router : public shard::ShardOwned {
+ public:
+  Router(uint32_t shard_index, uint32_t shards);
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // ---- matching ------------------------------------------------------------------------------
+  struct SharedPick {
+    SharedGroup* group;
+    uint32_t shard;  // the shard whose member takes this message
+  };
+  struct Match {
+    uint64_t shards = 0;  // shards with plain subscribers (this one included)
+    absl::InlinedVector<SharedPick, 2> shared;
+  };
+  // One walk: fills *out and appends this shard's plain subscribers to *local.
+  void MatchTopic(std::string_view topic, Match* out, std::vector<Subscriber>* local);
+  // This shard's plain subscribers of `topic` only.
+  void MatchLocal(std::string_view topic, std::vector<Subscriber>* local);
+
+  // ---- this shard's subscribers ------------------------------------------------------------
+  // The entry for `filter`, created if missing.
+  FilterEntry& Entry(std::string_view filter) { return trie_.Insert(filter); }
+  FilterEntry* FindEntry(std::string_view filter) { return trie_.Find(filter); }
+  // Drops the entry for `filter` if nothing is left in it (and prunes the trie).
+  void EraseIfEmpty(std::string_view filter);
+
+  // The group for `name`, created (with its key and per-shard counts) if missing.
+  SharedGroup& Group(const SharedGroupName& name);
+  SharedGroup* FindGroup(const SharedGroupName& name);
+  // Drops `g` if it has no member on any shard.
+  void EraseGroupIfEmpty(SharedGroup& g);
+
+  // ---- interest from every shard (replicated) -------------------------------------------------
+  void ApplyInterest(uint32_t from_shard, const InterestUpdate& u);
+
+  // ---- shared groups --------------------------------------------------------------------------
+  // The shard whose member gets the next message of `g`: round robin over the connected
+  // members of every shard (so a shard gets a share proportional to them), or over all
+  // members when none is connected. `exclude_local` of this shard's members do not count.
+  uint32_t PickShard(SharedGroup& g, uint32_t exclude_local = 0);
+  // A local member for the next message: a connected one first (round robin), else one that
+  // is away but keeps its session; `avoid` only if it is the only one and not ending.
+  Subscriber* PickMember(SharedGroup& g, const Session* avoid, bool avoid_ending);
+
+  size_t groups() const { return groups_.size(); }
+  bool empty() const { return trie_.empty() && groups_.empty(); }
+
+ private:
+  const uint32_t self_;
+  const uint32_t shards_;
+  FilterTrie<FilterEntry> trie_;
+  // Every shared group any shard has members in, by its text; the key views point into the
+  // group's own SharedGroupKey.
+  absl::flat_hash_map<SharedGroupName, std::unique_ptr<SharedGroup>> groups_;
+};
+
+}  // namespace ringmq::broker

@@ -1,0 +1,104 @@
+// A message to the shards that want it: one match on the publisher's shard gives the shards
+// with plain subscribers, the shard that takes each shared group's copy, and this shard's
+// own subscribers; each other target gets one envelope (one reference), never one per
+// subscriber.
+#include "core/base/log.h"
+#include "core/broker/broker_shard.h"
+
+namespace ringmq::broker {
+
+uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
+  // 1. Which shards, and this shard's subscribers: one walk of the trie.
+  Router::Match match;
+  match_scratch_.clear();
+  router_.MatchTopic(m->topic(), &match, &match_scratch_);
+  const uint32_t self = shard_.index();
+  const uint32_t retain_shard = m->retain() ? RetainShard(m->topic(), shards_) : UINT32_MAX;
+  const uint64_t token = ack != nullptr ? ack->token : 0;
+  uint32_t remote = 0;
+  DeliveryCount local;
+  // 2. One envelope per remote shard.
+  for (uint32_t t = 0; t < shards_; ++t) {
+    const bool deliver = (match.shards >> t) & 1;
+    const bool store = t == retain_shard;  // [MQTT-3.3.1-5]
+    if (!deliver && !store) {
+      continue;
+    }
+    if (t == self) {
+      if (store) {
+        StoreRetained(m);
+      }
+      if (deliver) {
+        local += DeliverLocal(m, match_scratch_);
+      }
+      continue;
+    }
+    Send(t, PublishMsg{m, token, deliver, store});
+    remote += token != 0;
+  }
+  // 3. Shared groups: the picked shard's member takes it.
+  for (const Router::SharedPick& pk : match.shared) {
+    if (pk.shard == self) {
+      local += DeliverShared(m, pk.group);
+      continue;
+    }
+    Send(pk.shard, SharedPublishMsg{m, token, pk.group->key});
+    remote += token != 0;
+  }
+  if (ack != nullptr) {
+    ack->delivered += local.delivered;
+    ack->refused += local.refused;
+  }
+  return remote;
+}
+
+void BrokerShard::ReportDelivery(uint32_t to, uint64_t token, DeliveryCount n) {
+  if (token != 0) {
+    Send(to, DeliveryReportMsg{token, n.delivered, n.refused});
+  }
+}
+
+void BrokerShard::RedistributeShared(Session& s, bool ending) {
+  // Messages of shared subscriptions this session cannot take now go to another member:
+  // queued ones of any QoS, and QoS 1 ones in flight (at least once allows a second copy).
+  // QoS 2 in flight stays with this member: exactly once forbids handing it on
+  // [MQTT-4.8.2-4], [MQTT-4.8.2-5]. With no other member, a session that continues keeps
+  // them (sent again on reconnection with their ids [MQTT-4.4.0-1]); one that ends loses them.
+  auto others = [&](const SharedGroupKeyRef& key) -> SharedGroup* {
+    SharedGroup* g = router_.FindGroup({key->share_name(), key->filter()});
+    return g != nullptr && g->total > 1 ? g : nullptr;
+  };
+  absl::InlinedVector<std::pair<MessageRef, SharedGroup*>, 4> moved;
+  for (size_t i = 0; i < s.inflight_size();) {
+    Inflight& f = s.inflight(i);
+    SharedGroup* g = f.shared_group ? others(f.shared_group) : nullptr;
+    if (g != nullptr && f.state == Inflight::State::kAwaitPuback) {
+      moved.emplace_back(f.msg, g);
+      EraseInflight(s, i);
+      continue;
+    }
+    ++i;
+  }
+  for (size_t i = 0; i < s.queue_size();) {
+    Queued& q = s.queued(i);
+    SharedGroup* g = q.shared_group ? others(q.shared_group) : nullptr;
+    if (g != nullptr) {
+      Queued taken = TakeQueued(s, i);
+      Done(s, taken.seq);
+      moved.emplace_back(std::move(taken.msg), g);
+      continue;
+    }
+    ++i;
+  }
+  for (auto& [m, g] : moved) {
+    // Every other member counts, this session (a member here) does not.
+    const uint32_t target = router_.PickShard(*g, /*exclude_local=*/1);
+    if (target == shard_.index()) {
+      DeliverShared(m, g, &s, ending);
+    } else {
+      Send(target, SharedPublishMsg{m, /*report_token=*/0, g->key});
+    }
+  }
+}
+
+}  // namespace ringmq::broker

@@ -1,0 +1,121 @@
+#include "core/config/server_config.h"
+
+#include "absl/strings/str_format.h"
+
+#include "core/net/reactor.h"
+
+namespace ringmq::config {
+namespace {
+
+absl::Status Range(std::string_view name, uint64_t value, uint64_t min, uint64_t max) {
+  if (value < min || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: %d is outside %d..%d", name, value, min, max));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<net::Endpoint> ParseListener(const std::string& text) {
+  std::string scheme;
+  auto ep = net::ParseEndpoint(text, &scheme);
+  if (!ep.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("listen %s: %s", text, std::string(ep.status().message())));
+  }
+  if (!scheme.empty() && scheme != "mqtt" && scheme != "tcp") {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("listen %s: no transport for '%s://' (only mqtt:// so far)", text, scheme));
+  }
+  return ep;
+}
+
+}  // namespace
+
+absl::Status ServerConfig::Validate() const {
+  if (absl::Status s = broker.Validate(); !s.ok()) {
+    return s;
+  }
+  base::LogLevel level;
+  if (!base::ParseLogLevel(log_level, &level)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("log-level: '%s' is not debug, info, warning, error or off", log_level));
+  }
+  net::BackendKind backend;
+  if (!net::ParseBackend(io_backend, &backend)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("io-backend: '%s' is not auto, io_uring or epoll", io_backend));
+  }
+  if (listen.empty()) {
+    return absl::InvalidArgumentError("listen: at least one address");
+  }
+  for (const std::string& l : listen) {
+    if (auto ep = ParseListener(l); !ep.ok()) {
+      return ep.status();
+    }
+  }
+  const struct {
+    std::string_view name;
+    uint64_t value, min, max;
+  } checks[] = {
+      {"threads", threads, 0, 64},
+      {"recv-buffers", recv_buffers, 1, 32768},
+      {"recv-buffer-size", recv_buffer_size, 512, 1 << 20},
+      {"max-output-buffer", max_output_buffer, 4096, uint64_t{1} << 32},
+      {"mailbox-capacity", mailbox_capacity, 2, 1 << 20},
+  };
+  for (const auto& c : checks) {
+    if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {
+      return s;
+    }
+  }
+  if ((recv_buffers & (recv_buffers - 1)) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("recv-buffers: %d is not a power of two", recv_buffers));
+  }
+  if (tcp_keepalive.idle_s > 0) {
+    const struct {
+      std::string_view name;
+      uint64_t value, min, max;
+    } ka[] = {
+        {"tcp-keepalive-idle", tcp_keepalive.idle_s, 1, 32767},
+        {"tcp-keepalive-interval", tcp_keepalive.interval_s, 1, 32767},
+        {"tcp-keepalive-count", tcp_keepalive.count, 1, 127},
+    };
+    for (const auto& c : ka) {
+      if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
+  shard::ShardSetOptions o;
+  o.threads = shard::ShardSet::ResolveThreads(threads);
+  o.max_connections = max_connections;
+  o.pin_threads = pin_threads;
+  (void)net::ParseBackend(io_backend, &o.shard.reactor.backend);
+  o.shard.reactor.recv_buffer_count = recv_buffers;
+  o.shard.reactor.recv_buffer_size = recv_buffer_size;
+  o.shard.reactor.output_high_watermark = max_output_buffer;
+  o.shard.reactor.output_low_watermark = max_output_buffer / 4;
+  o.shard.reactor.tcp_keepalive = tcp_keepalive;
+  o.shard.mailbox_capacity = mailbox_capacity;
+  for (const std::string& text : listen) {
+    auto ep = ParseListener(text);
+    if (!ep.ok()) {
+      return ep.status();
+    }
+    o.listeners.push_back({*ep, 0, "mqtt"});
+  }
+  return o;
+}
+
+base::LogLevel ServerConfig::ParsedLogLevel() const {
+  base::LogLevel level = base::LogLevel::kInfo;
+  (void)base::ParseLogLevel(log_level, &level);
+  return level;
+}
+
+}  // namespace ringmq::config

@@ -1,0 +1,44 @@
+// ServerConfig: everything the ringmq executable is told, as typed values: the broker's
+// limits (BrokerConfig), the listeners and the engine's settings. Filled from command-line
+// flags (core/server/main.cc) and, later, from a config file; Validate() checks every value
+// once, in one place, and names the setting in its message. Main thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#include "core/base/log.h"
+#include "core/broker/config.h"
+#include "core/net/socket_ops.h"
+#include "core/shard/shard_set.h"
+
+namespace ringmq::config {
+
+struct ServerConfig {
+  broker::BrokerConfig broker;
+
+  // HOST:PORT, mqtt://HOST:PORT or [V6]:PORT.
+  std::vector<std::string> listen = {"127.0.0.1:1883"};
+  uint32_t threads = 0;  // 0: one per CPU
+  std::string io_backend = "auto";
+  bool pin_threads = true;
+  uint64_t max_connections = 0;  // 0: as the open file limit allows
+  uint32_t recv_buffers = 256;
+  uint32_t recv_buffer_size = 16384;
+  uint64_t max_output_buffer = 1 << 20;
+  uint32_t mailbox_capacity = 4096;
+  net::TcpKeepAlive tcp_keepalive;
+  std::string log_level = "info";
+
+  // Checks every value (the broker's too); the message names the setting and its range.
+  absl::Status Validate() const;
+  // The shard set's options (listeners resolved). Call after Validate().
+  absl::StatusOr<shard::ShardSetOptions> ShardSetOptions() const;
+  base::LogLevel ParsedLogLevel() const;
+};
+
+}  // namespace ringmq::config
