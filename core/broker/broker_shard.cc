@@ -216,16 +216,23 @@ void BrokerShard::Handle(uint32_t from, InterestAckMsg&& m) {
 
 void BrokerShard::OnLoopEnd() {
   interest_.Flush();
-  if (!held_for_backlog_.empty() && !shard_.backlogged()) {
-    std::vector<net::ConnId> held;
-    held.swap(held_for_backlog_);
-    for (net::ConnId id : held) {
-      if (Connection* conn = FindConnection(id)) {
-        ReleaseReading(*conn, kHoldBacklog);
-        if (!conn->blocked && conn->state == Connection::State::kConnected) {
-          ReleaseHeldInput(*conn);  // what arrived while backlogged, in order
-        }
-      }
+}
+
+void BrokerShard::OnBacklogCleared() {
+  std::vector<net::ConnId> held;
+  held.swap(held_for_backlog_);
+  for (net::ConnId id : held) {
+    Connection* conn = FindConnection(id);
+    if (conn == nullptr) {
+      continue;
+    }
+    if (shard_.backlogged()) {
+      held_for_backlog_.push_back(id);  // full again: the rest waits for the next time
+      continue;
+    }
+    ReleaseReading(*conn, kHoldBacklog);
+    if (!conn->blocked && conn->state == Connection::State::kConnected) {
+      ReleaseHeldInput(*conn);  // what arrived while backlogged, in order
     }
   }
 }

@@ -117,6 +117,7 @@ class BrokerShard final : public shard::ShardApp,
   void OnOutputDrained(net::Conn& c) override;
   void OnMessage(const shard::Envelope& e) override;
   void OnLoopEnd() override;
+  void OnBacklogCleared() override;
   void OnStop() override;
   void OnDiscard(const shard::Envelope& e) override;
 
@@ -125,6 +126,20 @@ class BrokerShard final : public shard::ShardApp,
 
   int64_t now_ms() const { return shard_.now_ms(); }
   const BrokerConfig& config() const { return shared_.config; }
+
+  // What this shard holds, for tests that check nothing is left behind.
+  struct Footprint {
+    size_t sessions = 0;
+    size_t trie_nodes = 0;
+    size_t shared_groups = 0;
+    size_t retained = 0;
+    size_t tokens = 0;
+    size_t retained_requests = 0;
+  };
+  Footprint FootprintForTest() const {
+    return {sessions_.size(), router_.nodes(), router_.groups(),
+            retained_.size(), tokens_.size(),  retained_requests_.size()};
+  }
 
  private:
   friend class PublishEncoder;
@@ -289,11 +304,16 @@ class BrokerShard final : public shard::ShardApp,
   bool AddSubscription(Connection& c, Session& s, std::string_view filter,
                        const mqtt::SubscriptionOptions& o, uint32_t subscription_id,
                        PendingResponse& r);
-  bool AddPlain(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
-                uint32_t subscription_id, uint64_t* wait_seq);
-  bool AddShared(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
-                 uint32_t subscription_id, uint64_t* wait_seq);
+  // This shard's subscriber entry for a plain filter / a shared group; *wait_seq gets the
+  // interest update the SUBACK must wait for.
+  SubRef AddPlain(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
+                  uint32_t subscription_id, uint64_t* wait_seq);
+  SubRef AddShared(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
+                   uint32_t subscription_id, uint64_t* wait_seq);
+  bool HasSubscription(const Session& s, std::string_view filter) const;
+  // By filter text (UNSUBSCRIBE): false if the session has no such subscription.
   bool RemoveSubscription(Session& s, std::string_view filter);
+  void RemoveSubscription(Session& s, SubRef ref);
   void RemoveAllSubscriptions(Session& s);
   // Tells every shard how many members (and connected members) a local shared group has.
   void AnnounceGroup(SharedGroup& g);

@@ -162,7 +162,7 @@ void BrokerShard::MaybeSendRetained(uint64_t request) {
     Session& s = *c->session;
     for (size_t i = 0; i < req.filters.size(); ++i) {
       const RetainedFilter& f = req.filters[i];
-      if (!s.subscriptions.contains(f.filter)) {
+      if (!HasSubscription(s, f.filter)) {
         continue;  // unsubscribed meanwhile: nothing new for it [MQTT-3.10.4-2]
       }
       for (const MessageRef& m : req.results[i]) {

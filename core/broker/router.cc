@@ -2,8 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 #include "core/base/asserts.h"
+#include "core/base/strings.h"
 #include "core/broker/session.h"
+#include "core/mqtt/topic.h"
 
 namespace ringmq::broker {
 
@@ -20,12 +24,17 @@ Router::Router(uint32_t shard_index, uint32_t shards)
 
 void Router::MatchTopic(std::string_view topic, Match* out, std::vector<Subscriber>* local) {
   AssertOnOwnShard();
-  trie_.Match(topic, [&](FilterEntry& e) {
-    out->shards |= e.shards;
-    local->insert(local->end(), e.local.begin(), e.local.end());
-    for (SharedGroup* g : e.groups) {
-      if (g->total > 0) {
-        out->shared.push_back({g, PickShard(*g)});
+  trie_.Match(topic, [&](FilterNode& n) {
+    out->shards |= n.shards;
+    if (n.extra == nullptr) {
+      return;
+    }
+    local->insert(local->end(), n.extra->local.begin(), n.extra->local.end());
+    if (n.extra->groups != nullptr) {
+      for (SharedGroup* g : *n.extra->groups) {
+        if (g->total > 0) {
+          out->shared.push_back({g, PickShard(*g)});
+        }
       }
     }
   });
@@ -33,15 +42,46 @@ void Router::MatchTopic(std::string_view topic, Match* out, std::vector<Subscrib
 
 void Router::MatchLocal(std::string_view topic, std::vector<Subscriber>* local) {
   AssertOnOwnShard();
-  trie_.Match(topic,
-              [&](FilterEntry& e) { local->insert(local->end(), e.local.begin(), e.local.end()); });
+  trie_.Match(topic, [&](FilterNode& n) {
+    if (n.extra != nullptr) {
+      local->insert(local->end(), n.extra->local.begin(), n.extra->local.end());
+    }
+  });
 }
 
-void Router::EraseIfEmpty(std::string_view filter) {
-  FilterEntry* e = trie_.Find(filter);
-  if (e != nullptr && e->empty()) {
-    trie_.Erase(filter);
+FilterNodeExtra& Router::Extra(FilterNode* n) {
+  if (n->extra == nullptr) {
+    n->extra = std::make_unique<FilterNodeExtra>();
   }
+  return *n->extra;
+}
+
+void Router::Tidy(FilterNode* n) {
+  if (n->extra != nullptr && n->extra->empty()) {
+    n->extra.reset();
+  }
+  trie_.Prune(n);
+}
+
+SubRef Router::FindRef(std::string_view filter) const {
+  if (mqtt::IsSharedFilter(filter)) {
+    mqtt::SharedFilter sf;
+    if (mqtt::ParseSharedFilter(filter, &sf) != mqtt::TopicError::kOk) {
+      return {};
+    }
+    SharedGroup* g = FindGroup({sf.share_name, sf.filter});
+    return g == nullptr ? SubRef() : SubRef::Shared(g);
+  }
+  FilterNode* n = trie_.Find(filter);
+  return n == nullptr ? SubRef() : SubRef::Plain(n);
+}
+
+std::string Router::FilterOf(SubRef r) {
+  if (r.shared()) {
+    const SharedGroupKey& k = *r.group()->key;
+    return absl::StrCat("$share/", base::ToAbsl(k.share_name()), "/", base::ToAbsl(k.filter()));
+  }
+  return SubscriptionTrie::FilterOf(r.node());
 }
 
 SharedGroup& Router::Group(const SharedGroupName& name) {
@@ -55,11 +95,15 @@ SharedGroup& Router::Group(const SharedGroupName& name) {
   g->online.assign(shards_, 0);
   SharedGroup* raw = g.get();
   groups_.emplace(SharedGroupName{g->key->share_name(), g->key->filter()}, std::move(g));
-  Entry(raw->key->filter()).groups.push_back(raw);
+  FilterNodeExtra& extra = Extra(Node(raw->key->filter()));
+  if (extra.groups == nullptr) {
+    extra.groups = std::make_unique<std::vector<SharedGroup*>>();
+  }
+  extra.groups->push_back(raw);
   return *raw;
 }
 
-SharedGroup* Router::FindGroup(const SharedGroupName& name) {
+SharedGroup* Router::FindGroup(const SharedGroupName& name) const {
   auto it = groups_.find(name);
   return it == groups_.end() ? nullptr : it->second.get();
 }
@@ -69,21 +113,31 @@ void Router::EraseGroupIfEmpty(SharedGroup& g) {
     return;
   }
   const SharedGroupKeyRef key = g.key;  // keeps the text alive until the end
-  if (FilterEntry* e = trie_.Find(key->filter())) {
-    e->groups.erase(std::remove(e->groups.begin(), e->groups.end(), &g), e->groups.end());
+  FilterNode* n = trie_.Find(key->filter());
+  if (n != nullptr && n->extra != nullptr && n->extra->groups != nullptr) {
+    auto& v = *n->extra->groups;
+    v.erase(std::remove(v.begin(), v.end(), &g), v.end());
+    if (v.empty()) {
+      n->extra->groups.reset();
+    }
   }
   groups_.erase(SharedGroupName{key->share_name(), key->filter()});
-  EraseIfEmpty(key->filter());
+  if (n != nullptr) {
+    Tidy(n);
+  }
 }
 
 void Router::ApplyInterest(uint32_t from_shard, const InterestUpdate& u) {
   AssertOnOwnShard();
   RINGMQ_DASSERT(from_shard < shards_);
   if (u.share_name.empty()) {
-    FilterEntry& e = Entry(u.filter);
+    FilterNode* n = u.count != 0 ? Node(u.filter) : trie_.Find(u.filter);
+    if (n == nullptr) {
+      return;
+    }
     const uint64_t bit = uint64_t{1} << from_shard;
-    e.shards = u.count != 0 ? (e.shards | bit) : (e.shards & ~bit);
-    EraseIfEmpty(u.filter);
+    n->shards = u.count != 0 ? (n->shards | bit) : (n->shards & ~bit);
+    Tidy(n);
     return;
   }
   SharedGroup& g = Group(SharedGroupName{u.share_name, u.filter});

@@ -1,17 +1,19 @@
 // Router: which shards and which local sessions a message goes to. Shard-local.
 //
-// One trie per shard (FilterTrie<FilterEntry>) holds every filter any shard subscribes to:
+// One trie per shard (SubscriptionTrie) holds every filter any shard subscribes to; a
+// filter's node holds
 //   - `shards`: a bit per shard that has plain subscribers of the filter (replicated: every
-//     shard's entry says the same once the interest updates have been applied, interest.h);
-//   - `local`: this shard's own subscribers of the filter, with their options;
-//   - `groups`: the shared groups ($share/<name>/<filter>) with that filter, each with its
-//     member counts on every shard and its members on this one.
+//     shard's node says the same once the interest updates have been applied, interest.h);
+//   - `extra->local`: this shard's own subscribers of the filter, with their options;
+//   - `extra->groups`: the shared groups ($share/<name>/<filter>) with that filter, each with
+//     its member counts on every shard and its members on this one.
 // A message is matched once on the shard that received it (MatchTopic: the target shards,
 // the shard that takes each shared group's copy, and this shard's subscribers together), and
 // once more on each target shard for its own subscribers (MatchLocal). Shared groups are
 // found by their text (SharedGroupName), never by a hash.
 //
-// The router keeps the books only: sending and delivering are the caller's (delivery.cc).
+// The router keeps the books only: sending and delivering are the caller's (routing.cc,
+// delivery.cc).
 #pragma once
 
 #include <cstdint>
@@ -24,21 +26,12 @@
 #include "absl/container/inlined_vector.h"
 
 #include "core/broker/cross_shard.h"
-#include "core/broker/filter_trie.h"
 #include "core/broker/shared_group_key.h"
+#include "core/broker/subscription_trie.h"
 #include "core/mqtt/types.h"
 #include "core/shard/shard_owned.h"
 
 namespace ringmq::broker {
-
-class Session;
-
-// One subscriber entry: a local session, its options and Subscription Identifier.
-struct Subscriber {
-  Session* session = nullptr;
-  mqtt::SubscriptionOptions options;
-  uint32_t subscription_id = 0;
-};
 
 struct SharedGroup {
   SharedGroupKeyRef key;
@@ -56,12 +49,23 @@ struct SharedGroup {
   uint32_t LocalOnline() const;
 };
 
-struct FilterEntry {
-  uint64_t shards = 0;                          // bit per shard with plain subscribers
-  std::vector<Subscriber> local;                // this shard's plain subscribers
-  uint64_t announced_seq = 0;                   // the update that announced `local` (0 <-> 1)
-  absl::InlinedVector<SharedGroup*, 1> groups;  // owned by Router::groups_
-  bool empty() const { return shards == 0 && local.empty() && groups.empty(); }
+// A subscription of a session, as the session keeps it: the node of its filter (plain) or
+// its shared group, in one tagged word. The options live with the subscriber entry here.
+class SubRef {
+ public:
+  SubRef() = default;
+  static SubRef Plain(FilterNode* n) { return SubRef(reinterpret_cast<uintptr_t>(n)); }
+  static SubRef Shared(SharedGroup* g) { return SubRef(reinterpret_cast<uintptr_t>(g) | 1); }
+  static SubRef FromBits(uintptr_t v) { return SubRef(v); }
+  bool shared() const { return (v_ & 1) != 0; }
+  FilterNode* node() const { return reinterpret_cast<FilterNode*>(v_); }
+  SharedGroup* group() const { return reinterpret_cast<SharedGroup*>(v_ & ~uintptr_t{1}); }
+  uintptr_t bits() const { return v_; }
+  explicit operator bool() const { return v_ != 0; }
+
+ private:
+  explicit SubRef(uintptr_t v) : v_(v) {}
+  uintptr_t v_ = 0;
 };
 
 class Router : public shard::ShardOwned {
@@ -85,15 +89,21 @@ class Router : public shard::ShardOwned {
   void MatchLocal(std::string_view topic, std::vector<Subscriber>* local);
 
   // ---- this shard's subscribers ------------------------------------------------------------
-  // The entry for `filter`, created if missing.
-  FilterEntry& Entry(std::string_view filter) { return trie_.Insert(filter); }
-  FilterEntry* FindEntry(std::string_view filter) { return trie_.Find(filter); }
-  // Drops the entry for `filter` if nothing is left in it (and prunes the trie).
-  void EraseIfEmpty(std::string_view filter);
+  // The node of `filter`, created if missing.
+  FilterNode* Node(std::string_view filter) { return trie_.Insert(filter); }
+  FilterNode* FindNode(std::string_view filter) const { return trie_.Find(filter); }
+  // The node's extra part (this shard's subscribers, the groups), created if missing.
+  static FilterNodeExtra& Extra(FilterNode* n);
+  // Drops what is left empty in `n`: its extra part, then the node and its empty ancestors.
+  void Tidy(FilterNode* n);
+  // The subscription `filter` names (plain or shared), if it exists on this shard.
+  SubRef FindRef(std::string_view filter) const;
+  // The filter a subscription stands for ("$share/<name>/<filter>" for a group).
+  static std::string FilterOf(SubRef r);
 
   // The group for `name`, created (with its key and per-shard counts) if missing.
   SharedGroup& Group(const SharedGroupName& name);
-  SharedGroup* FindGroup(const SharedGroupName& name);
+  SharedGroup* FindGroup(const SharedGroupName& name) const;
   // Drops `g` if it has no member on any shard.
   void EraseGroupIfEmpty(SharedGroup& g);
 
@@ -111,11 +121,12 @@ class Router : public shard::ShardOwned {
 
   size_t groups() const { return groups_.size(); }
   bool empty() const { return trie_.empty() && groups_.empty(); }
+  size_t nodes() const { return trie_.nodes(); }
 
  private:
   const uint32_t self_;
   const uint32_t shards_;
-  FilterTrie<FilterEntry> trie_;
+  SubscriptionTrie trie_;
   // Every shared group any shard has members in, by its text; the key views point into the
   // group's own SharedGroupKey.
   absl::flat_hash_map<SharedGroupName, std::unique_ptr<SharedGroup>> groups_;

@@ -33,12 +33,6 @@ class BrokerShard;
 class Connection;
 class Session;
 
-// A subscription as the session keeps it (the filter is the map key).
-struct SessionSubscription {
-  mqtt::SubscriptionOptions options;
-  uint32_t subscription_id = 0;  // MQTT 5, 0 = none
-};
-
 struct WillMessage {
   std::string topic;
   std::string payload;
@@ -104,7 +98,9 @@ class Session : public shard::ShardOwned {
   };
   std::unique_ptr<Timers> timers;
 
-  absl::flat_hash_map<std::string, SessionSubscription> subscriptions;
+  // The session's subscriptions: SubRef bits (router.h), 8 bytes each; the filter text and
+  // the options are the router's.
+  absl::flat_hash_set<uintptr_t> subscriptions;
 
   // Retained-message fetches for this session's new subscriptions still in flight (request
   // ids): live messages delivered meanwhile are noted in them (see retained.cc).

@@ -67,8 +67,8 @@ void BrokerShard::ApplySubscribe(Connection& c, PendingResponse& r) {
       r.codes.push_back(ReasonCode::kTopicFilterInvalid);  // well-formed, but not accepted
       continue;
     }
-    if (!s.subscriptions.contains(sub.filter) &&
-        s.subscriptions.size() >= config().max_subscriptions_per_session) {
+    if (s.subscriptions.size() >= config().max_subscriptions_per_session &&
+        !HasSubscription(s, sub.filter)) {
       ShardCounters::Add(counters().refused_subscriptions, 1);
       r.codes.push_back(QuotaRefusal(c.version));
       continue;
@@ -91,18 +91,19 @@ void BrokerShard::ApplySubscribe(Connection& c, PendingResponse& r) {
   }
 }
 
+bool BrokerShard::HasSubscription(const Session& s, std::string_view filter) const {
+  const SubRef r = router_.FindRef(filter);
+  return r && s.subscriptions.contains(r.bits());
+}
+
 bool BrokerShard::AddSubscription(Connection& c, Session& s, std::string_view filter,
                                   const mqtt::SubscriptionOptions& o, uint32_t subscription_id,
                                   PendingResponse& r) {
-  auto [it, inserted] = s.subscriptions.try_emplace(std::string(filter));
-  it->second.options = o;
-  it->second.subscription_id = subscription_id;
   uint64_t wait_seq = 0;
-  if (mqtt::IsSharedFilter(filter)) {
-    AddShared(s, filter, o, subscription_id, &wait_seq);
-  } else {
-    AddPlain(s, filter, o, subscription_id, &wait_seq);
-  }
+  const SubRef ref = mqtt::IsSharedFilter(filter)
+                         ? AddShared(s, filter, o, subscription_id, &wait_seq)
+                         : AddPlain(s, filter, o, subscription_id, &wait_seq);
+  const bool inserted = s.subscriptions.insert(ref.bits()).second;
   // The SUBACK waits until every shard routes matching messages here, so a publish made
   // after it, from any connection, reaches this subscription.
   AwaitInterest(c, r, wait_seq);
@@ -119,7 +120,8 @@ bool BrokerShard::AddSubscription(Connection& c, Session& s, std::string_view fi
 namespace {
 
 // The entry for `s` in `list`, or nullptr.
-Subscriber* FindSubscriber(std::vector<Subscriber>& list, const Session& s) {
+template <typename List>
+Subscriber* FindSubscriber(List& list, const Session& s) {
   for (Subscriber& x : list) {
     if (x.session == &s) {
       return &x;
@@ -128,7 +130,8 @@ Subscriber* FindSubscriber(std::vector<Subscriber>& list, const Session& s) {
   return nullptr;
 }
 
-void RemoveSubscriber(std::vector<Subscriber>& list, const Session& s) {
+template <typename List>
+void RemoveSubscriber(List& list, const Session& s) {
   list.erase(std::remove_if(list.begin(), list.end(),
                             [&s](const Subscriber& x) { return x.session == &s; }),
              list.end());
@@ -136,41 +139,43 @@ void RemoveSubscriber(std::vector<Subscriber>& list, const Session& s) {
 
 }  // namespace
 
-bool BrokerShard::AddPlain(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
-                           uint32_t subscription_id, uint64_t* wait_seq) {
-  FilterEntry& e = router_.Entry(filter);
+SubRef BrokerShard::AddPlain(Session& s, std::string_view filter,
+                             const mqtt::SubscriptionOptions& o, uint32_t subscription_id,
+                             uint64_t* wait_seq) {
+  FilterNode* n = router_.Node(filter);
+  FilterNodeExtra& e = Router::Extra(n);
   if (Subscriber* x = FindSubscriber(e.local, s)) {
     x->options = o;  // replaced in place: no message lost in the swap [MQTT-3.8.4-3]
     x->subscription_id = subscription_id;
-    *wait_seq = e.announced_seq;  // and no SUBACK before that news reached every shard
-    return true;
+  } else {
+    e.local.push_back({&s, o, subscription_id});
+    if (e.local.size() == 1) {
+      // The first subscriber on this shard makes the other shards route the filter here.
+      const InterestUpdate u{std::string(filter), {}, 1, 0};
+      e.announced_seq = interest_.Announce(u);
+      router_.ApplyInterest(shard_.index(), u);
+    }
   }
-  e.local.push_back({&s, o, subscription_id});
-  if (e.local.size() == 1) {
-    // The first subscriber on this shard makes the other shards route the filter here.
-    const InterestUpdate u{std::string(filter), {}, 1, 0};
-    e.announced_seq = interest_.Announce(u);
-    router_.ApplyInterest(shard_.index(), u);
-  }
+  // No SUBACK before that news reached every shard (also for a later subscriber).
   *wait_seq = e.announced_seq;
-  return false;
+  return SubRef::Plain(n);
 }
 
-bool BrokerShard::AddShared(Session& s, std::string_view filter, const mqtt::SubscriptionOptions& o,
-                            uint32_t subscription_id, uint64_t* wait_seq) {
+SubRef BrokerShard::AddShared(Session& s, std::string_view filter,
+                              const mqtt::SubscriptionOptions& o, uint32_t subscription_id,
+                              uint64_t* wait_seq) {
   mqtt::SharedFilter sf;
   (void)mqtt::ParseSharedFilter(filter, &sf);
   SharedGroup& g = router_.Group({sf.share_name, sf.filter});
   if (Subscriber* x = FindSubscriber(g.local, s)) {
     x->options = o;  // [MQTT-3.8.4-4]
     x->subscription_id = subscription_id;
-    *wait_seq = g.announced_seq;
-    return true;
+  } else {
+    g.local.push_back({&s, o, subscription_id});
+    AnnounceGroup(g);
   }
-  g.local.push_back({&s, o, subscription_id});
-  AnnounceGroup(g);
   *wait_seq = g.announced_seq;
-  return false;
+  return SubRef::Shared(&g);
 }
 
 void BrokerShard::AwaitInterest(Connection& c, PendingResponse& r, uint64_t seq) {
@@ -193,47 +198,42 @@ void BrokerShard::HandleUnsubscribe(Connection& c, const mqtt::Unsubscribe& p) {
 }
 
 bool BrokerShard::RemoveSubscription(Session& s, std::string_view filter) {
-  auto it = s.subscriptions.find(base::ToAbsl(filter));
-  if (it == s.subscriptions.end()) {
+  const SubRef ref = router_.FindRef(filter);
+  if (!ref || !s.subscriptions.contains(ref.bits())) {
     return false;
   }
-  s.subscriptions.erase(it);
-  ShardCounters::Sub(counters().subscriptions, 1);
   if (s.persistent()) {
     store().SubscriptionRemoved(s.client_id(), filter, 0);
   }
-  if (mqtt::IsSharedFilter(filter)) {
-    mqtt::SharedFilter sf;
-    (void)mqtt::ParseSharedFilter(filter, &sf);
-    if (SharedGroup* g = router_.FindGroup({sf.share_name, sf.filter})) {
-      RemoveSubscriber(g->local, s);
-      AnnounceGroup(*g);  // may drop the group: the last use of `g`
-    }
-    return true;
-  }
-  FilterEntry* e = router_.FindEntry(filter);
-  if (e == nullptr) {
-    return true;
-  }
-  RemoveSubscriber(e->local, s);
-  if (e->local.empty()) {
-    // No more matching messages for this shard [MQTT-3.10.4-2]. A few may still arrive
-    // before the other shards hear it; the local match no longer finds anybody for them.
-    const InterestUpdate u{std::string(filter), {}, 0, 0};
-    e->announced_seq = interest_.Announce(u);
-    router_.ApplyInterest(shard_.index(), u);  // may drop the entry: the last use of `e`
-  }
+  RemoveSubscription(s, ref);
   return true;
 }
 
-void BrokerShard::RemoveAllSubscriptions(Session& s) {
-  std::vector<std::string> filters;
-  filters.reserve(s.subscriptions.size());
-  for (const auto& [filter, unused] : s.subscriptions) {
-    filters.push_back(filter);
+void BrokerShard::RemoveSubscription(Session& s, SubRef ref) {
+  s.subscriptions.erase(ref.bits());
+  ShardCounters::Sub(counters().subscriptions, 1);
+  if (ref.shared()) {
+    SharedGroup* g = ref.group();
+    RemoveSubscriber(g->local, s);
+    AnnounceGroup(*g);  // may drop the group: the last use of `g`
+    return;
   }
-  for (const std::string& f : filters) {
-    RemoveSubscription(s, f);
+  FilterNode* n = ref.node();
+  FilterNodeExtra& e = Router::Extra(n);
+  RemoveSubscriber(e.local, s);
+  if (e.local.empty()) {
+    // No more matching messages for this shard [MQTT-3.10.4-2]. A few may still arrive
+    // before the other shards hear it; the local match no longer finds anybody for them.
+    const InterestUpdate u{SubscriptionTrie::FilterOf(n), {}, 0, 0};
+    e.announced_seq = interest_.Announce(u);
+    router_.ApplyInterest(shard_.index(), u);  // may drop the node: the last use of `n`
+  }
+}
+
+void BrokerShard::RemoveAllSubscriptions(Session& s) {
+  const std::vector<uintptr_t> refs(s.subscriptions.begin(), s.subscriptions.end());
+  for (uintptr_t bits : refs) {
+    RemoveSubscription(s, SubRef::FromBits(bits));
   }
 }
 
@@ -247,15 +247,10 @@ void BrokerShard::AnnounceGroup(SharedGroup& g) {
 }
 
 void BrokerShard::AnnouncePresence(const Session& s) {
-  for (const auto& [filter, unused] : s.subscriptions) {
-    if (!mqtt::IsSharedFilter(filter)) {
-      continue;
-    }
-    mqtt::SharedFilter sf;
-    (void)mqtt::ParseSharedFilter(filter, &sf);
-    SharedGroup* g = router_.FindGroup({sf.share_name, sf.filter});
-    if (g != nullptr && g->LocalOnline() != g->announced_online) {
-      AnnounceGroup(*g);
+  for (uintptr_t bits : s.subscriptions) {
+    const SubRef ref = SubRef::FromBits(bits);
+    if (ref.shared() && ref.group()->LocalOnline() != ref.group()->announced_online) {
+      AnnounceGroup(*ref.group());
     }
   }
 }

@@ -209,6 +209,12 @@ int main(int argc, char** argv) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
   }
 #ifdef RINGMQ_HAVE_MIMALLOC
+  // Freed memory goes back to the OS soon (decommitted) rather than staying resident for
+  // reuse, and an idle shard collects what its thread freed: a session that held 100,000
+  // subscriptions leaves no resident trace once it ends (docs/benchmarks.md, "Memory").
+  mi_option_set(mi_option_decommit_delay, 0);
+  mi_option_set(mi_option_segment_decommit_delay, 0);
+  opts->shard.release_memory = [] { mi_collect(/*force=*/true); };
   RINGMQ_LOG(kInfo, "%s, allocator mimalloc %d", shared.version, mi_version());
 #else
   RINGMQ_LOG(kInfo, "%s, system allocator", shared.version);

@@ -77,6 +77,13 @@ void Shard::DrainOverflow() {
   if (overflow_count_ == 0) {
     return;
   }
+  DrainOverflowQueues();
+  if (overflow_count_ == 0) {
+    app_->OnBacklogCleared();  // may send again (and fill the overflow again)
+  }
+}
+
+void Shard::DrainOverflowQueues() {
   for (uint32_t t = 0; t < overflow_.size(); ++t) {
     std::deque<Envelope>& q = overflow_[t];
     if (q.empty()) {
@@ -308,6 +315,11 @@ bool Shard::RunOnce(bool may_sleep) {
     } else {
       timeout = SleepTimeoutMs();
       ++stats_.sleeps;
+      if (options_.release_memory != nullptr &&
+          now_ms() - last_release_ms_ >= options_.release_interval_ms) {
+        options_.release_memory();  // idle: a good moment to give freed memory back
+        last_release_ms_ = now_ms();
+      }
     }
   }
   reactor_->Poll(timeout);

@@ -64,6 +64,9 @@ class ShardApp {
   virtual void OnMessage(const Envelope& e) = 0;
   // Once per loop iteration, after I/O and messages, before output is flushed.
   virtual void OnLoopEnd() {}
+  // The messages that waited for room in full mailboxes have all gone out: backlogged() is
+  // false again (what the app held back because of it can go on).
+  virtual void OnBacklogCleared() {}
   // Shutdown begins: listeners are closed; say goodbye to clients. Output queued now is
   // flushed for up to the shutdown grace period before connections are closed.
   virtual void OnStop() {}
@@ -78,6 +81,12 @@ struct ShardOptions {
   uint32_t timer_tick_ms = 10;
   uint32_t max_messages_per_source = 1024;  // per iteration, for fairness
   uint32_t shutdown_grace_ms = 2000;
+  // Called on the shard's thread when it is about to sleep, at most once per
+  // release_interval_ms: gives the memory freed since back to the OS (the allocator's own
+  // call, e.g. mi_collect; null: nothing). So a shard that held a lot for a while (a session
+  // with 100,000 subscriptions that ended) does not keep it resident.
+  void (*release_memory)() = nullptr;
+  uint32_t release_interval_ms = 5000;
 };
 
 class Shard final : public net::IoHandler {
@@ -151,6 +160,7 @@ class Shard final : public net::IoHandler {
   bool DrainInbound();
   void Dispatch(const Envelope& e);
   void DrainOverflow();
+  void DrainOverflowQueues();
   void SendWakeups();
   bool InboundPending() const;
   int SleepTimeoutMs() const;
@@ -191,6 +201,7 @@ class Shard final : public net::IoHandler {
   int64_t stop_deadline_ms_ = 0;
   bool closed_all_ = false;
   int64_t hard_deadline_ms_ = 0;
+  int64_t last_release_ms_ = 0;
   Stats stats_;
 };
 

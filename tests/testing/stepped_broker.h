@@ -85,6 +85,9 @@ class SteppedBroker {
   uint32_t shards() const { return options_.shards; }
   shard::ShardSet& set() { return *set_; }
   const broker::ShardCounters& counters(uint32_t shard) const { return *shared_.counters[shard]; }
+  broker::BrokerShard& broker(uint32_t shard) {
+    return static_cast<broker::BrokerShard&>(set_->shard(shard).app());
+  }
 
  private:
   explicit SteppedBroker(const SteppedBrokerOptions& o) : options_(o) {}
