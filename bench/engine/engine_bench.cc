@@ -18,14 +18,12 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +31,7 @@
 #include "absl/flags/parse.h"
 
 #include "core/base/clock.h"
+#include "core/base/proc_stats.h"
 #include "tests/testing/subprocess.h"
 
 ABSL_FLAG(std::string, echo_server, "build/examples/minimal_engine/echo_server", "echo server");
@@ -47,11 +46,8 @@ ABSL_FLAG(int, idle, 10000, "idle connections in the memory phase (0: skip)");
 
 namespace {
 
+using ringmq::base::MonotonicNs;
 using ringmq::testing::Subprocess;
-
-int64_t NowNs() {
-  return ringmq::base::MonotonicNs();
-}
 
 struct Server {
   std::unique_ptr<Subprocess> proc;
@@ -128,30 +124,9 @@ struct Histogram {
   }
 };
 
-// utime + stime of a process, in seconds.
+// utime + stime of a process, in seconds; 0 if it cannot be read.
 double CpuSeconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) {
-    return 0;
-  }
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  std::vector<std::string> fields;
-  size_t pos = close_paren + 2;
-  while (pos < stat.size()) {
-    size_t sp = stat.find(' ', pos);
-    fields.push_back(stat.substr(pos, sp == std::string::npos ? sp : sp - pos));
-    if (sp == std::string::npos) {
-      break;
-    }
-    pos = sp + 1;
-  }
-  if (fields.size() < 13) {
-    return 0;
-  }
-  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+  return ringmq::base::ProcessCpuSeconds(pid).value_or(0);
 }
 
 RoundResult Throughput(uint16_t port, pid_t server_pid) {
@@ -171,7 +146,7 @@ RoundResult Throughput(uint16_t port, pid_t server_pid) {
   std::vector<uint8_t> out(payload * static_cast<size_t>(window));
   std::vector<uint8_t> in(1 << 16);
   auto stamp = [&](size_t count) {
-    int64_t now = NowNs();
+    int64_t now = MonotonicNs();
     for (size_t m = 0; m < count; ++m) {
       std::memcpy(out.data() + m * payload, &now, sizeof now);
     }
@@ -189,13 +164,13 @@ RoundResult Throughput(uint16_t port, pid_t server_pid) {
   }
   Histogram hist;
   uint64_t messages = 0;
-  const int64_t start = NowNs();
+  const int64_t start = MonotonicNs();
   const int64_t measure_from = start + static_cast<int64_t>(absl::GetFlag(FLAGS_warmup) * 1e9);
   const int64_t end = measure_from + static_cast<int64_t>(absl::GetFlag(FLAGS_duration) * 1e9);
   std::vector<epoll_event> events(1024);
   double cpu_start = -1;
   for (;;) {
-    int64_t now = NowNs();
+    int64_t now = MonotonicNs();
     if (now >= end) {
       break;
     }
@@ -214,7 +189,7 @@ RoundResult Throughput(uint16_t port, pid_t server_pid) {
       // split across reads is timed by its first part (kept in `partial`).
       size_t off = 0;
       size_t done = 0;
-      const int64_t t = NowNs();
+      const int64_t t = MonotonicNs();
       size_t have = partial[i];
       while (off < static_cast<size_t>(r)) {
         size_t need = payload - have;
@@ -261,15 +236,10 @@ RoundResult Throughput(uint16_t port, pid_t server_pid) {
   return r;
 }
 
+// Resident memory of a process in KiB; 0 if it cannot be read.
 uint64_t RssKb(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::strtoull(line.c_str() + 6, nullptr, 10);
-    }
-  }
-  return 0;
+  absl::StatusOr<ringmq::base::ProcessMemory> m = ringmq::base::ProcessMemoryKb(pid);
+  return m.ok() ? m->rss_kb : 0;
 }
 
 struct MemResult {

@@ -2,39 +2,32 @@
 // 127.0.0.1 port, and of the echo scenario against the engine's echo server. Every run is
 // bounded (about a second of traffic); the whole file takes well under a minute.
 //
-// The broker under test: RINGMQ_BENCH_BROKER=mosquitto (default; /usr/sbin/mosquitto or
-// RINGMQ_MOSQUITTO_BIN) or ringmq (RINGMQ_BROKER_BIN or RINGMQ_BROKER, default
-// $RINGMQ_BUILD_ROOT/ringmq, started as `ringmq --listen 127.0.0.1:PORT`). A missing binary
-// skips the tests.
-#include <arpa/inet.h>
-#include <netinet/in.h>
+// The broker under test is the one every broker test uses (tests/testing/broker_process.h):
+// RINGMQ_TEST_BROKER=ringmq (default; the binary RINGMQ_BROKER, which meson sets to
+// build/ringmq) or mosquitto. A missing binary skips the tests.
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 
 #include "bench/load/config.h"
 #include "bench/load/runner.h"
+#include "tests/testing/broker_process.h"
+#include "tests/testing/status_macros.h"
 #include "tests/testing/subprocess.h"
 
 namespace ringmq::bench {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::BrokerProcess;
 using testing::Subprocess;
 
 std::string Env(const char* name, const std::string& dflt) {
@@ -46,143 +39,24 @@ bool Executable(const std::string& path) {
   return ::access(path.c_str(), X_OK) == 0;
 }
 
-// A port nobody listens on right now: bind port 0, read it, close. Another process could
-// take it before the broker binds it; the broker then fails to start and the test says so.
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool Accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Waits for `cond` with a deadline, checking every few milliseconds.
-template <typename F>
-bool WaitFor(F cond, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
-// One broker process on 127.0.0.1, stopped (SIGTERM, then SIGKILL) by PID at the end.
-class Broker {
- public:
-  // Starts the broker RINGMQ_BENCH_BROKER names. On nullptr, *skip says why the test should
-  // be skipped (binary missing) or *error why it failed.
-  static std::unique_ptr<Broker> Start(std::string* skip, std::string* error) {
-    const std::string kind = Env("RINGMQ_BENCH_BROKER", "mosquitto");
-    auto b = std::make_unique<Broker>();
-    b->port_ = FreePort();
-    std::vector<std::string> argv;
-    if (kind == "mosquitto") {
-      const std::string bin = Env("RINGMQ_MOSQUITTO_BIN", "/usr/sbin/mosquitto");
-      if (!Executable(bin)) {
-        *skip = bin + " not installed";
-        return nullptr;
-      }
-      char dir[] = "/tmp/ringmq-bench-test-XXXXXX";
-      if (::mkdtemp(dir) == nullptr) {
-        *error = "mkdtemp failed";
-        return nullptr;
-      }
-      b->dir_ = dir;
-      const std::string conf = b->dir_ + "/mosquitto.conf";
-      std::ofstream f(conf);
-      f << "listener " << b->port_ << " 127.0.0.1\n"
-        << "allow_anonymous true\n"
-        << "set_tcp_nodelay true\n"
-        << "persistence false\n"
-        << "log_dest stderr\n"
-        << "log_type error\n"
-        << "log_type warning\n"
-        << "connection_messages false\n";
-      f.close();
-      argv = {bin, "-c", conf};
-    } else if (kind == "ringmq") {
-      const std::string bin = Env(
-          "RINGMQ_BROKER_BIN", Env("RINGMQ_BROKER", Env("RINGMQ_BUILD_ROOT", "build") + "/ringmq"));
-      if (!Executable(bin)) {
-        *skip = bin + " not built";
-        return nullptr;
-      }
-      argv = {bin, "--listen", "127.0.0.1:" + std::to_string(b->port_)};
-    } else {
-      *error = "RINGMQ_BENCH_BROKER must be mosquitto or ringmq, not " + kind;
-      return nullptr;
-    }
-    auto p = Subprocess::Start(argv);
-    if (!p.ok()) {
-      *error = std::string(p.status().message());
-      return nullptr;
-    }
-    b->proc_ = std::move(*p);
-    Subprocess* proc = b->proc_.get();
-    const uint16_t port = b->port_;
-    if (!WaitFor([&] { return !proc->running() || Accepts(port); }, seconds(10)) ||
-        !proc->running()) {
-      *error = kind + " did not start accepting on port " + std::to_string(port);
-      return nullptr;
-    }
-    return b;
-  }
-
-  ~Broker() {
-    if (proc_ != nullptr) {
-      proc_->Signal(SIGTERM);
-      if (!proc_->Wait(seconds(10))) {
-        proc_->Signal(SIGKILL);
-        proc_->Wait(seconds(5));
-      }
-    }
-    if (!dir_.empty()) {
-      std::remove((dir_ + "/mosquitto.conf").c_str());
-      ::rmdir(dir_.c_str());
-    }
-  }
-
-  uint16_t port() const { return port_; }
-  pid_t pid() const { return proc_->pid(); }
-
- private:
-  std::unique_ptr<Subprocess> proc_;
-  uint16_t port_ = 0;
-  std::string dir_;
-};
-
 class LoadRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string skip;
-    std::string error;
-    broker_ = Broker::Start(&skip, &error);
-    if (!skip.empty()) {
-      GTEST_SKIP() << skip;
+    testing::BrokerOptions o;
+    // Mosquitto logs every connection by default: hundreds of lines per run.
+    o.mosquitto_config = {"log_type error", "log_type warning", "connection_messages false"};
+    absl::StatusOr<std::unique_ptr<BrokerProcess>> b = testing::StartBrokerForTest(o);
+    if (absl::IsFailedPrecondition(b.status())) {
+      GTEST_SKIP() << b.status();
     }
-    ASSERT_NE(broker_, nullptr) << error;
+    ASSERT_TRUE(b.ok()) << b.status();
+    broker_ = std::move(*b);
+  }
+  // SIGTERM; the broker must exit cleanly after the runs.
+  void TearDown() override {
+    if (broker_ != nullptr) {
+      EXPECT_OK(broker_->Stop());
+    }
   }
 
   BenchConfig Short(Scenario s) const {
@@ -229,7 +103,7 @@ class LoadRunTest : public ::testing::Test {
     return *r;
   }
 
-  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<BrokerProcess> broker_;
 };
 
 TEST_F(LoadRunTest, PairsQos0Mqtt311) {
@@ -352,7 +226,9 @@ TEST_F(LoadRunTest, EpollBackend) {
 
 TEST(LoadRunNoBrokerTest, RefusedConnectionsFailTheRun) {
   BenchConfig c;
-  c.port = FreePort();  // nothing listens there
+  absl::StatusOr<uint16_t> port = testing::PickFreePort();  // nothing listens there
+  ASSERT_TRUE(port.ok()) << port.status();
+  c.port = *port;
   c.pairs = 2;
   c.duration_s = 0.5;
   c.progress = false;

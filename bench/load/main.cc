@@ -10,7 +10,6 @@
 
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,6 +17,7 @@
 
 #include "bench/load/config.h"
 #include "bench/load/runner.h"
+#include "core/base/flags_normalize.h"
 #include "core/base/log.h"
 
 ABSL_FLAG(std::string, scenario, "pairs", "pairs, fanout, fanin, shared, connect or echo");
@@ -57,28 +57,6 @@ ABSL_FLAG(bool, progress, true, "a progress line per second on stderr");
 ABSL_FLAG(std::string, log_level, "warning", "engine log level");
 
 namespace {
-
-// Abseil flags are spelled with underscores; accept the dashed spelling too.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
-  storage->reserve(static_cast<size_t>(argc));
-  std::vector<char*> out;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && a.size() > 2 && a[0] == '-' && a[1] == '-') {
-      size_t end = a.find('=');
-      for (size_t k = 2; k < a.size() && k < end; ++k) {
-        if (a[k] == '-') {
-          a[k] = '_';
-        }
-      }
-    }
-    storage->push_back(std::move(a));
-  }
-  for (std::string& s : *storage) {
-    out.push_back(s.data());
-  }
-  return out;
-}
 
 bool BuildConfig(ringmq::bench::BenchConfig* c) {
   using ringmq::bench::ParseMqttVersion;
@@ -143,9 +121,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "MQTT load generator: ringmq-bench --scenario pairs|fanout|fanin|shared|connect|echo "
       "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] [--broker-pid PID]");
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  ringmq::base::NormalizedArgs args(argc, argv);  // --broker-pid for --broker_pid
+  absl::ParseCommandLine(args.argc(), args.argv());
 
   ringmq::base::LogLevel level;
   if (!ringmq::base::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {

@@ -8,8 +8,6 @@
 // Little-endian, as the host is. The rest of the payload is filler.
 #pragma once
 
-#include <time.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -1,9 +1,5 @@
 #include "bench/load/runner.h"
 
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
-
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -15,10 +11,11 @@
 
 #include "bench/load/load_shard.h"
 #include "bench/load/payload.h"
-#include "bench/load/proc_stats.h"
 #include "bench/load/run_state.h"
+#include "core/base/proc_stats.h"
 #include "core/base/strings.h"
 #include "core/shard/shard_set.h"
+#include "core/shard/stop_signals.h"
 
 namespace ringmq::bench {
 namespace {
@@ -43,28 +40,10 @@ struct Totals {
   bool publishing_done = true;
 };
 
-// Blocks SIGINT and SIGTERM in the calling thread for its lifetime, so the shard threads
-// (which inherit the mask) never take them and the main thread can wait for them.
-class SignalGuard {
- public:
-  SignalGuard() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SignalGuard() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  const sigset_t& set() const { return set_; }
-
- private:
-  sigset_t set_;
-  sigset_t old_;
-};
-
 class Orchestrator {
  public:
   Orchestrator(const BenchConfig& config, const Plan& plan, RunContext& ctx, shard::ShardSet& set,
-               const SignalGuard& signals)
+               shard::StopSignals& signals)
       : config_(config), plan_(plan), ctx_(ctx), set_(set), signals_(signals) {}
 
   void Run(BenchResult* r);
@@ -86,7 +65,7 @@ class Orchestrator {
   const Plan& plan_;
   RunContext& ctx_;
   shard::ShardSet& set_;
-  const SignalGuard& signals_;
+  shard::StopSignals& signals_;
   uint64_t start_ns_ = MonotonicNs();
   uint64_t next_progress_ns_ = start_ns_ + kNsPerS;
   uint64_t last_progress_ns_ = start_ns_;
@@ -143,9 +122,8 @@ bool Orchestrator::SleepUntil(uint64_t until_ns, BenchResult* r) {
     }
     uint64_t wait = std::min(until_ns, next_progress_ns_) - std::min(now, until_ns);
     wait = std::min<uint64_t>(wait, 50'000'000);  // also bounds how late a failure is noticed
-    timespec ts{static_cast<time_t>(wait / kNsPerS), static_cast<long>(wait % kNsPerS)};
     // Waiting on the signals is this thread's sleep: Ctrl-C ends the run with a report.
-    if (sigtimedwait(&signals_.set(), nullptr, &ts) > 0) {
+    if (signals_.WaitFor(wait) != 0) {
       r->interrupted = true;
       return false;
     }
@@ -185,11 +163,11 @@ void Orchestrator::SampleBroker(double* cpu_s, uint64_t* rss_kb) {
   if (config_.broker_pid <= 0) {
     return;
   }
-  if (auto cpu = ProcessCpuSeconds(config_.broker_pid)) {
+  if (absl::StatusOr<double> cpu = base::ProcessCpuSeconds(config_.broker_pid); cpu.ok()) {
     *cpu_s = *cpu;
   }
   if (rss_kb != nullptr) {
-    if (auto mem = ProcessMemoryKb(config_.broker_pid)) {
+    if (auto mem = base::ProcessMemoryKb(config_.broker_pid); mem.ok()) {
       *rss_kb = mem->rss_kb;
     }
   }
@@ -238,12 +216,12 @@ bool Orchestrator::Hold(BenchResult* r) {
   double cpu0 = 0;
   double cpu1 = 0;
   SampleBroker(&cpu0, nullptr);
-  const double self0 = SelfCpuSeconds();
+  const double self0 = base::SelfCpuSeconds();
   const uint64_t w0 = MonotonicNs();
   const uint64_t w1 = w0 + static_cast<uint64_t>(config_.duration_s * 1e9);
   bool ok = SleepUntil(w1, r);
   SampleBroker(&cpu1, &r->broker_rss_kb);
-  r->tool_cpu_s = SelfCpuSeconds() - self0;
+  r->tool_cpu_s = base::SelfCpuSeconds() - self0;
   r->broker_cpu_s = cpu1 - cpu0;
   r->window_s = static_cast<double>(MonotonicNs() - w0) / 1e9;
   return ok;
@@ -263,10 +241,10 @@ bool Orchestrator::Publish(BenchResult* r) {
   double cpu0 = 0;
   double cpu1 = 0;
   SampleBroker(&cpu0, nullptr);
-  const double self0 = SelfCpuSeconds();
+  const double self0 = base::SelfCpuSeconds();
   const bool ok = SleepUntil(w1, r);
   SampleBroker(&cpu1, &r->broker_rss_kb);
-  r->tool_cpu_s = SelfCpuSeconds() - self0;
+  r->tool_cpu_s = base::SelfCpuSeconds() - self0;
   r->broker_cpu_s = cpu1 - cpu0;
   r->window_s = static_cast<double>(std::min(MonotonicNs(), w1) - w0) / 1e9;
   if (!ok) {
@@ -301,8 +279,8 @@ bool Orchestrator::Publish(BenchResult* r) {
 
 void Orchestrator::Run(BenchResult* r) {
   if (config_.broker_pid > 0) {
-    r->have_broker = ProcessCpuSeconds(config_.broker_pid).has_value();
-    if (auto mem = ProcessMemoryKb(config_.broker_pid)) {
+    r->have_broker = base::ProcessCpuSeconds(config_.broker_pid).ok();
+    if (auto mem = base::ProcessMemoryKb(config_.broker_pid); mem.ok()) {
       r->broker_rss_start_kb = mem->rss_kb;
     }
   }
@@ -315,7 +293,7 @@ void Orchestrator::Run(BenchResult* r) {
     Publish(r);
   }
   if (config_.broker_pid > 0) {
-    if (auto mem = ProcessMemoryKb(config_.broker_pid)) {
+    if (auto mem = base::ProcessMemoryKb(config_.broker_pid); mem.ok()) {
       r->broker_hwm_kb = mem->hwm_kb;
     }
   }
@@ -411,7 +389,9 @@ absl::StatusOr<BenchResult> RunBench(const BenchConfig& config) {
   // Mailboxes carry one progress envelope per publisher and iteration at most.
   opts.shard.mailbox_capacity = 8192;
 
-  SignalGuard signals;
+  // SIGINT and SIGTERM blocked before the shard threads start (they inherit the mask), taken
+  // by this thread; the caller's mask comes back when the run is over.
+  shard::StopSignals signals(shard::StopSignals::OnExit::kRestore);
   BenchResult r;
   {
     shard::ShardSet set(opts);

@@ -25,11 +25,17 @@ class RecordingHandler final : public IoHandler {
   void OnData(Conn&, std::span<const uint8_t> data) override {
     received_.append(reinterpret_cast<const char*>(data.data()), data.size());
   }
+  bool OnPeerClosed(Conn&) override {
+    ++peer_closed_;
+    return keep_after_peer_closed_;
+  }
   void OnClosed(Conn&, int) override { ++closed_; }
   void OnDetached(Conn&, DetachedSocket s) override { ::close(s.fd); }
 
   std::string received_;
   int closed_ = 0;
+  int peer_closed_ = 0;
+  bool keep_after_peer_closed_ = false;  // what OnPeerClosed answers
 };
 
 class ReactorTest : public ::testing::TestWithParam<BackendKind> {
@@ -155,6 +161,35 @@ TEST_P(ReactorTest, SendPreparedBeforeCloseNeverReachesTheNextSocketWithItsNumbe
   Spin();
 
   EXPECT_EQ(ReadAvailable(other.peer), "") << "descriptor " << next << ", closed " << number;
+  ::close(pair[1]);
+}
+
+// The peer ends its stream and the handler keeps the connection (as the broker does to finish
+// the packets it read): no receive is armed again after the end of stream, not even when
+// reading is paused and resumed, so the end is reported once; the connection can still be
+// written to.
+TEST_P(ReactorTest, NoReceiveAfterThePeerClosed) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  handler_.keep_after_peer_closed_ = true;
+  Conn* c = reactor_->Adopt(pair[0], 0, {});
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(::send(pair[1], "last", 4, 0), 4);
+  ASSERT_EQ(::shutdown(pair[1], SHUT_WR), 0);
+  Spin();
+  EXPECT_EQ(handler_.received_, "last");
+  EXPECT_EQ(handler_.peer_closed_, 1);
+  EXPECT_TRUE(c->peer_closed());
+
+  reactor_->PauseRead(*c);
+  Spin();
+  reactor_->ResumeRead(*c);
+  Spin();
+  EXPECT_EQ(handler_.peer_closed_, 1) << "a receive was armed after the end of stream";
+  EXPECT_EQ(handler_.closed_, 0);
+  c->Write(std::string_view("still open"));
+  Spin();
+  EXPECT_EQ(ReadAvailable(pair[1]), "still open");
   ::close(pair[1]);
 }
 

@@ -91,6 +91,7 @@ class UringReactor final : public Reactor {
   io_uring_sqe* GetSqe();
   void SubmitPending();
   void ArmAccept(uint32_t listener_index);
+  // The multishot receive into provided buffers; nothing once the peer has closed.
   void ArmRecv(Conn& c);
   void ArmEventfd();
   void Cancel(uint64_t target_tag);
@@ -346,6 +347,9 @@ Conn* UringReactor::Adopt(int fd, uint32_t listener_id, std::span<const uint8_t>
 }
 
 void UringReactor::ArmRecv(Conn& c) {
+  if (c.peer_closed_) {
+    return;  // after the end of stream a receive would only complete with 0 again
+  }
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_recv_multishot(sqe, c.fd_, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -371,7 +375,7 @@ void UringReactor::ResumeRead(Conn& c) {
   }
   c.read_paused_ = false;
   // If the cancelled recv has not ended yet, its final completion re-arms it.
-  if (!c.recv_armed_ && !c.detaching_ && !c.peer_closed_) {
+  if (!c.recv_armed_ && !c.detaching_) {
     ArmRecv(c);
   }
 }
@@ -529,7 +533,7 @@ void UringReactor::SubmitPending() {
   }
   for (ConnId id : rearm_) {
     Conn* c = Find(id);
-    if (c != nullptr && !c->recv_armed_ && !c->read_paused_ && !c->detaching_ && !c->peer_closed_) {
+    if (c != nullptr && !c->recv_armed_ && !c->read_paused_ && !c->detaching_) {
       ArmRecv(*c);
     }
   }
@@ -708,7 +712,7 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
     } else if (res != -ECANCELED && !c->closing_ && !c->detaching_) {
       BeginClose(*c, res);
     }
-  } else if (!more && !c->closing_ && !c->detaching_ && !c->read_paused_ && !c->peer_closed_) {
+  } else if (!more && !c->closing_ && !c->detaching_ && !c->read_paused_) {
     rearm_.push_back(c->id());  // the kernel ended the multishot: keep reading
   }
   if (!more) {

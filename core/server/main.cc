@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 
 #include "core/base/clock.h"
+#include "core/base/flags_normalize.h"
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
 #include "core/config/server_config.h"
@@ -84,50 +85,6 @@ ABSL_FLAG(uint32_t, debug_defer_ms, 0,
 
 namespace {
 
-// Abseil flags are C identifiers; accept --max-keepalive for --max_keepalive. And a repeated
-// --listen adds addresses (Abseil would keep only the last): every occurrence is merged into
-// one comma-separated --listen.
-std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>* storage) {
-  std::vector<std::string> args;
-  std::string listens;
-  bool any_listen = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && a.size() > 2 && a.rfind("--", 0) == 0) {
-      size_t end = a.find('=');
-      for (size_t k = 2; k < (end == std::string::npos ? a.size() : end); ++k) {
-        if (a[k] == '-') {
-          a[k] = '_';
-        }
-      }
-      std::string value;
-      bool is_listen = false;
-      if (a == "--listen" && i + 1 < argc) {
-        value = argv[++i];
-        is_listen = true;
-      } else if (a.rfind("--listen=", 0) == 0) {
-        value = a.substr(9);
-        is_listen = true;
-      }
-      if (is_listen) {
-        listens += (any_listen ? "," : "") + value;
-        any_listen = true;
-        continue;
-      }
-    }
-    args.push_back(std::move(a));
-  }
-  if (any_listen) {
-    args.push_back("--listen=" + listens);
-  }
-  *storage = std::move(args);
-  std::vector<char*> out;
-  for (std::string& s : *storage) {
-    out.push_back(s.data());
-  }
-  return out;
-}
-
 int Fail(const std::string& what) {
   std::fprintf(stderr, "ringmq: %s\n", what.c_str());
   return 2;
@@ -183,9 +140,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "ringmq: an MQTT 3.1/3.1.1/5.0 broker.\n  ringmq [--listen 127.0.0.1:1883] [--threads N] "
       "[limits...]");
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlags(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  // --max-keepalive for --max_keepalive; a repeated --listen adds addresses.
+  ringmq::base::NormalizedArgs args(argc, argv, {"listen"});
+  absl::ParseCommandLine(args.argc(), args.argv());
 
   const ringmq::config::ServerConfig config = FromFlags();
   if (absl::Status v = config.Validate(); !v.ok()) {

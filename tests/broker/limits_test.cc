@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 
+#include "core/base/proc_stats.h"
 #include "core/base/strings.h"
 #include "core/mqtt/encoder.h"
 #include "tests/broker/broker_test_base.h"
@@ -291,16 +291,8 @@ constexpr bool kAsan = false;
 
 // Resident memory of a process in KiB (VmRSS), -1 if unknown.
 long RssKb(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      long kb = -1;
-      std::sscanf(line.c_str() + 6, "%ld", &kb);
-      return kb;
-    }
-  }
-  return -1;
+  absl::StatusOr<base::ProcessMemory> m = base::ProcessMemoryKb(pid);
+  return m.ok() ? static_cast<long>(m->rss_kb) : -1;
 }
 
 // --max-output-buffer 64 KiB: a QoS 0 subscriber that stops reading gets its messages dropped

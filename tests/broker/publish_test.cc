@@ -16,6 +16,7 @@
 #include "core/mqtt/packets.h"
 #include "core/mqtt/properties.h"
 #include "tests/broker/broker_test_base.h"
+#include "tests/broker/message_test_util.h"
 #include "tests/broker/pubsub_test_util.h"
 #include "tests/testing/mqtt_client.h"
 #include "tests/testing/status_macros.h"
@@ -30,38 +31,15 @@ using mqtt::ReasonCode;
 
 constexpr Qos kAllQos[] = {Qos::k0, Qos::k1, Qos::k2};
 
-mqtt::Publish MakePublish(std::string_view topic, std::string_view payload, Qos qos,
-                          uint16_t packet_id, bool dup = false) {
-  mqtt::Publish p;
-  p.topic = topic;
-  p.payload = payload;
-  p.qos = qos;
-  p.packet_id = qos == Qos::k0 ? 0 : packet_id;
-  p.dup = dup;
-  return p;
-}
-
-template <typename Ack>
-Ack MakeAck(uint16_t packet_id) {
-  Ack a;
-  a.packet_id = packet_id;
-  return a;
-}
-
-template <typename Ack>
-uint16_t IdOf(const ReceivedPacket& p) {
-  return p.As<Ack>().packet_id;
-}
-
 // The receiving side of a QoS 1/2 flow, answered by hand: PUBACK; or PUBREC, then the
 // server's PUBREL (same id [MQTT-2.2.1-5], [MQTT-4.3.3-4]) and our PUBCOMP.
 absl::Status CompleteIncoming(MqttClient& c, const ReceivedPacket& m) {
   const mqtt::Publish& p = m.publish();
   if (p.qos == Qos::k1) {
-    return c.Send(MakeAck<mqtt::Puback>(p.packet_id));
+    return c.Send(AckFor<mqtt::Puback>(p.packet_id));
   }
   if (p.qos == Qos::k2) {
-    if (absl::Status s = c.Send(MakeAck<mqtt::Pubrec>(p.packet_id)); !s.ok()) {
+    if (absl::Status s = c.Send(AckFor<mqtt::Pubrec>(p.packet_id)); !s.ok()) {
       return s;
     }
     absl::StatusOr<ReceivedPacket> rel = c.AwaitAck(PacketType::kPubrel, p.packet_id);
@@ -72,7 +50,7 @@ absl::Status CompleteIncoming(MqttClient& c, const ReceivedPacket& m) {
       return absl::InternalError(
           absl::StrFormat("PUBREL %s for PUBLISH id %u", rel->DebugString(), p.packet_id));
     }
-    return c.Send(MakeAck<mqtt::Pubcomp>(p.packet_id));
+    return c.Send(AckFor<mqtt::Pubcomp>(p.packet_id));
   }
   return absl::OkStatus();
 }
@@ -115,7 +93,7 @@ TEST_P(PublishTest, ExactFlowsInBothDirections) {
       ASSERT_OK_AND_ASSIGN(ReceivedPacket rec, pub->Expect(PacketType::kPubrec));
       EXPECT_EQ(IdOf<mqtt::Pubrec>(rec), p.packet_id);
       EXPECT_EQ(rec.reason(), ReasonCode::kSuccess);
-      ASSERT_OK(pub->Send(MakeAck<mqtt::Pubrel>(p.packet_id)));
+      ASSERT_OK(pub->Send(AckFor<mqtt::Pubrel>(p.packet_id)));
       ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, pub->Expect(PacketType::kPubcomp));
       EXPECT_EQ(IdOf<mqtt::Pubcomp>(comp), p.packet_id);
       EXPECT_EQ(comp.reason(), ReasonCode::kSuccess);
@@ -257,7 +235,7 @@ TEST_P(PublishTest, Qos2RepeatBeforePubrelIsAcknowledgedNotForwarded) {
   EXPECT_FALSE(mqtt::IsFailure(rec4.reason())) << rec4;
 
   for (uint16_t id : {42, 43}) {
-    ASSERT_OK(pub->Send(MakeAck<mqtt::Pubrel>(id)));
+    ASSERT_OK(pub->Send(AckFor<mqtt::Pubrel>(id)));
     ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, pub->Expect(PacketType::kPubcomp));
     EXPECT_EQ(IdOf<mqtt::Pubcomp>(comp), id);
     EXPECT_EQ(comp.reason(), ReasonCode::kSuccess);
@@ -277,7 +255,7 @@ TEST_P(PublishTest, Qos2RepeatBeforePubrelIsAcknowledgedNotForwarded) {
 // that id: 5.0 reason 0x92 (Packet Identifier not found); the connection stays up.
 TEST_P(PublishTest, PubrelForUnknownIdGetsPubcomp) {
   ASSERT_OK_AND_ASSIGN(auto c, Connect(Options(SpreadId("pub", 0))));
-  ASSERT_OK(c->Send(MakeAck<mqtt::Pubrel>(777)));
+  ASSERT_OK(c->Send(AckFor<mqtt::Pubrel>(777)));
   ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, c->Expect(PacketType::kPubcomp));
   EXPECT_EQ(IdOf<mqtt::Pubcomp>(comp), 777);
   if (v5()) {
@@ -289,7 +267,7 @@ TEST_P(PublishTest, PubrelForUnknownIdGetsPubcomp) {
   o.qos = Qos::k2;
   o.packet_id = 5;
   ASSERT_OK(c->Publish("unknown/t", "x", o));
-  ASSERT_OK(c->Send(MakeAck<mqtt::Pubrel>(5)));
+  ASSERT_OK(c->Send(AckFor<mqtt::Pubrel>(5)));
   ASSERT_OK_AND_ASSIGN(ReceivedPacket comp2, c->Expect(PacketType::kPubcomp));
   EXPECT_EQ(IdOf<mqtt::Pubcomp>(comp2), 5);
   if (v5()) {
@@ -381,7 +359,7 @@ TEST_P(PublishTest, AcknowledgementsKeepPublishOrder) {
     }
     if (qos == Qos::k2) {
       for (uint16_t id : ids) {
-        ASSERT_OK(pub->Send(MakeAck<mqtt::Pubrel>(id)));
+        ASSERT_OK(pub->Send(AckFor<mqtt::Pubrel>(id)));
       }
       for (uint16_t id : ids) {
         ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, pub->Expect(PacketType::kPubcomp));
@@ -477,7 +455,7 @@ TEST_P(PublishTest, Qos2ReceiverStateSurvivesReconnection) {
     ASSERT_OK_AND_ASSIGN(ReceivedPacket rec2, again->Expect(PacketType::kPubrec));
     EXPECT_EQ(IdOf<mqtt::Pubrec>(rec2), 11);
     EXPECT_FALSE(mqtt::IsFailure(rec2.reason())) << rec2;
-    ASSERT_OK(again->Send(MakeAck<mqtt::Pubrel>(11)));
+    ASSERT_OK(again->Send(AckFor<mqtt::Pubrel>(11)));
     ASSERT_OK_AND_ASSIGN(ReceivedPacket comp, again->Expect(PacketType::kPubcomp));
     EXPECT_EQ(IdOf<mqtt::Pubcomp>(comp), 11);
     EXPECT_EQ(comp.reason(), ReasonCode::kSuccess);
@@ -507,7 +485,7 @@ TEST_P(PublishTest, ResumedSenderSendsPubrelNotPublish) {
     ASSERT_OK_AND_ASSIGN(ReceivedPacket m2, s->ExpectPublish());
     EXPECT_EQ(m1.publish().payload, "released");
     EXPECT_EQ(m2.publish().payload, unanswered);
-    ASSERT_OK(s->Send(MakeAck<mqtt::Pubrec>(m1.publish().packet_id)));
+    ASSERT_OK(s->Send(AckFor<mqtt::Pubrec>(m1.publish().packet_id)));
     ASSERT_OK_AND_ASSIGN(ReceivedPacket rel, s->Expect(PacketType::kPubrel));
     EXPECT_EQ(IdOf<mqtt::Pubrel>(rel), m1.publish().packet_id);
     s->CloseSocket();  // no PUBCOMP, and no PUBREC for m2
@@ -526,7 +504,7 @@ TEST_P(PublishTest, ResumedSenderSendsPubrelNotPublish) {
       if (p.Is<mqtt::Pubrel>()) {
         ++pubrels;
         EXPECT_EQ(IdOf<mqtt::Pubrel>(p), m1.publish().packet_id);
-        ASSERT_OK(back->Send(MakeAck<mqtt::Pubcomp>(m1.publish().packet_id)));
+        ASSERT_OK(back->Send(AckFor<mqtt::Pubcomp>(m1.publish().packet_id)));
       } else {
         ASSERT_TRUE(p.Is<mqtt::Publish>()) << p;
         ++publishes;
@@ -757,7 +735,7 @@ TEST_P(PublishV5Test, RefusedDeliveryIsFinished) {
     EXPECT_EQ(again.publish().payload, "c");
     EXPECT_TRUE(again.publish().dup);
     EXPECT_EQ(again.publish().packet_id, c.publish().packet_id);
-    ASSERT_OK(back->Send(MakeAck<mqtt::Puback>(again.publish().packet_id)));
+    ASSERT_OK(back->Send(AckFor<mqtt::Puback>(again.publish().packet_id)));
     EXPECT_OK(back->ExpectNoPacket(kQuiet));
     ASSERT_OK(back->Disconnect());
   }

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/broker/broker_test_base.h"
+#include "tests/broker/message_test_util.h"
 
 namespace ringmq::testing {
 namespace {
@@ -34,25 +35,6 @@ ConnectOptions V5Persistent(std::string id, uint32_t expiry_s) {
 // shows only in what the session still holds.
 bool HasSessionPresentFlag(ProtocolVersion v) {
   return v != ProtocolVersion::kMqtt31;
-}
-
-// Takes the next packet, which must be a PUBLISH of `payload` on `topic` with `qos`.
-void ExpectMessage(MqttClient& c, std::string_view topic, std::string_view payload, Qos qos,
-                   std::optional<ReceivedPacket>* out = nullptr) {
-  ASSERT_OK_AND_ASSIGN(ReceivedPacket m, c.ExpectPublish());
-  EXPECT_EQ(m.publish().topic, topic) << m;
-  EXPECT_EQ(m.publish().payload, payload) << m;
-  EXPECT_EQ(m.publish().qos, qos) << m;
-  if (out != nullptr) {
-    *out = m;
-  }
-}
-
-template <typename Ack>
-Ack AckFor(uint16_t packet_id) {
-  Ack a;
-  a.packet_id = packet_id;
-  return a;
 }
 
 void SleepUntil(Clock::time_point t) {

@@ -14,6 +14,7 @@
 #include "core/mqtt/packets.h"
 #include "core/mqtt/properties.h"
 #include "tests/broker/broker_test_base.h"
+#include "tests/broker/message_test_util.h"
 #include "tests/broker/pubsub_test_util.h"
 #include "tests/testing/mqtt_client.h"
 #include "tests/testing/status_macros.h"
@@ -31,17 +32,6 @@ ConnectOptions V5WithAliasMaximum(std::string id, uint16_t maximum) {
   ConnectOptions o = V5(std::move(id));
   o.properties.SetTopicAliasMaximum(maximum);
   return o;
-}
-
-// A PUBLISH by hand (topic aliases, properties the client helper would not send).
-mqtt::Publish MakePublish(std::string_view topic, std::string_view payload, Qos qos,
-                          uint16_t packet_id) {
-  mqtt::Publish p;
-  p.topic = topic;
-  p.payload = payload;
-  p.qos = qos;
-  p.packet_id = qos == Qos::k0 ? 0 : packet_id;
-  return p;
 }
 
 // Sends `p` and expects the server to answer with DISCONNECT `rc` and close.

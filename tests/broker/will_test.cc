@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/broker/broker_test_base.h"
+#include "tests/broker/message_test_util.h"
 
 namespace ringmq::testing {
 namespace {
@@ -51,47 +52,19 @@ ConnectOptions V5DelayedWill(std::string id, uint32_t expiry_s, uint32_t delay_s
   return o;
 }
 
-// Takes the next packet, which must be a PUBLISH of `payload` on `topic` with `qos`.
-void ExpectMessage(MqttClient& c, std::string_view topic, std::string_view payload, Qos qos,
-                   std::optional<ReceivedPacket>* out = nullptr,
-                   milliseconds timeout = kDefaultTimeout) {
-  ASSERT_OK_AND_ASSIGN(ReceivedPacket m, c.ExpectPublish(timeout));
-  EXPECT_EQ(m.publish().topic, topic) << m;
-  EXPECT_EQ(m.publish().payload, payload) << m;
-  EXPECT_EQ(m.publish().qos, qos) << m;
-  if (out != nullptr) {
-    *out = m;
-  }
-}
-
 class WillTest : public BrokerTest {
  protected:
   // A client subscribed to every will topic ("will/#", QoS 2).
   std::unique_ptr<MqttClient> Watcher(ProtocolVersion v = ProtocolVersion::kMqtt5) {
-    ConnectOptions o;
-    o.version = v;
-    auto c = Connect(o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) {
-      return nullptr;
-    }
-    auto ack = (*c)->Subscribe("will/#", Qos::k2);
-    EXPECT_TRUE(ack.ok()) << ack.status();
-    return std::move(*c);
+    return SubscribedClient(port(), VersionOptions(v), "will/#", Qos::k2);
   }
 };
 
 class WillVersionTest : public BrokerVersionTest {
  protected:
+  // The same, in the version under test.
   std::unique_ptr<MqttClient> Watcher() {
-    auto c = Connect(Options());
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) {
-      return nullptr;
-    }
-    auto ack = (*c)->Subscribe("will/#", Qos::k2);
-    EXPECT_TRUE(ack.ok()) << ack.status();
-    return std::move(*c);
+    return SubscribedClient(port(), Options(), "will/#", Qos::k2);
   }
 };
 

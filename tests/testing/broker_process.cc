@@ -174,13 +174,19 @@ absl::Status BrokerProcess::StartRingmq(const BrokerOptions& options) {
 
 absl::Status BrokerProcess::StartMosquitto(const BrokerOptions& options) {
   const Clock::time_point deadline = Clock::now() + options.timeout;
+  const std::string exe = EnvOr("MOSQUITTO", "/usr/sbin/mosquitto");
+  if (::access(exe.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is not an executable (is mosquitto installed? or run with "
+                        "RINGMQ_TEST_BROKER=ringmq)",
+                        exe));
+  }
   // The config file lives in a fresh temporary directory, removed by the destructor.
   std::string dir_template = EnvOr("TMPDIR", "/tmp") + "/ringmq-mosquitto-XXXXXX";
   if (::mkdtemp(dir_template.data()) == nullptr) {
     return absl::ErrnoToStatus(errno, "mkdtemp " + dir_template);
   }
   temp_dir_ = dir_template;
-  const std::string exe = EnvOr("MOSQUITTO", "/usr/sbin/mosquitto");
   const std::string conf = temp_dir_ + "/mosquitto.conf";
   // Another process may take the port between PickFreePort() and mosquitto's bind: then
   // mosquitto exits at once, and we try again with another port.

@@ -10,7 +10,8 @@
 //                     `listener PORT 127.0.0.1` + `allow_anonymous true` on a port found by
 //                     binding port 0; ready once it accepts a TCP connection.
 // The broker's stderr goes to the test's stderr, so its log lands in the test log.
-// tests/interop/broker.py implements the same selection for the Python and Node drivers.
+// Users: the broker tests (tests/broker), the load tool's runs (bench/load/load_run_test).
+// tests/interop/interop.py implements the same selection for the Python and Node drivers.
 #pragma once
 
 #include <sys/types.h>
@@ -46,6 +47,8 @@ struct BrokerOptions {
 
 class BrokerProcess {
  public:
+  // FailedPrecondition when the broker's binary is missing (RINGMQ_BROKER unset or not an
+  // executable, no mosquitto installed); any other error when it did not start.
   static absl::StatusOr<std::unique_ptr<BrokerProcess>> Start(BrokerKind kind,
                                                               const BrokerOptions& options = {});
   // SIGKILL if still running; removes the temporary config.
