@@ -34,7 +34,8 @@ BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
       retained_(RetainedLimits(shared.config, shared.shards)),
       defer_timer_(this, &BrokerShard::OnDeferTimer),
       sys_timer_(this, &BrokerShard::OnSysTimer),
-      retained_timer_(this, &BrokerShard::OnRetainedSweep) {}
+      retained_timer_(this, &BrokerShard::OnRetainedSweep),
+      decision_timer_(this, &BrokerShard::OnDecisionTimer) {}
 
 BrokerShard::~BrokerShard() {
   // Connections still here at destruction (a shutdown that gave up on some): free their
@@ -57,6 +58,11 @@ std::string_view BrokerShard::ClientId(const Connection& c) {
 }
 
 void BrokerShard::OnStart() {
+  // What the store gave back is this shard's before it takes any connection.
+  if (shard_.index() < shared_.recovery.size() && shared_.recovery[shard_.index()] != nullptr) {
+    ApplyRecovery(*shared_.recovery[shard_.index()]);
+    shared_.recovery[shard_.index()].reset();
+  }
   if (shard_.index() == 0 && config().sys_interval_s > 0) {
     shard_.timers().Schedule(&sys_timer_, now_ms() + 1000);
   }
@@ -68,6 +74,9 @@ void BrokerShard::OnStart() {
 
 void BrokerShard::OnAccepted(net::Conn& c) {
   AssertOnOwnShard();
+  if (!c.has_transport() && shared_.transport_factory) {
+    c.SetTransport(shared_.transport_factory(c.listener_id()));
+  }
   auto* conn = new Connection(this, &c, config().max_packet_size);
   conn->timer.set_callback(&BrokerShard::OnConnectionTimer);
   c.set_user(conn);
@@ -175,22 +184,39 @@ void BrokerShard::OnDiscard(const shard::Envelope& e) {
 
 void BrokerShard::Handle(uint32_t from, PublishMsg&& m) {
   DeliveryCount n;
+  // The publisher's acknowledgement waits for the store writes made here: they report to a
+  // token of this shard, and the report goes out once they committed.
+  const uint64_t durable = m.report_token != 0 ? NewToken() : 0;
   if (m.store_retained) {
-    StoreRetained(m.message);
+    n.writes += StoreRetained(m.message, durable) ? 1 : 0;
   }
   if (m.deliver) {
     match_scratch_.clear();
     router_.MatchLocal(m.message->topic(), &match_scratch_);
-    n = DeliverLocal(m.message, match_scratch_);
+    n += DeliverLocal(m.message, match_scratch_, durable);
   }
-  ReportDelivery(from, m.report_token, n);
+  ReportWhenDurable(from, m.report_token, durable, n);
 }
 
 void BrokerShard::Handle(uint32_t from, SharedPublishMsg&& m) {
   SharedGroup* g = router_.FindGroup({m.group->share_name(), m.group->filter()});
+  const uint64_t durable = m.report_token != 0 ? NewToken() : 0;
   // The group's last member here may have left while the message was on its way.
-  const DeliveryCount n = g == nullptr ? DeliveryCount{} : DeliverShared(m.message, g);
-  ReportDelivery(from, m.report_token, n);
+  const DeliveryCount n = g == nullptr ? DeliveryCount{} : DeliverShared(m.message, g, durable);
+  ReportWhenDurable(from, m.report_token, durable, n);
+}
+
+void BrokerShard::Handle(uint32_t /*from*/, StoreCommittedMsg&& m) {
+  auto it = held_reports_.find(m.token);
+  if (it == held_reports_.end()) {
+    ResponsePartDone(m.token, 0, 0);  // a response of this shard waited for the write
+    return;
+  }
+  HeldReport& h = it->second;
+  if (--h.count.writes == 0) {
+    ReportDelivery(h.to, h.publisher_token, h.count);
+    held_reports_.erase(it);
+  }
 }
 
 void BrokerShard::Handle(uint32_t /*from*/, DeliveryReportMsg&& m) {
@@ -241,6 +267,7 @@ void BrokerShard::OnStop() {
   stopping_ = true;
   shard_.timers().Cancel(&sys_timer_);
   shard_.timers().Cancel(&retained_timer_);
+  shard_.timers().Cancel(&decision_timer_);
   std::vector<Connection*> all;
   shard_.reactor().ForEachConn([&all](net::Conn& c) {
     if (c.user() != nullptr && !c.closing()) {

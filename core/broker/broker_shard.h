@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,8 +37,10 @@
 #include "core/broker/config.h"
 #include "core/broker/connection.h"
 #include "core/broker/cross_shard.h"
+#include "core/broker/hooks.h"
 #include "core/broker/interest.h"
 #include "core/broker/message.h"
+#include "core/broker/recovery.h"
 #include "core/broker/retained_store.h"
 #include "core/broker/router.h"
 #include "core/broker/session.h"
@@ -73,6 +76,8 @@ struct ShardCounters {
   std::atomic<uint64_t> refused_filters{0};
   std::atomic<uint64_t> refused_unreleased_qos2{0};
   std::atomic<uint64_t> alias_table_full{0};
+  std::atomic<uint64_t> decision_timeouts{0};
+  std::atomic<uint64_t> late_decisions{0};
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -95,13 +100,20 @@ struct BrokerShared {
   persistence::OfflineStore* store = nullptr;
   // Sessions in all (bounded by config.max_sessions; reserved before a session is made).
   mutable std::atomic<uint64_t> sessions_total{0};
+  // Authentication, authorisation and message events (null: everything allowed, no events).
+  BrokerHooks* hooks = nullptr;
+  // The transport for a connection accepted on a listener (net/transport.h; null or an
+  // empty result: plain TCP). Called on the accepting shard's thread, so on several shards at
+  // once: it must be thread-safe. A connection handed from another shard keeps its own.
+  std::function<std::unique_ptr<net::Transport>(uint32_t listener_id)> transport_factory;
+  // What the store gave back at start, by the shard that owns it now (empty: nothing). Each
+  // shard takes its own slot once, in OnStart.
+  mutable std::vector<std::unique_ptr<ShardRecovery>> recovery;
 };
 
 class PublishEncoder;
 
-class BrokerShard final : public shard::ShardApp,
-                          public persistence::StoreListener,
-                          public shard::ShardOwned {
+class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
  public:
   BrokerShard(shard::Shard& shard, const BrokerShared& shared);
   ~BrokerShard() override;
@@ -120,9 +132,6 @@ class BrokerShard final : public shard::ShardApp,
   void OnBacklogCleared() override;
   void OnStop() override;
   void OnDiscard(const shard::Envelope& e) override;
-
-  // persistence::StoreListener
-  void OnStoreCommitted(uint64_t token) override { ResponsePartDone(token, 0, 0); }
 
   int64_t now_ms() const { return shard_.now_ms(); }
   const BrokerConfig& config() const { return shared_.config; }
@@ -150,6 +159,7 @@ class BrokerShard final : public shard::ShardApp,
   struct DeliveryCount {
     uint32_t delivered = 0;
     uint32_t refused = 0;
+    uint32_t writes = 0;  // store writes the acknowledgement must wait for
     void Add(Outcome o) {
       if (o == Outcome::kRefused) {
         ++refused;
@@ -160,6 +170,7 @@ class BrokerShard final : public shard::ShardApp,
     DeliveryCount& operator+=(const DeliveryCount& n) {
       delivered += n.delivered;
       refused += n.refused;
+      writes += n.writes;
       return *this;
     }
   };
@@ -172,6 +183,8 @@ class BrokerShard final : public shard::ShardApp,
   void Handle(uint32_t from, InterestAckMsg&& m);
   void Handle(uint32_t from, RetainedQueryMsg&& m);
   void Handle(uint32_t from, RetainedReplyMsg&& m);
+  void Handle(uint32_t from, DecisionMsg&& m);
+  void Handle(uint32_t from, StoreCommittedMsg&& m);
   template <typename M>
   void Send(uint32_t target, M&& m) {
     shard_.Send(target, ToEnvelope(std::move(m)));
@@ -198,12 +211,15 @@ class BrokerShard final : public shard::ShardApp,
   // ---- connections and sessions (session_lifecycle.cc) ---------------------------------
   void HandleAwaitConnect(Connection& c);
   void ProcessConnect(Connection& c, const mqtt::Connect& pkt);
+  // The CONNECT's decisions (authentication, and the will as a PUBLISH): the CONNACK waits.
+  void AskConnectDecisions(Connection& c, PendingResponse& r, const mqtt::Connect& pkt);
   // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
-  void FinishConnect(Connection& c);
+  void FinishConnect(Connection& c, const PendingResponse& r);
   // Takeover, clean start, resume or a new session for `client_id`; null when the session
   // limit is reached. *present: an existing session was resumed.
   Session* AttachSession(Connection& c, const std::string& client_id, bool* present);
-  void StoreWill(Session& s, const mqtt::Connect& pkt);
+  // The will of the CONNECT becomes the session's [MQTT-3.1.2-7].
+  void SetWill(Session& s, const mqtt::Connect& pkt);
   void WriteConnack(Connection& c, const Session& s, bool present, bool assigned,
                     bool expiry_capped);
   void RefuseConnect(Connection& c, mqtt::ProtocolVersion v, mqtt::ReasonCode rc,
@@ -252,34 +268,47 @@ class BrokerShard final : public shard::ShardApp,
   // ---- routing (routing.cc) ----------------------------------------------------------------
   // Routes a message to every shard with matching subscribers (and its retained partition).
   // Local deliveries are counted into `ack` (the PUBACK/PUBREC of a QoS 1/2 publish; null for
-  // QoS 0, wills and $SYS); returns how many remote shards will report back with `ack`'s
-  // token (0 without `ack`).
+  // QoS 0, wills and $SYS); returns how many asynchronous parts `ack` must wait for: remote
+  // shards reporting back, and this shard's store writes (0 without `ack`).
   uint32_t Route(const MessageRef& m, PendingResponse* ack);
+  // A target shard's delivery report waits for its store writes (reporting to `durable`):
+  // sent now, or when they have all committed.
+  void ReportWhenDurable(uint32_t to, uint64_t publisher_token, uint64_t durable, DeliveryCount n);
   void ReportDelivery(uint32_t to, uint64_t token, DeliveryCount n);
   // Messages of shared groups this session cannot take now go to another member.
   void RedistributeShared(Session& s, bool ending);
 
   // ---- delivery to local sessions (delivery.cc) --------------------------------------------
-  // Delivers to the subscribers in `subs` (this shard's, from a match).
-  DeliveryCount DeliverLocal(const MessageRef& m, std::vector<Subscriber>& subs);
+  // Delivers to the subscribers in `subs` (this shard's, from a match); store writes report
+  // to `durable_token`.
+  DeliveryCount DeliverLocal(const MessageRef& m, std::vector<Subscriber>& subs,
+                             uint64_t durable_token);
   // Gives a message of a shared group to one local member (see Router::PickMember).
-  DeliveryCount DeliverShared(const MessageRef& m, SharedGroup* g, const Session* avoid = nullptr,
-                              bool avoid_ending = false);
-  // One copy of `m` for session `s`: how it is sent (QoS, RETAIN, Subscription Identifiers)
-  // and to which shared group it was given, if any.
+  DeliveryCount DeliverShared(const MessageRef& m, SharedGroup* g, uint64_t durable_token,
+                              const Session* avoid = nullptr, bool avoid_ending = false);
+  // One copy of `m` for session `s`: how it is sent (QoS, RETAIN, Subscription Identifiers),
+  // to which shared group it was given, if any, and the token its store write reports to.
   struct Delivery {
     mqtt::Qos qos = mqtt::Qos::k0;
     bool retain = false;
     SubscriptionIds subscription_ids;
     SharedGroupKeyRef shared_group;
+    uint64_t durable_token = 0;
   };
-  Outcome DeliverToSession(Session& s, const MessageRef& m, Delivery d, PublishEncoder* enc);
+  // *write: a store write the publisher's acknowledgement must wait for was made.
+  Outcome DeliverToSession(Session& s, const MessageRef& m, Delivery d, PublishEncoder* enc,
+                           bool* write = nullptr);
+  void MessageDropped(const Session& s, const Message& m, mqtt::Qos qos, DropReason why);
   // Writes a PUBLISH; false if it exceeds the client's Maximum Packet Size (then nothing is
   // written and the message counts as delivered [MQTT-3.1.2-25]).
   bool WritePublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
                     uint16_t packet_id, const SubscriptionIds& ids, PublishEncoder* enc);
+  // The two encodings WritePublish chooses from: this connection's own, with a topic alias,
+  // or the shared bytes of the message's variant.
   bool WriteAliasedPublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
                            uint16_t packet_id, const SubscriptionIds& ids);
+  bool WriteSharedPublish(Connection& c, const Message& m, mqtt::Qos qos, bool retain, bool dup,
+                          uint16_t packet_id, const SubscriptionIds& ids, PublishEncoder* enc);
   // The copy a session gets from its subscriptions in subs[begin, end) (all its own).
   bool CombineMatches(const Session& s, const Message& m, std::span<const Subscriber> subs,
                       Delivery* d) const;
@@ -329,8 +358,9 @@ class BrokerShard final : public shard::ShardApp,
     uint32_t subscription_id = 0;
     mqtt::Qos granted = mqtt::Qos::k0;
   };
-  // A PUBLISH arriving on the shard that holds its retained partition.
-  void StoreRetained(const MessageRef& m);
+  // A PUBLISH arriving on the shard that holds its retained partition; true when the store
+  // write reports to `durable_token` later.
+  bool StoreRetained(const MessageRef& m, uint64_t durable_token = 0);
   // This shard's retained messages matching `filter` (expired ones are dropped on the way).
   void MatchRetained(std::string_view filter, std::vector<MessageRef>* out);
   // Asks the shards holding matching retained messages; they are sent after the SUBACK.
@@ -342,6 +372,35 @@ class BrokerShard final : public shard::ShardApp,
   void ForgetRetainedRequest(uint64_t request);
   static void OnRetainedSweep(net::Timer* t);
 
+  // ---- decisions (decisions.cc) -------------------------------------------------------------
+  ClientInfo ClientInfoOf(const Connection& c) const;
+  // Applies what the hooks answered for the response `r` (`entry`: the SUBSCRIBE filter it
+  // is about, or -1): nothing to do, a refusal noted in `r`, or a wait registered for
+  // `ticket` with its deadline.
+  void AskDecision(Connection& c, PendingResponse& r, Decision d, uint64_t ticket, int entry);
+  void NoteRefusal(PendingResponse& r, int entry, mqtt::ReasonCode rc);
+  void FinishDecision(uint64_t token, int entry, Decision d);
+  PendingResponse* FindResponse(uint64_t token);
+  static void OnDecisionTimer(net::Timer* t);
+
+  // ---- store writes (store_writes.cc) ------------------------------------------------------
+  // Each writes what changed for a persistent session (nothing for the others); true when the
+  // write is asynchronous and reports to `token`.
+  void StoreSession(const Session& s);
+  void StoreWill(const Session& s);
+  bool StoreDelivery(const Session& s, const Queued& q, uint64_t token);
+  void StoreSent(const Session& s, const Inflight& f);
+  void Done(Session& s, uint64_t seq);
+  // A QoS 2 id received (the PUBREC waits for `token`) or released.
+  bool StoreUnreleased(const Session& s, uint16_t packet_id, bool added, uint64_t token = 0);
+  // The message as the store sees it.
+  static persistence::MessageView StoreView(const Message& m);
+
+  // ---- recovery (recovery.cc) ----------------------------------------------------------------
+  // Rebuilds what the store gave back for this shard: sessions, subscriptions (announced to
+  // every shard), queued and in-flight messages, unreleased ids, retained messages.
+  void ApplyRecovery(ShardRecovery& r);
+
   // ---- ordered responses (responses.cc) ----------------------------------------------------
   PendingResponse& AddResponse(Connection& c, PendingResponse::Kind kind, uint16_t packet_id);
   // The response waits for `parts` more asynchronous completions (its token is registered).
@@ -351,6 +410,8 @@ class BrokerShard final : public shard::ShardApp,
   void FlushResponses(Connection& c);
   void WriteResponse(Connection& c, PendingResponse& r);
   void WritePublishAck(Connection& c, PendingResponse& r);
+  // A PUBLISH whose decision came: routed if allowed (its acknowledgement may wait again).
+  void RouteDecidedPublish(Connection& c, PendingResponse& r);
   // Forgets the responses a closing connection still owed, with their tokens and requests.
   void DropResponses(Connection& c);
   // Holds a response for the debug deferral (config.debug_defer_ms).
@@ -368,10 +429,7 @@ class BrokerShard final : public shard::ShardApp,
   uint64_t NewToken() { return (uint64_t{shard_.index()} << 56) | ++last_token_; }
   ShardCounters& counters() { return *shared_.counters[shard_.index()]; }
   persistence::OfflineStore& store() { return *shared_.store; }
-  // The message as the store sees it.
-  static persistence::MessageView StoreView(const Message& m);
-  // The session is done with a QoS 1/2 message (tells the store when it kept it).
-  void Done(Session& s, uint64_t seq);
+  BrokerHooks* hooks() const { return shared_.hooks; }
 
   shard::Shard& shard_;
   const BrokerShared& shared_;
@@ -422,6 +480,19 @@ class BrokerShard final : public shard::ShardApp,
   // Connections held because this shard's mailboxes are backlogged.
   std::vector<net::ConnId> held_for_backlog_;
 
+  // Decisions pending: ticket -> (the response's token, the SUBSCRIBE entry or -1), and their
+  // deadlines in order (one timeout for all, so a FIFO).
+  absl::flat_hash_map<uint64_t, std::pair<uint64_t, int>> pending_decisions_;
+  std::deque<std::pair<int64_t, uint64_t>> decision_deadlines_;
+
+  // Delivery reports waiting for this shard's store writes: local token -> report.
+  struct HeldReport {
+    uint32_t to = 0;
+    uint64_t publisher_token = 0;
+    DeliveryCount count;
+  };
+  absl::flat_hash_map<uint64_t, HeldReport> held_reports_;
+
   // Debug deferral (config.debug_defer_ms): tokens released in order by one timer.
   std::deque<std::pair<int64_t, uint64_t>> deferred_;
   struct ShardTimer : net::Timer {
@@ -431,6 +502,7 @@ class BrokerShard final : public shard::ShardApp,
   ShardTimer defer_timer_;
   ShardTimer sys_timer_;
   ShardTimer retained_timer_;
+  ShardTimer decision_timer_;
 
   std::vector<Subscriber> match_scratch_;
   std::string forward_scratch_;

@@ -42,6 +42,7 @@ absl::Status BrokerConfig::Validate() const {
       {"retained-sweep-interval", retained_sweep_interval_s, 1, 86400},
       {"sys-interval", sys_interval_s, 0, 86400},
       {"debug-defer-ms", debug_defer_ms, 0, 60'000},
+      {"decision-timeout-ms", decision_timeout_ms, 1, 600'000},
   };
   for (const auto& c : checks) {
     if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {

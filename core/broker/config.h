@@ -59,6 +59,9 @@ struct BrokerConfig {
   // $SYS.
   uint32_t sys_interval_s = 10;  // 0: no $SYS publishing
 
+  // A pending decision (authentication, authorisation) not answered within this is a refusal.
+  uint32_t decision_timeout_ms = 5000;
+
   // Testing knob: hold every CONNACK, SUBACK and PUBACK/PUBREC decision for this long before
   // answering, through the same asynchronous path a plugin or the store will use.
   uint32_t debug_defer_ms = 0;

@@ -82,6 +82,8 @@ class Connection {
   Session* session = nullptr;
   // The id the broker assigned (5.0 empty client id), until the session holds it.
   std::unique_ptr<std::string> assigned_id;
+  // The user name of the CONNECT (for the decisions that follow); null when none was given.
+  std::unique_ptr<std::string> username;
   ConnectionTimer timer;  // connect timeout, then keep alive
 
   // Keep alive: the last complete control packet, and reading held by the broker.

@@ -11,8 +11,11 @@
 //   InterestAckMsg     "every update up to this sequence is applied here"
 //   RetainedQueryMsg   which retained messages match these filters?
 //   RetainedReplyMsg   ... these.
+// And from threads that are not shards (through Shard::PostExternal):
+//   DecisionMsg        a pending decision (hooks.h) is made
+//   StoreCommittedMsg  a store write that was pending is durable (persistence/offline_store.h)
 //
-// Shard-local on both ends: built on the sender's thread, consumed on the receiver's.
+// Built on the sender's thread, consumed on the receiver's.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "core/base/asserts.h"
+#include "core/broker/hooks.h"
 #include "core/broker/message.h"
 #include "core/broker/shared_group_key.h"
 #include "core/shard/messages.h"
@@ -36,6 +40,8 @@ enum class MsgKind : uint32_t {
   kInterestAck,
   kRetainedQuery,
   kRetainedReply,
+  kDecision,
+  kStoreCommitted,
 };
 
 // A change of one shard's interest in a filter: for plain subscriptions, whether it has any
@@ -170,6 +176,42 @@ struct RetainedReplyMsg {
   }
 };
 
+struct DecisionMsg {
+  static constexpr MsgKind kKind = MsgKind::kDecision;
+  uint64_t ticket = 0;
+  Decision decision;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.u64 = ticket;
+    e.aux = (uint64_t{static_cast<uint8_t>(decision.verdict)} << 8) |
+            static_cast<uint8_t>(decision.reason);
+    return e;
+  }
+  static DecisionMsg Unpack(const shard::Envelope& e) {
+    return {
+        e.u64,
+        {static_cast<Verdict>((e.aux >> 8) & 0xFF), static_cast<mqtt::ReasonCode>(e.aux & 0xFF)}};
+  }
+};
+
+struct StoreCommittedMsg {
+  static constexpr MsgKind kKind = MsgKind::kStoreCommitted;
+  uint64_t token = 0;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.u64 = token;
+    return e;
+  }
+  static StoreCommittedMsg Unpack(const shard::Envelope& e) { return {e.u64}; }
+};
+
+// The shard a token or ticket belongs to (its top byte, see BrokerShard::NewToken).
+inline uint32_t ShardOfToken(uint64_t token) {
+  return static_cast<uint32_t>(token >> 56);
+}
+
 // An envelope for `msg`, with its kind.
 template <typename M>
 shard::Envelope ToEnvelope(M&& msg) {
@@ -203,6 +245,12 @@ bool Visit(const shard::Envelope& e, F&& f) {
       return true;
     case MsgKind::kRetainedReply:
       f(RetainedReplyMsg::Unpack(e));
+      return true;
+    case MsgKind::kDecision:
+      f(DecisionMsg::Unpack(e));
+      return true;
+    case MsgKind::kStoreCommitted:
+      f(StoreCommittedMsg::Unpack(e));
       return true;
   }
   return false;

@@ -18,23 +18,6 @@ using mqtt::Qos;
 // QoS 1/2 only its header (up to the packet id, which differs per receiver) is copied.
 constexpr size_t kShareThreshold = 1024;
 
-persistence::MessageView BrokerShard::StoreView(const Message& m) {
-  persistence::MessageView v;
-  v.topic = m.topic();
-  v.payload = m.payload();
-  v.properties = m.forward_properties();
-  v.qos = m.qos();
-  v.retain = m.retain();
-  v.expiry_deadline_ms = m.expiry_deadline_ms();
-  return v;
-}
-
-void BrokerShard::Done(Session& s, uint64_t seq) {
-  if (s.persistent() && seq != 0) {
-    store().MessageDone(s.client_id(), seq, 0);
-  }
-}
-
 bool BrokerShard::CombineMatches(const Session& s, const Message& m,
                                  std::span<const Subscriber> subs, Delivery* d) const {
   // One copy however many of the session's subscriptions match: the highest granted QoS
@@ -66,7 +49,8 @@ bool BrokerShard::CombineMatches(const Session& s, const Message& m,
 }
 
 BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m,
-                                                     std::vector<Subscriber>& subs) {
+                                                     std::vector<Subscriber>& subs,
+                                                     uint64_t durable_token) {
   DeliveryCount n;
   if (subs.empty()) {
     return n;
@@ -84,11 +68,14 @@ BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m,
       ++end;
     }
     Delivery d;
+    d.durable_token = durable_token;
     if (CombineMatches(*s, *m, std::span(subs).subspan(i, end - i), &d)) {
       if (!s->retained_fetches.empty()) {
         NoteLiveTopic(*s, m->topic());
       }
-      n.Add(DeliverToSession(*s, m, std::move(d), &enc));
+      bool write = false;
+      n.Add(DeliverToSession(*s, m, std::move(d), &enc, &write));
+      n.writes += write ? 1 : 0;
     }
     i = end;
   }
@@ -96,7 +83,8 @@ BrokerShard::DeliveryCount BrokerShard::DeliverLocal(const MessageRef& m,
 }
 
 BrokerShard::DeliveryCount BrokerShard::DeliverShared(const MessageRef& m, SharedGroup* g,
-                                                      const Session* avoid, bool avoid_ending) {
+                                                      uint64_t durable_token, const Session* avoid,
+                                                      bool avoid_ending) {
   DeliveryCount n;
   Subscriber* pick = router_.PickMember(*g, avoid, avoid_ending);
   if (pick == nullptr) {
@@ -110,7 +98,10 @@ BrokerShard::DeliveryCount BrokerShard::DeliverShared(const MessageRef& m, Share
     d.subscription_ids.push_back(pick->subscription_id);
   }
   d.shared_group = g->key;
-  n.Add(DeliverToSession(*pick->session, m, std::move(d), &enc));
+  d.durable_token = durable_token;
+  bool write = false;
+  n.Add(DeliverToSession(*pick->session, m, std::move(d), &enc, &write));
+  n.writes += write ? 1 : 0;
   return n;
 }
 
@@ -139,10 +130,18 @@ bool BrokerShard::QueueHasRoom(const Session& s, const Message& m) {
   return true;
 }
 
+void BrokerShard::MessageDropped(const Session& s, const Message& m, Qos qos, DropReason why) {
+  ShardCounters::Add(counters().dropped, 1);
+  if (hooks() != nullptr) {
+    hooks()->OnMessageDropped({m, s.client_id(), qos}, why);
+  }
+}
+
 BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef& m, Delivery d,
-                                                   PublishEncoder* enc) {
+                                                   PublishEncoder* enc, bool* write) {
   if (m->Expired(now_ms())) {
-    return Outcome::kExpired;  // [MQTT-3.3.2-5]
+    MessageDropped(s, *m, d.qos, DropReason::kExpired);  // [MQTT-3.3.2-5]
+    return Outcome::kExpired;
   }
   Connection* c = s.connection;
   const bool online = c != nullptr && c->state == Connection::State::kConnected;
@@ -150,33 +149,35 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
     if (!online || c->conn->congested()) {
       // Nobody to send it to now, or a consumer that does not keep up: QoS 0 is dropped,
       // and counted, rather than buffered without bound.
-      ShardCounters::Add(counters().dropped, 1);
+      MessageDropped(s, *m, Qos::k0, online ? DropReason::kSlowConsumer : DropReason::kOffline);
       return Outcome::kDropped;
     }
     WritePublish(*c, *m, Qos::k0, d.retain, /*dup=*/false, 0, d.subscription_ids, enc);
     return Outcome::kSent;
   }
   // A QoS 1/2 message now belongs to the session [MQTT-4.5.0-1]; a persistent one keeps it
-  // across restarts.
+  // across restarts, and the publisher's acknowledgement waits for that.
   Queued q{m,     s.NextSeq(), std::move(d.subscription_ids),
            d.qos, d.retain,    std::move(d.shared_group)};
   if (online && s.queue_size() == 0 && s.unsent() == 0 && s.sent_inflight() < Window(*c) &&
       !c->conn->congested()) {
     const uint16_t id = s.NextPacketId();
     if (WritePublish(*c, *m, q.qos, q.retain, /*dup=*/false, id, q.subscription_ids, enc)) {
-      if (s.persistent()) {
-        store().MessageQueued(s.client_id(), q.seq, StoreView(*m), 0);
-      }
+      const bool w = StoreDelivery(s, q, d.durable_token);
       s.AddInflight(std::move(q), id);
+      StoreSent(s, s.inflight(s.inflight_size() - 1));
+      if (write != nullptr) {
+        *write = w;
+      }
     }
     return Outcome::kSent;
   }
   if (!QueueHasRoom(s, *m)) {
-    ShardCounters::Add(counters().dropped, 1);
+    MessageDropped(s, *m, q.qos, DropReason::kQueueFull);
     return Outcome::kRefused;
   }
-  if (s.persistent()) {
-    store().MessageQueued(s.client_id(), q.seq, StoreView(*m), 0);
+  if (write != nullptr) {
+    *write = StoreDelivery(s, q, d.durable_token);
   }
   queued_bytes_ += m->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
@@ -237,13 +238,26 @@ bool BrokerShard::WritePublish(Connection& c, const Message& m, Qos qos, bool re
                                uint16_t packet_id, const SubscriptionIds& ids,
                                PublishEncoder* enc) {
   const ProtocolVersion v = c.version;
-  if (mqtt::IsV5(v) && c.client_topic_alias_max > 0 && config().topic_alias_outbound) {
-    return WriteAliasedPublish(c, m, qos, retain, dup, packet_id, ids);
+  const bool aliased =
+      mqtt::IsV5(v) && c.client_topic_alias_max > 0 && config().topic_alias_outbound;
+  const bool written = aliased ? WriteAliasedPublish(c, m, qos, retain, dup, packet_id, ids)
+                               : WriteSharedPublish(c, m, qos, retain, dup, packet_id, ids, enc);
+  if (!written) {
+    // Larger than the client's Maximum Packet Size: dropped for it [MQTT-3.1.2-24/25].
+    MessageDropped(*c.session, m, qos, DropReason::kTooLarge);
+  } else if (!dup && hooks() != nullptr) {
+    hooks()->OnMessageDelivered({m, c.session->client_id(), qos});
   }
-  const PublishEncoder::Variant& var = enc->Get(v, qos, retain, ids);
+  return written;
+}
+
+bool BrokerShard::WriteSharedPublish(Connection& c, const Message& /*m*/, Qos qos, bool retain,
+                                     bool dup, uint16_t packet_id, const SubscriptionIds& ids,
+                                     PublishEncoder* enc) {
+  const PublishEncoder::Variant& var = enc->Get(c.version, qos, retain, ids);
   const size_t n = var.bytes->size();
   if (n > c.client_max_packet_size) {
-    return false;  // [MQTT-3.1.2-24/25]
+    return false;
   }
   const uint8_t* src = var.bytes->data();
   if (qos == Qos::k0) {
@@ -322,8 +336,9 @@ void BrokerShard::SendQueued(Session& s) {
   while (s.queue_size() > 0 && s.sent_inflight() < Window(*c) && !c->conn->congested()) {
     Queued q = TakeQueued(s, 0);
     if (q.msg->Expired(now_ms())) {
+      MessageDropped(s, *q.msg, q.qos, DropReason::kExpired);  // [MQTT-3.3.2-5]
       Done(s, q.seq);
-      continue;  // [MQTT-3.3.2-5]
+      continue;
     }
     PublishEncoder enc(*q.msg, now_ms());
     if (q.qos == Qos::k0) {
@@ -336,6 +351,7 @@ void BrokerShard::SendQueued(Session& s) {
       continue;
     }
     s.AddInflight(std::move(q), id);
+    StoreSent(s, s.inflight(s.inflight_size() - 1));
   }
 }
 

@@ -135,6 +135,16 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
     refusal = {ReasonCode::kPayloadFormatInvalid,
                "payload is not valid UTF-8 as its Payload Format Indicator says"};
   }
+  // 4. The decision (authorisation): allowed, refused like the above, or pending.
+  Decision decision = Decision::Allow();
+  uint64_t ticket = 0;
+  if (refusal.reason == ReasonCode::kSuccess && hooks() != nullptr) {
+    ticket = NewToken();
+    decision = hooks()->OnPublish({ClientInfoOf(c), topic, p.qos, p.retain, false}, ticket);
+    if (decision.verdict == Verdict::kDeny) {
+      refusal = {decision.reason, "not authorized"};
+    }
+  }
   if (refusal.reason != ReasonCode::kSuccess) {
     if (p.qos == Qos::k0) {
       if (v5 && refusal.reason == ReasonCode::kPayloadFormatInvalid) {
@@ -150,8 +160,8 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
     return;
   }
 
-  // 4. The message, routed; QoS 1/2 acknowledged once every target shard has it
-  //    [MQTT-4.3.2-4], [MQTT-4.3.3-8].
+  // 5. The message, routed; QoS 1/2 acknowledged once every target shard has it (durably,
+  //    for persistent sessions) [MQTT-4.3.2-4], [MQTT-4.3.3-8].
   MessageInit init;
   init.topic = topic;
   init.payload = p.payload;
@@ -168,18 +178,28 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
     }
   }
   MessageRef m = Message::Create(init);
-  if (p.qos == Qos::k0) {
+  if (p.qos == Qos::k0 && decision.allowed()) {
     Route(m, nullptr);
     return;
   }
+  PendingResponse& r =
+      AddResponse(c, p.qos == Qos::k0 ? PendingResponse::Kind::kNone : AckKind(p.qos), p.packet_id);
   if (p.qos == Qos::k2) {
     s.AddUnreleased(p.packet_id);
-  } else {
+    AwaitParts(c, r, StoreUnreleased(s, p.packet_id, /*added=*/true, r.token) ? 1 : 0);
+  } else if (p.qos == Qos::k1) {
     ++c.pending_pubacks;
   }
-  PendingResponse& r = AddResponse(c, AckKind(p.qos), p.packet_id);
-  const uint32_t remote = Route(m, &r);  // adds no response: `r` stays valid
-  AwaitParts(c, r, remote);
+  if (!decision.allowed()) {
+    // Pending: the message is routed when the decision comes (ResponsePartDone), and the
+    // client's later packets wait behind it, in order.
+    r.message = std::move(m);
+    AskDecision(c, r, decision, ticket, -1);
+    c.blocked = true;
+    FlushResponses(c);
+    return;
+  }
+  AwaitParts(c, r, Route(m, &r));  // Route adds no response: `r` stays valid
   Defer(c, r);
   FlushResponses(c);
 }
@@ -213,6 +233,7 @@ void BrokerShard::HandlePubrec(Connection& c, const mqtt::Pubrec& p) {
   }
   // Second half: the message itself is no longer needed, only its id [MQTT-4.3.3-4].
   s.AwaitPubcomp(static_cast<size_t>(i));
+  StoreSent(s, s.inflight(static_cast<size_t>(i)));
   Write(c, rel);
 }
 
@@ -232,6 +253,8 @@ void BrokerShard::HandlePubrel(Connection& c, const mqtt::Pubrel& p) {
   // A new PUBLISH with this id is a new message from now on [MQTT-4.3.3-12].
   if (!c.session->Release(p.packet_id)) {
     r.reason = ReasonCode::kPacketIdentifierNotFound;  // [MQTT-4.3.3-11]
+  } else {
+    StoreUnreleased(*c.session, p.packet_id, /*added=*/false);
   }
   FlushResponses(c);
 }
@@ -244,10 +267,12 @@ void BrokerShard::HandleDisconnect(Connection& c, const mqtt::Disconnect& d) {
                           "Session Expiry Interval set in DISCONNECT after 0 in CONNECT");
         return;
       }
+      const bool was_persistent = c.session->persistent();
       c.session->expiry_s =
           std::min(d.properties.session_expiry_interval_s, config().max_session_expiry_s);
-      if (c.session->persistent()) {
-        store().SessionUpdated(c.session->client_id(), c.session->expiry_s, 0);
+      StoreSession(*c.session);
+      if (was_persistent && !c.session->persistent()) {
+        store().SessionEnded(c.session->client_id(), 0);  // it ends with this connection now
       }
     }
     // Only reason 0x00 discards the will; 0x04 and the error codes keep it [MQTT-3.1.2-8].

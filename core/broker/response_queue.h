@@ -16,6 +16,7 @@
 #include "absl/container/inlined_vector.h"
 
 #include "core/base/ring_queue.h"
+#include "core/broker/message.h"
 #include "core/mqtt/reason_code.h"
 #include "core/mqtt/types.h"
 
@@ -26,18 +27,21 @@ struct PendingSubscribe {
   struct Entry {
     std::string filter;
     mqtt::SubscriptionOptions options;
+    mqtt::ReasonCode denied = mqtt::ReasonCode::kSuccess;  // refused by the decision: why
   };
   std::vector<Entry> entries;
   uint32_t subscription_id = 0;
 };
 
 struct PendingResponse {
-  enum class Kind : uint8_t { kConnack, kPuback, kPubrec, kPubcomp, kSuback, kUnsuback };
+  // kNone answers nothing: it keeps the place of a QoS 0 PUBLISH that waits for its decision.
+  enum class Kind : uint8_t { kConnack, kPuback, kPubrec, kPubcomp, kSuback, kUnsuback, kNone };
   Kind kind = Kind::kPuback;
   uint16_t packet_id = 0;
   uint32_t waiting = 0;  // asynchronous parts still outstanding
   uint64_t token = 0;    // identifies this entry to asynchronous completions
   mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;
+  bool denied = false;  // a decision refused what this answers (`reason` says why)
   // Delivery reports (PUBACK/PUBREC): how many subscribers took the message and how many
   // could not (their queue was full).
   uint32_t delivered = 0;
@@ -48,6 +52,8 @@ struct PendingResponse {
   // retained messages to send once the SUBACK has gone out.
   std::unique_ptr<PendingSubscribe> subscribe;
   uint64_t retained_request = 0;
+  // PUBLISH: the message, routed once its decision allows it (null once routed).
+  MessageRef message;
 };
 
 class ResponseQueue {

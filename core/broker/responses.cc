@@ -39,7 +39,11 @@ void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t 
   if (r->waiting > 0 && --r->waiting == 0) {
     tokens_.erase(it);
     if (r->subscribe != nullptr) {
-      ApplySubscribe(*c, *r);  // authorized: may wait again, for the interest updates
+      ApplySubscribe(*c, *r);  // decided: may wait again, for the interest updates
+      c->blocked = false;
+      c->unblock_pending = true;
+    } else if (r->message) {
+      RouteDecidedPublish(*c, *r);  // may wait again, for the deliveries
       c->blocked = false;
       c->unblock_pending = true;
     }
@@ -50,6 +54,15 @@ void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t 
     c->unblock_pending = false;
     ReleaseHeldInput(*c);
   }
+}
+
+void BrokerShard::RouteDecidedPublish(Connection& c, PendingResponse& r) {
+  MessageRef m = std::move(r.message);
+  if (r.denied) {
+    r.delivered = 1;  // not "no subscribers": the reason says what happened
+    return;
+  }
+  AwaitParts(c, r, Route(m, &r));
 }
 
 void BrokerShard::DropResponses(Connection& c) {
@@ -115,7 +128,9 @@ void BrokerShard::WritePublishAck(Connection& c, PendingResponse& r) {
 void BrokerShard::WriteResponse(Connection& c, PendingResponse& r) {
   switch (r.kind) {
     case PendingResponse::Kind::kConnack:
-      FinishConnect(c);
+      FinishConnect(c, r);
+      return;
+    case PendingResponse::Kind::kNone:
       return;
     case PendingResponse::Kind::kPuback:
     case PendingResponse::Kind::kPubrec:

@@ -19,18 +19,22 @@ namespace ringmq::broker {
 // round trip, so this takes a flood of distinct topics within it).
 constexpr size_t kMaxLiveTopicsPerFetch = 10'000;
 
-void BrokerShard::StoreRetained(const MessageRef& m) {
+bool BrokerShard::StoreRetained(const MessageRef& m, uint64_t durable_token) {
+  bool write = false;
   if (retained_.Set(m) == RetainedStore::SetResult::kRefused) {
     ShardCounters::Add(counters().refused_retained, 1);
     RINGMQ_LOG_EVERY_S(kWarning, 10,
                        "retained messages on this shard reached %d (%d bytes): not stored "
                        "(--max-retained-messages, --max-retained-bytes)",
                        retained_.size(), retained_.bytes());
-  } else {
-    store().RetainedSet(StoreView(*m), 0);
+  } else if (!m->topic().starts_with("$SYS")) {
+    // A QoS 1/2 retained PUBLISH is acknowledged once the retained message is durable.
+    const uint64_t token = m->qos() != mqtt::Qos::k0 ? durable_token : 0;
+    write = store().RetainedSet(StoreView(*m), token) && token != 0;
   }
   ShardCounters::Set(counters().retained, retained_.size());
   ShardCounters::Set(counters().retained_bytes, retained_.bytes());
+  return write;
 }
 
 void BrokerShard::MatchRetained(std::string_view filter, std::vector<MessageRef>* out) {

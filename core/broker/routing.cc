@@ -8,6 +8,9 @@
 namespace ringmq::broker {
 
 uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
+  if (hooks() != nullptr) {
+    hooks()->OnMessagePublished({*m, m->publisher_id(), m->qos()});
+  }
   // 1. Which shards, and this shard's subscribers: one walk of the trie.
   Router::Match match;
   match_scratch_.clear();
@@ -26,10 +29,10 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
     }
     if (t == self) {
       if (store) {
-        StoreRetained(m);
+        local.writes += StoreRetained(m, token) ? 1 : 0;
       }
       if (deliver) {
-        local += DeliverLocal(m, match_scratch_);
+        local += DeliverLocal(m, match_scratch_, token);
       }
       continue;
     }
@@ -39,23 +42,33 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
   // 3. Shared groups: the picked shard's member takes it.
   for (const Router::SharedPick& pk : match.shared) {
     if (pk.shard == self) {
-      local += DeliverShared(m, pk.group);
+      local += DeliverShared(m, pk.group, token);
       continue;
     }
     Send(pk.shard, SharedPublishMsg{m, token, pk.group->key});
     remote += token != 0;
   }
-  if (ack != nullptr) {
-    ack->delivered += local.delivered;
-    ack->refused += local.refused;
+  if (ack == nullptr) {
+    return 0;
   }
-  return remote;
+  ack->delivered += local.delivered;
+  ack->refused += local.refused;
+  return remote + local.writes;
 }
 
 void BrokerShard::ReportDelivery(uint32_t to, uint64_t token, DeliveryCount n) {
   if (token != 0) {
     Send(to, DeliveryReportMsg{token, n.delivered, n.refused});
   }
+}
+
+void BrokerShard::ReportWhenDurable(uint32_t to, uint64_t publisher_token, uint64_t durable,
+                                    DeliveryCount n) {
+  if (n.writes == 0 || publisher_token == 0) {
+    ReportDelivery(to, publisher_token, n);
+    return;
+  }
+  held_reports_[durable] = {to, publisher_token, n};
 }
 
 void BrokerShard::RedistributeShared(Session& s, bool ending) {
@@ -94,7 +107,7 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
     // Every other member counts, this session (a member here) does not.
     const uint32_t target = router_.PickShard(*g, /*exclude_local=*/1);
     if (target == shard_.index()) {
-      DeliverShared(m, g, &s, ending);
+      DeliverShared(m, g, /*durable_token=*/0, &s, ending);
     } else {
       Send(target, SharedPublishMsg{m, /*report_token=*/0, g->key});
     }

@@ -12,6 +12,7 @@
 // by the delivery code (delivery.cc); the session only keeps the books.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -145,6 +146,8 @@ class Session : public shard::ShardOwned {
 
   // Numbers the QoS 1/2 messages given to the session (OfflineStore).
   uint64_t NextSeq() { return ++last_seq_; }
+  // Recovery: the numbers continue after the highest one kept.
+  void SkipSeqTo(uint64_t seq) { last_seq_ = std::max(last_seq_, seq); }
 
   // Debug builds: the counters agree with the contents.
   void CheckWindow() const;

@@ -128,14 +128,39 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
     // Strings and User Properties only on CONNACK and DISCONNECT, where they stay allowed.
     c.connect_session_expiry_s = p.session_expiry_interval_s;
   }
+  if (pkt.username.has_value()) {
+    c.username = std::make_unique<std::string>(*pkt.username);
+  }
   c.state = Connection::State::kAuthorizing;
   PendingResponse& r = AddResponse(c, PendingResponse::Kind::kConnack, 0);
-  // The authentication decision would add its wait here (plugins, later issues).
+  AskConnectDecisions(c, r, pkt);
   Defer(c, r);
   FlushResponses(c);
 }
 
-void BrokerShard::FinishConnect(Connection& c) {
+void BrokerShard::AskConnectDecisions(Connection& c, PendingResponse& r, const mqtt::Connect& pkt) {
+  if (hooks() == nullptr) {
+    return;
+  }
+  ClientInfo ci = ClientInfoOf(c);
+  ci.client_id = c.assigned_id ? std::string_view(*c.assigned_id) : pkt.client_id;
+  ConnectRequest req{ci, pkt.password.value_or(std::string_view()), pkt.password.has_value(),
+                     pkt.clean_start};
+  const uint64_t t = NewToken();
+  AskDecision(c, r, hooks()->OnConnect(req, t), t, -1);
+  if (pkt.will) {
+    // The will is a PUBLISH of this client's, decided with the CONNECT.
+    const uint64_t tw = NewToken();
+    const PublishRequest will{ci, pkt.will->topic, pkt.will->qos, pkt.will->retain, true};
+    AskDecision(c, r, hooks()->OnPublish(will, tw), tw, -1);
+  }
+}
+
+void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
+  if (r.denied) {
+    RefuseConnect(c, c.version, r.reason, "refused by the authentication decision");
+    return;
+  }
   // The CONNECT is still at the front of `held` (decoded once already, so this succeeds).
   const std::string& held = c.Held();
   std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
@@ -160,14 +185,20 @@ void BrokerShard::FinishConnect(Connection& c) {
   const uint32_t expiry =
       v5 ? c.connect_session_expiry_s : (c.clean_start ? 0 : config().session_expiry_v3_s);
   const bool expiry_capped = v5 && expiry > config().max_session_expiry_s;
+  const bool was_persistent = present && s->persistent();
   s->expiry_s = std::min(expiry, config().max_session_expiry_s);
-  if (s->persistent()) {
-    store().SessionUpdated(s->client_id(), s->expiry_s, 0);
+  if (was_persistent && !s->persistent()) {
+    store().SessionEnded(s->client_id(), 0);  // it ends with this connection now
   }
-  StoreWill(*s, pkt);
+  StoreSession(*s);
+  SetWill(*s, pkt);
+  StoreWill(*s);
   WriteConnack(c, *s, present, assigned, expiry_capped);
   c.state = Connection::State::kConnected;
   ShardCounters::Add(counters().clients, 1);
+  if (hooks() != nullptr) {
+    hooks()->OnClientConnected(ClientInfoOf(c));
+  }
   if (c.keepalive_ms > 0) {
     shard_.timers().Schedule(&c.timer, now_ms() + c.keepalive_ms);
   } else {
@@ -227,7 +258,7 @@ Session* BrokerShard::AttachSession(Connection& c, const std::string& client_id,
   return s;
 }
 
-void BrokerShard::StoreWill(Session& s, const mqtt::Connect& pkt) {
+void BrokerShard::SetWill(Session& s, const mqtt::Connect& pkt) {
   if (!pkt.will) {
     return;
   }
@@ -345,6 +376,9 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
   if (s == nullptr) {
     return;
   }
+  if (hooks() != nullptr) {
+    hooks()->OnClientDisconnected(ClientInfoOf(c));
+  }
   c.session = nullptr;
   s->connection = nullptr;
   // Before its messages are redistributed (below, or as its session ends): they go to
@@ -359,6 +393,7 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
   if (s->will) {
     if (!publish_will || c.will_suppressed) {
       s->will.reset();  // normal DISCONNECT [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+      StoreWill(*s);
     } else if (s->will->delay_s > 0 && s->expiry_s > 0) {
       // Published when the delay passes or the session ends, whichever is first
       // [MQTT-3.1.2-8]; a reconnection before then cancels it [MQTT-3.1.3-9].
@@ -430,6 +465,7 @@ void BrokerShard::PublishWill(Session& s) {
   if (!w) {
     return;
   }
+  StoreWill(s);  // published: not kept any more
   if (CheckPublishTopic(w->topic).reason != ReasonCode::kSuccess) {
     return;  // the rules of a PUBLISH, again at the time it would be published
   }

@@ -17,7 +17,9 @@ size_t FilterNode::NameHash::operator()(std::string_view s) const {
 
 FilterNode::FilterNode(FilterNode* parent, std::string_view name)
     : parent_(parent), name_len_(static_cast<uint32_t>(name.size())) {
-  std::memcpy(reinterpret_cast<char*>(this + 1), name.data(), name.size());
+  if (!name.empty()) {
+    std::memcpy(reinterpret_cast<char*>(this + 1), name.data(), name.size());
+  }
 }
 
 FilterNode::~FilterNode() {

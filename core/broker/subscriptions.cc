@@ -29,8 +29,16 @@ void BrokerShard::HandleSubscribe(Connection& c, const mqtt::Subscribe& p) {
     pending->entries.push_back({std::string(sub.filter), sub.options});
   }
   r.subscribe = std::move(pending);
-  // The authorization decision (an ACL plugin later) would add its wait here; nothing takes
-  // effect before it.
+  // The authorisation of each filter; nothing takes effect before every one is decided.
+  if (hooks() != nullptr) {
+    const ClientInfo ci = ClientInfoOf(c);
+    for (size_t i = 0; i < p.subscriptions.size(); ++i) {
+      const mqtt::Subscription& sub = p.subscriptions[i];
+      const uint64_t ticket = NewToken();
+      const Decision d = hooks()->OnSubscribe({ci, sub.filter, sub.options.max_qos}, ticket);
+      AskDecision(c, r, d, ticket, static_cast<int>(i));
+    }
+  }
   Defer(c, r);
   if (r.waiting == 0) {
     ApplySubscribe(c, r);
@@ -54,6 +62,11 @@ void BrokerShard::ApplySubscribe(Connection& c, PendingResponse& r) {
     if (i >= config().max_filters_per_subscribe) {
       ShardCounters::Add(counters().refused_filters, 1);
       r.codes.push_back(QuotaRefusal(c.version));
+      continue;
+    }
+    if (sub.denied != ReasonCode::kSuccess) {
+      // Refused by its decision: 5.0 says why (0x87 Not authorized, usually); 3.x 0x80.
+      r.codes.push_back(mqtt::IsV5(c.version) ? sub.denied : ReasonCode::kUnspecifiedError);
       continue;
     }
     const bool shared = mqtt::IsSharedFilter(sub.filter);
@@ -111,7 +124,7 @@ bool BrokerShard::AddSubscription(Connection& c, Session& s, std::string_view fi
     ShardCounters::Add(counters().subscriptions, 1);
   }
   if (s.persistent() &&
-      store().SubscriptionAdded(s.client_id(), filter, o, subscription_id, r.token)) {
+      store().SubscriptionAdded(s.client_id(), {filter, o, subscription_id}, r.token)) {
     AwaitParts(c, r, 1);  // the SUBACK waits for the subscription to be durable
   }
   return !inserted;

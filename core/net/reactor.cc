@@ -230,6 +230,7 @@ Conn* Reactor::AllocConn(int fd, uint32_t listener_id) {
 void Reactor::FreeConn(Conn* c) {
   RINGMQ_ASSERT(c->in_use_ && c->inflight_ == 0 && !c->dirty_);
   c->out_.Clear();
+  c->transport_.reset();
   c->extra_.reset();
   c->in_use_ = false;
   c->user_ = nullptr;
@@ -271,7 +272,7 @@ Conn* Reactor::Find(ConnId id) const {
 size_t Reactor::ConnectionsWithOutput() {
   size_t n = 0;
   ForEachConn([&n](Conn& c) {
-    if (!c.closing_ && !c.out_.empty()) {
+    if (!c.closing_ && !c.output_empty()) {
       ++n;
     }
   });
@@ -295,16 +296,16 @@ void Reactor::AfterWrite(Conn& c) {
     }
     dirty_tail_ = &c;
   }
-  if (!c.congested_ && c.out_.bytes() > options_.output_high_watermark) {
+  if (!c.congested_ && c.output_bytes() > options_.output_high_watermark) {
     c.congested_ = true;
     handler_->OnOutputCongested(c);
   }
 }
 
 void Reactor::AfterSend(Conn& c, size_t sent) {
-  c.out_.Consume(sent);
+  c.send_queue().Consume(sent);
   stats_.bytes_out += sent;
-  if (c.congested_ && c.out_.bytes() <= options_.output_low_watermark) {
+  if (c.congested_ && c.output_bytes() <= options_.output_low_watermark) {
     c.congested_ = false;
     if (!c.closing_) {
       handler_->OnOutputDrained(c);
@@ -328,9 +329,58 @@ void Reactor::Close(Conn& c, CloseMode mode, int err) {
   c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
   PauseRead(c);
   lingering_.push_back(c.id());
-  if (c.out_.empty() && !c.send_inflight_) {
+  if (c.output_empty() && !c.send_inflight_) {
     StartDrain(c);
   }
+}
+
+void Reactor::DeliverInput(Conn& c, std::span<const uint8_t> data) {
+  stats_.bytes_in += data.size();
+  if (c.draining_) {
+    return;  // closing: the input is read only to be discarded
+  }
+  if (c.transport_ != nullptr) {
+    Conn::TransportState& ts = *c.transport_;
+    ts.inbound.clear();
+    const Transport::Status st = ts.transport->OnInbound(data, &ts.inbound, &ts.wire);
+    if (!ts.wire.empty()) {
+      c.MarkDirty();  // a handshake answer or a control frame to send
+    }
+    if (st == Transport::Status::kClose) {
+      BeginClose(c, -EPROTO);
+      return;
+    }
+    data = std::span(reinterpret_cast<const uint8_t*>(ts.inbound.data()), ts.inbound.size());
+    if (data.empty()) {
+      return;
+    }
+  }
+  if (c.detaching_) {
+    c.extra().detach_bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
+    return;
+  }
+  handler_->OnData(c, data);
+}
+
+bool Reactor::FrameOutput(Conn& c) {
+  if (c.transport_ == nullptr || c.out_.empty()) {
+    return true;
+  }
+  Conn::TransportState& ts = *c.transport_;
+  if (ts.transport->OnOutbound(&c.out_, &ts.wire) == Transport::Status::kClose) {
+    BeginClose(c, -EPROTO);
+    return false;
+  }
+  return true;
+}
+
+void Conn::SetTransport(std::unique_ptr<Transport> t) {
+  if (t == nullptr) {
+    transport_.reset();
+    return;
+  }
+  transport_ = std::make_unique<TransportState>();
+  transport_->transport = std::move(t);
 }
 
 void Reactor::StartDrain(Conn& c) {

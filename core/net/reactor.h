@@ -34,6 +34,7 @@
 #include "core/net/buffer.h"
 #include "core/net/output_queue.h"
 #include "core/net/socket_ops.h"
+#include "core/net/transport.h"
 
 namespace ringmq::net {
 
@@ -90,7 +91,18 @@ class Conn {
   // Queues a reference to bytes of a shared buffer (no copy).
   void WriteShared(const BufferRef& buf, size_t offset, size_t len);
 
-  size_t output_bytes() const { return out_.bytes(); }
+  size_t output_bytes() const {
+    return out_.bytes() + (transport_ != nullptr ? transport_->wire.bytes() : 0);
+  }
+  bool output_empty() const {
+    return out_.empty() && (transport_ == nullptr || transport_->wire.empty());
+  }
+
+  // Puts `t` under this connection (transport.h): from now on the bytes read go through it
+  // before OnData, and the output through it at each flush. For the handler's OnAccepted,
+  // before any data flowed; a connection handed to another shard keeps its transport.
+  void SetTransport(std::unique_ptr<Transport> t);
+  bool has_transport() const { return transport_ != nullptr; }
   bool congested() const { return congested_; }
   bool closing() const { return closing_; }
   bool read_paused() const { return read_paused_; }
@@ -120,9 +132,20 @@ class Conn {
     return *extra_;
   }
 
+  // A transport's state: the transport, the framed bytes waiting to be sent, and scratch for
+  // the application bytes it hands on.
+  struct TransportState {
+    std::unique_ptr<Transport> transport;
+    OutputQueue wire;
+    std::string inbound;
+  };
+  // What a send takes its bytes from: the framed queue under a transport, else out_ itself.
+  OutputQueue& send_queue() { return transport_ != nullptr ? transport_->wire : out_; }
+
   Reactor* reactor_ = nullptr;
   void* user_ = nullptr;
   OutputQueue out_;
+  std::unique_ptr<TransportState> transport_;
   Conn* next_dirty_ = nullptr;  // intrusive list of connections with output to flush
   std::unique_ptr<Extra> extra_;
   void* send_op_ = nullptr;  // io_uring: the in-flight sendmsg
@@ -154,7 +177,8 @@ class Conn {
 struct DetachedSocket {
   int fd = -1;
   uint32_t listener_id = 0;
-  std::string unread;
+  std::string unread;                    // application bytes (after the transport)
+  std::unique_ptr<Transport> transport;  // moves with the socket (null: none)
 };
 
 // Connection events. Called on the reactor's thread, from inside Poll().
@@ -235,9 +259,11 @@ class Reactor {
   // Starts an outbound connection; OnConnected(tag) reports the outcome.
   virtual absl::Status Connect(const Endpoint& to, uint64_t connect_tag) = 0;
 
-  // Adopts an accepted socket handed over from another reactor: OnData is called with
-  // `unread` first (inside this call), then reading starts.
-  virtual Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) = 0;
+  // Adopts an accepted socket handed over from another reactor, with its transport (null:
+  // none): OnData is called with `unread` (application bytes) first (inside this call), then
+  // reading starts.
+  virtual Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread,
+                      std::unique_ptr<Transport> transport = nullptr) = 0;
 
   // Closes a connection. OnClosed(err) follows at the next safe point (never inside this
   // call): after the current completion round or flush.
@@ -246,8 +272,8 @@ class Reactor {
   // arrive after PauseRead.
   virtual void PauseRead(Conn& c) = 0;
   virtual void ResumeRead(Conn& c) = 0;
-  // Stops all I/O on `c` without closing its socket; OnDetached hands the socket over once
-  // the kernel no longer refers to the Conn. Queued output must be empty.
+  // Stops reading `c` and, once its queued output is sent, hands its socket over (OnDetached)
+  // when the kernel no longer refers to the Conn. Bytes read meanwhile travel with it.
   virtual void Detach(Conn& c) = 0;
 
   // Starts sends for every connection with new output. Called once per loop iteration.
@@ -309,6 +335,12 @@ class Reactor {
   void CheckLingering();
   // kAfterFlush: everything queued is sent; shut down the write side and drain the input.
   void StartDrain(Conn& c);
+  // Bytes read from `c`'s socket: through its transport, then to the handler (or, while
+  // detaching, kept for the next shard; while draining, dropped).
+  void DeliverInput(Conn& c, std::span<const uint8_t> data);
+  // Before a send: the application's new output through the transport. False if the
+  // transport failed (the connection is then closing).
+  bool FrameOutput(Conn& c);
   // Starts reading again on a draining connection (input is discarded from now on).
   virtual void ReadToDrain(Conn& c) = 0;
 

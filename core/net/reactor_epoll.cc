@@ -48,11 +48,13 @@ class EpollReactor final : public Reactor {
   absl::Status Listen(int listen_fd, uint32_t listener_id) override;
   void StopListening() override;
   absl::Status Connect(const Endpoint& to, uint64_t connect_tag) override;
-  Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) override;
+  Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread,
+              std::unique_ptr<Transport> transport) override;
   void PauseRead(Conn& c) override;
   void ResumeRead(Conn& c) override;
   void ReadToDrain(Conn& c) override;
   void Detach(Conn& c) override;
+  void FinishDetach(Conn& c);
   void Flush() override;
   int Poll(int timeout_ms) override;
   void QueueWake(Reactor& target) override;
@@ -160,7 +162,7 @@ void EpollReactor::Register(Conn& c) {
 
 void EpollReactor::UpdateInterest(Conn& c) {
   epoll_event ev{};
-  const bool reading = !c.read_paused_ && !c.connecting_ && !c.peer_closed_;
+  const bool reading = !c.read_paused_ && !c.connecting_ && !c.peer_closed_ && !c.detaching_;
   ev.events = (reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
               (c.want_write_ || c.connecting_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   ev.data.u64 = Key(Kind::kConn, c.index_, c.generation_);
@@ -195,11 +197,13 @@ absl::Status EpollReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
   return absl::OkStatus();
 }
 
-Conn* EpollReactor::Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) {
+Conn* EpollReactor::Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread,
+                          std::unique_ptr<Transport> transport) {
   Conn* c = AllocConn(fd, listener_id);
+  c->SetTransport(std::move(transport));
   if (!unread.empty()) {
     stats_.bytes_in += unread.size();
-    handler_->OnData(*c, unread);
+    handler_->OnData(*c, unread);  // application bytes already: not through the transport
   }
   if (!c->closing_ && !c->detaching_) {
     Register(*c);
@@ -233,8 +237,18 @@ void EpollReactor::ReadToDrain(Conn& c) {
 }
 
 void EpollReactor::Detach(Conn& c) {
-  RINGMQ_ASSERT(!c.closing_ && !c.detaching_ && c.out_.empty());
+  RINGMQ_ASSERT(!c.closing_ && !c.detaching_);
   c.detaching_ = true;
+  if (!c.output_empty()) {
+    WriteTo(c);  // what is queued (a transport's handshake answer) goes out first
+    if (c.closing_ || !c.output_empty()) {
+      return;  // the rest when the socket can take it (WriteTo finishes the detach)
+    }
+  }
+  FinishDetach(c);
+}
+
+void EpollReactor::FinishDetach(Conn& c) {
   ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd_, nullptr);
   deferred_.push_back(&c);
 }
@@ -261,6 +275,9 @@ void EpollReactor::DeliverDeferred() {
       s.fd = c->fd_;
       s.listener_id = c->listener_id_;
       s.unread = std::move(c->extra().detach_bytes);
+      if (c->transport_ != nullptr) {
+        s.transport = std::move(c->transport_->transport);
+      }
       c->fd_ = -1;
       c->closing_ = true;
       c->close_notified_ = true;
@@ -279,9 +296,13 @@ void EpollReactor::DeliverDeferred() {
 
 void EpollReactor::WriteTo(Conn& c) {
   // Bounded: at most a few rounds per flush so one fast reader cannot starve the rest.
-  for (int round = 0; round < 4 && !c.out_.empty(); ++round) {
+  if (!FrameOutput(c)) {
+    return;
+  }
+  OutputQueue& q = c.send_queue();
+  for (int round = 0; round < 4 && !q.empty(); ++round) {
     size_t total;
-    int n = c.out_.Gather(iov_.data(), static_cast<int>(iov_.size()), kMaxSendBytes, &total);
+    int n = q.Gather(iov_.data(), static_cast<int>(iov_.size()), kMaxSendBytes, &total);
     ssize_t w;
     if (n == 1) {
       w = ::send(c.fd_, iov_[0].iov_base, iov_[0].iov_len, MSG_NOSIGNAL);
@@ -311,13 +332,16 @@ void EpollReactor::WriteTo(Conn& c) {
   if (c.closing_) {
     return;
   }
-  const bool want = !c.out_.empty();
+  const bool want = !c.output_empty();
   if (want != c.want_write_) {
     c.want_write_ = want;
     UpdateInterest(c);
   }
   if (!want && c.flush_then_close_ && !c.draining_) {
     StartDrain(c);
+  }
+  if (!want && c.detaching_) {
+    FinishDetach(c);
   }
 }
 
@@ -370,11 +394,7 @@ void EpollReactor::ReadFrom(Conn& c) {
   for (int i = 0; i < kReadsPerEvent; ++i) {
     ssize_t n = ::recv(c.fd_, read_buf_.data(), read_buf_.size(), 0);
     if (n > 0) {
-      stats_.bytes_in += static_cast<size_t>(n);
-      if (c.draining_) {
-        continue;  // closing: the input is read only to be discarded
-      }
-      handler_->OnData(c, std::span<const uint8_t>(read_buf_.data(), static_cast<size_t>(n)));
+      DeliverInput(c, std::span<const uint8_t>(read_buf_.data(), static_cast<size_t>(n)));
       if (c.closing_ || c.detaching_ || c.read_paused_) {
         return;
       }
@@ -424,19 +444,19 @@ void EpollReactor::OnConnReady(Conn& c, uint32_t events) {
     c.want_write_ = false;
     UpdateInterest(c);
     handler_->OnConnected(c, c.extra().connect_tag, 0);
-    if (!c.closing_ && !c.out_.empty()) {
+    if (!c.closing_ && !c.output_empty()) {
       c.MarkDirty();
     }
     return;
   }
   if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !c.read_paused_ &&
-      !c.peer_closed_) {
+      !c.peer_closed_ && !c.detaching_) {
     ReadFrom(c);
   } else if (events & (EPOLLHUP | EPOLLERR)) {
     BeginClose(c, -ECONNRESET);
   }
-  if (!c.closing_ && !c.detaching_ && (events & EPOLLOUT) && c.want_write_) {
-    WriteTo(c);
+  if (!c.closing_ && (events & EPOLLOUT) && c.want_write_) {
+    WriteTo(c);  // a detaching connection too: its last output goes before it moves
   }
 }
 
@@ -467,7 +487,7 @@ int EpollReactor::Poll(int timeout_ms) {
       case Kind::kConn: {
         Conn* c = Slot(KeyIndex(key));
         if (c != nullptr && (c->generation_ & 0xFFFFFFu) == KeyGeneration(key) && !c->closing_ &&
-            !c->detaching_) {
+            (!c->detaching_ || c->want_write_)) {
           OnConnReady(*c, events_[i].events);
         }
         break;

@@ -284,3 +284,78 @@ TEST_P(ReactorTest, CloseAfterFlushLetsAPeerStillSendingReadTheLastBytes) {
 
 }  // namespace
 }  // namespace ringmq::net
+
+namespace ringmq::net {
+namespace {
+
+// A transport that answers a one-byte hello ('H') with 'W', then flips every byte (XOR 0x5A)
+// in both directions: enough to see that bytes go through it both ways, once per flush, and
+// that the handshake comes first.
+class FlipTransport final : public Transport {
+ public:
+  Status OnInbound(std::span<const uint8_t> in, std::string* app, OutputQueue* wire) override {
+    for (uint8_t b : in) {
+      if (!greeted_) {
+        if (b != 'H') {
+          return Status::kClose;
+        }
+        greeted_ = true;
+        const uint8_t w = 'W';
+        wire->Append(std::span(&w, 1));
+        continue;
+      }
+      app->push_back(static_cast<char>(b ^ 0x5A));
+    }
+    return Status::kOk;
+  }
+  Status OnOutbound(OutputQueue* app, OutputQueue* wire) override {
+    ++flushes;
+    while (!app->empty()) {
+      std::span<const uint8_t> f = app->Front();
+      std::string flipped(f.begin(), f.end());
+      for (char& ch : flipped) {
+        ch = static_cast<char>(ch ^ 0x5A);
+      }
+      wire->Append(std::span(reinterpret_cast<const uint8_t*>(flipped.data()), flipped.size()));
+      app->Consume(f.size());
+    }
+    return Status::kOk;
+  }
+  int flushes = 0;
+
+ private:
+  bool greeted_ = false;
+};
+
+std::string Flip(std::string s) {
+  for (char& ch : s) {
+    ch = static_cast<char>(ch ^ 0x5A);
+  }
+  return s;
+}
+
+// Input goes through the transport before the handler sees it (after the handshake only);
+// output goes through it once per flush, however many writes made it.
+TEST_P(ReactorTest, TransportTransformsBothWaysOncePerFlush) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
+  Conn* c = reactor_->Adopt(pair[0], 0, {});
+  auto t = std::make_unique<FlipTransport>();
+  FlipTransport* flip = t.get();
+  c->SetTransport(std::move(t));
+  const std::string hello = "H" + Flip("ping");
+  ASSERT_EQ(::send(pair[1], hello.data(), hello.size(), 0), static_cast<ssize_t>(hello.size()));
+  Spin();
+  EXPECT_EQ(handler_.received_, "ping");
+  EXPECT_EQ(ReadAvailable(pair[1]), "W");
+  c->Write(std::string_view("po"));
+  c->Write(std::string_view("ng"));
+  Spin();
+  EXPECT_EQ(ReadAvailable(pair[1]), Flip("pong"));
+  EXPECT_EQ(flip->flushes, 1);
+  ::close(pair[1]);
+}
+
+}  // namespace
+}  // namespace ringmq::net

@@ -69,7 +69,8 @@ class UringReactor final : public Reactor {
   absl::Status Listen(int listen_fd, uint32_t listener_id) override;
   void StopListening() override;
   absl::Status Connect(const Endpoint& to, uint64_t connect_tag) override;
-  Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) override;
+  Conn* Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread,
+              std::unique_ptr<Transport> transport) override;
   void PauseRead(Conn& c) override;
   void ResumeRead(Conn& c) override;
   void ReadToDrain(Conn& c) override;
@@ -104,7 +105,6 @@ class UringReactor final : public Reactor {
   void MaybeFinish(Conn& c);
   void DeliverDeferred();
   Conn* ConnOf(uint64_t tag) const;
-  void Deliver(Conn& c, std::span<const uint8_t> data);
 
   void HandleCqe(const io_uring_cqe* cqe);
   void OnAcceptCqe(uint32_t listener_index, const io_uring_cqe* cqe);
@@ -335,10 +335,13 @@ absl::Status UringReactor::Connect(const Endpoint& to, uint64_t connect_tag) {
   return absl::OkStatus();
 }
 
-Conn* UringReactor::Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread) {
+Conn* UringReactor::Adopt(int fd, uint32_t listener_id, std::span<const uint8_t> unread,
+                          std::unique_ptr<Transport> transport) {
   Conn* c = AllocConn(fd, listener_id);
+  c->SetTransport(std::move(transport));
   if (!unread.empty()) {
-    Deliver(*c, unread);
+    stats_.bytes_in += unread.size();
+    handler_->OnData(*c, unread);  // application bytes already: not through the transport
   }
   if (!c->closing_ && !c->detaching_ && !c->read_paused_) {
     ArmRecv(*c);
@@ -390,10 +393,12 @@ void UringReactor::ReadToDrain(Conn& c) {
 
 void UringReactor::Detach(Conn& c) {
   RINGMQ_ASSERT(!c.closing_ && !c.detaching_);
-  RINGMQ_ASSERT(c.out_.empty() || c.send_inflight_);
   c.detaching_ = true;
   if (c.recv_armed_) {
     Cancel(Tag(Op::kRecv, c.index_, c.generation_));
+  }
+  if (!c.output_empty()) {
+    c.MarkDirty();  // what is queued (a transport's handshake answer) goes out first
   }
   MaybeFinish(c);
 }
@@ -423,8 +428,8 @@ void UringReactor::BeginClose(Conn& c, int err) {
 }
 
 void UringReactor::MaybeFinish(Conn& c) {
-  if (c.detaching_ && !c.closing_ && c.inflight_ == 0 && !c.close_notified_) {
-    // All kernel operations are over: the socket can change hands.
+  if (c.detaching_ && !c.closing_ && c.inflight_ == 0 && c.output_empty() && !c.close_notified_) {
+    // All kernel operations are over and the output is sent: the socket can change hands.
     deferred_.push_back(&c);
     c.close_notified_ = true;  // reused as "OnDetached queued"
     return;
@@ -443,6 +448,9 @@ void UringReactor::DeliverDeferred() {
       s.fd = c->fd_;
       s.listener_id = c->listener_id_;
       s.unread = std::move(c->extra().detach_bytes);
+      if (c->transport_ != nullptr) {
+        s.transport = std::move(c->transport_->transport);
+      }
       c->fd_ = -1;
       c->closing_ = true;
       handler_->OnDetached(*c, std::move(s));
@@ -479,19 +487,23 @@ void UringReactor::PutSendOp(SendOp* op) {
 }
 
 void UringReactor::StartSend(Conn& c) {
-  if (c.send_inflight_ || c.out_.empty() || c.closing_ || c.connecting_) {
+  if (c.send_inflight_ || c.closing_ || c.connecting_ || !FrameOutput(c)) {
+    return;
+  }
+  OutputQueue& q = c.send_queue();
+  if (q.empty()) {
     return;
   }
   io_uring_sqe* sqe = GetSqe();
-  if (c.out_.segments() == 1 || options_.max_iov <= 1) {
-    std::span<const uint8_t> front = c.out_.Front();
+  if (q.segments() == 1 || options_.max_iov <= 1) {
+    std::span<const uint8_t> front = q.Front();
     size_t len = front.size() < kMaxSendBytes ? front.size() : kMaxSendBytes;
     io_uring_prep_send(sqe, c.fd_, front.data(), len, MSG_NOSIGNAL);
   } else {
     SendOp* op = GetSendOp();
     std::memset(&op->msg, 0, sizeof op->msg);
     size_t total;
-    int n = c.out_.Gather(op->iov, static_cast<int>(options_.max_iov), kMaxSendBytes, &total);
+    int n = q.Gather(op->iov, static_cast<int>(options_.max_iov), kMaxSendBytes, &total);
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = static_cast<size_t>(n);
     io_uring_prep_sendmsg(sqe, c.fd_, &op->msg, MSG_NOSIGNAL);
@@ -663,18 +675,6 @@ void UringReactor::OnAcceptCqe(uint32_t listener_index, const io_uring_cqe* cqe)
   }
 }
 
-void UringReactor::Deliver(Conn& c, std::span<const uint8_t> data) {
-  stats_.bytes_in += data.size();
-  if (c.detaching_) {
-    c.extra().detach_bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
-    return;
-  }
-  if (c.draining_) {
-    return;  // closing: the input is read only to be discarded
-  }
-  handler_->OnData(c, data);
-}
-
 void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
   Conn* c = ConnOf(cqe->user_data);
   const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
@@ -683,7 +683,7 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
     auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
     uint8_t* buf = buffers_ + size_t{bid} * options_.recv_buffer_size;
     if (res > 0 && c != nullptr && !c->closing_) {
-      Deliver(*c, std::span<const uint8_t>(buf, static_cast<size_t>(res)));
+      DeliverInput(*c, std::span<const uint8_t>(buf, static_cast<size_t>(res)));
     }
     // Back to the kernel (published in a batch after this round of completions).
     io_uring_buf_ring_add(buf_ring_, buf, options_.recv_buffer_size, bid,
@@ -740,12 +740,12 @@ void UringReactor::OnSendCqe(const io_uring_cqe* cqe) {
   const int res = cqe->res;
   if (!c->closing_) {
     if (res > 0) {
-      const size_t requested = c->out_.bytes();
+      const size_t requested = c->send_queue().bytes();
       AfterSend(*c, static_cast<size_t>(res));
-      if (static_cast<size_t>(res) < requested && !c->out_.empty()) {
+      if (static_cast<size_t>(res) < requested && !c->send_queue().empty()) {
         ++stats_.partial_sends;
       }
-      if (!c->out_.empty()) {
+      if (!c->output_empty()) {
         c->MarkDirty();  // the rest goes with the next flush, from where this one stopped
       } else if (c->flush_then_close_ && !c->draining_) {
         StartDrain(*c);
@@ -774,7 +774,7 @@ void UringReactor::OnConnectCqe(const io_uring_cqe* cqe) {
       if (!c->closing_ && !c->detaching_ && !c->read_paused_) {
         ArmRecv(*c);
       }
-      if (!c->out_.empty()) {
+      if (!c->output_empty()) {
         c->MarkDirty();
       }
     } else {

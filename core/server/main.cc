@@ -17,6 +17,8 @@
 #include "core/base/flags_normalize.h"
 #include "core/base/log.h"
 #include "core/broker/broker_shard.h"
+#include "core/broker/completions.h"
+#include "core/broker/recovery.h"
 #include "core/config/server_config.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
@@ -180,6 +182,15 @@ int main(int argc, char** argv) {
   ringmq::shard::StopSignals stop_signals;  // before any shard thread exists
 
   ringmq::shard::ShardSet set(*opts);
+  // Store completions reach the shard that waits for them; then what the store kept comes
+  // back, sorted by the shard that owns it now, before any shard runs.
+  ringmq::broker::CompletionRouter completions(&set);
+  store.SetListener(&completions);
+  ringmq::broker::RecoveryRouter recovered(opts->threads, ringmq::base::MonotonicMs());
+  if (absl::Status r = store.Recover(recovered); !r.ok()) {
+    return Fail(absl::StrFormat("the store cannot be recovered: %s", r.message()));
+  }
+  shared.recovery = recovered.Take();
   absl::Status s = set.Start([&shared](ringmq::shard::Shard& sh) {
     return std::make_unique<ringmq::broker::BrokerShard>(sh, shared);
   });

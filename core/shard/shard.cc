@@ -23,7 +23,8 @@ struct AdoptMsg {
   int fd = -1;
   uint32_t listener_id = 0;
   uint64_t app_data = 0;
-  std::string bytes;
+  std::string bytes;                          // application bytes not consumed yet
+  std::unique_ptr<net::Transport> transport;  // the connection's, in its current state
 };
 
 }  // namespace
@@ -184,7 +185,7 @@ void Shard::Dispatch(const Envelope& e) {
       return;
     }
     ++stats_.handoffs_in;
-    net::Conn* c = reactor_->Adopt(m->fd, m->listener_id, {});
+    net::Conn* c = reactor_->Adopt(m->fd, m->listener_id, {}, std::move(m->transport));
     app_->OnAdopted(*c, m->app_data);
     if (!c->closing() && !m->bytes.empty()) {
       app_->OnData(*c,
@@ -217,6 +218,7 @@ void Shard::OnDetached(net::Conn& c, net::DetachedSocket socket) {
   m->app_data = it->second.app_data;
   m->bytes = std::move(it->second.unread);
   m->bytes += socket.unread;  // what arrived while the socket was being released
+  m->transport = std::move(socket.transport);
   uint32_t target = it->second.target;
   handoffs_.erase(it);
   Envelope e;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/broker/recovery.h"
 #include "core/mqtt/encoder.h"
 
 namespace ringmq::testing {
@@ -32,7 +33,20 @@ void SimClient::Send(const mqtt::Packet& p) {
   SendRaw(mqtt::EncodeToString(p, version_));
 }
 
+void SimClient::UseFraming(uint64_t seed) {
+  WriteAll(kHello);
+  framing_ = std::make_unique<FramingPeer>(seed);
+}
+
 void SimClient::SendRaw(std::string_view bytes) {
+  if (framing_ != nullptr) {
+    WriteAll(framing_->Frame(bytes));
+    return;
+  }
+  WriteAll(bytes);
+}
+
+void SimClient::WriteAll(std::string_view bytes) {
   while (fd_ >= 0 && !bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n <= 0) {
@@ -56,8 +70,16 @@ absl::StatusOr<std::vector<ReceivedPacket>> SimClient::Read(size_t max_bytes) {
       break;
     }
     max_bytes -= static_cast<size_t>(n);
+    std::string_view got(buf, static_cast<size_t>(n));
+    std::string unframed;
+    if (framing_ != nullptr) {
+      if (!framing_->Unframe(got, &unframed)) {
+        return absl::DataLossError("the broker's framing is broken");
+      }
+      got = unframed;
+    }
     mqtt::ReadResult r =
-        reader_.Read(std::span(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)),
+        reader_.Read(std::span(reinterpret_cast<const uint8_t*>(got.data()), got.size()),
                      [&](const mqtt::FixedHeader& h, std::span<const uint8_t> body) {
                        absl::StatusOr<ReceivedPacket> p = ReceivedPacket::Decode(version_, h, body);
                        if (!p.ok()) {
@@ -81,7 +103,13 @@ absl::StatusOr<std::unique_ptr<SteppedBroker>> SteppedBroker::Start(const Steppe
   std::unique_ptr<SteppedBroker> b(new SteppedBroker(o));
   b->shared_.config = o.config;
   b->shared_.shards = o.shards;
-  b->shared_.store = &b->store_;
+  b->shared_.store = o.store != nullptr ? o.store : &b->memory_store_;
+  b->shared_.hooks = o.hooks;
+  if (o.framing) {
+    b->shared_.transport_factory = [n = uint64_t{0}](uint32_t) mutable {
+      return std::make_unique<FramingTransport>(++n);
+    };
+  }
   b->shared_.version = "ringmq (stepped)";
   b->shared_.start_ms = b->clock_.NowMs();
   for (uint32_t i = 0; i < o.shards; ++i) {
@@ -99,6 +127,13 @@ absl::StatusOr<std::unique_ptr<SteppedBroker>> SteppedBroker::Start(const Steppe
   so.shard.reactor.clock = &b->clock_;
   so.shard.reactor.recv_buffer_count = 16;
   b->set_ = std::make_unique<shard::ShardSet>(so);
+  b->completions_ = std::make_unique<broker::CompletionRouter>(b->set_.get());
+  b->shared_.store->SetListener(b->completions_.get());
+  broker::RecoveryRouter recovered(o.shards, b->clock_.NowMs());
+  if (absl::Status r = b->shared_.store->Recover(recovered); !r.ok()) {
+    return r;
+  }
+  b->shared_.recovery = recovered.Take();
   broker::BrokerShared* shared = &b->shared_;
   absl::Status s = b->set_->Start(
       [shared](shard::Shard& sh) { return std::make_unique<broker::BrokerShard>(sh, *shared); });
@@ -123,7 +158,11 @@ std::unique_ptr<SimClient> SteppedBroker::Accept(uint32_t shard, mqtt::ProtocolV
   // The broker's end is non-blocking, as an accepted socket is for the epoll backend.
   ::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_NONBLOCK);
   set_->shard(shard).AdoptForTest(p[0]);
-  return std::make_unique<SimClient>(p[1], v);
+  auto c = std::make_unique<SimClient>(p[1], v);
+  if (options_.framing) {
+    c->UseFraming(++framing_seed_);
+  }
+  return c;
 }
 
 void SteppedBroker::Step(uint32_t shard) {

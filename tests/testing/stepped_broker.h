@@ -19,10 +19,13 @@
 
 #include "core/base/clock.h"
 #include "core/broker/broker_shard.h"
+#include "core/broker/completions.h"
+#include "core/broker/hooks.h"
 #include "core/mqtt/packet_reader.h"
 #include "core/mqtt/packets.h"
 #include "core/shard/shard_set.h"
 #include "persistence/offline_store.h"
+#include "tests/testing/framing_transport.h"
 #include "tests/testing/mqtt_client.h"
 #include "tests/testing/spread_id.h"
 
@@ -33,6 +36,8 @@ namespace ringmq::testing {
 class SimClient {
  public:
   SimClient(int fd, mqtt::ProtocolVersion v);
+  // Talks through a FramingTransport: sends the hello now, frames from then on.
+  void UseFraming(uint64_t seed);
   ~SimClient();
   SimClient(const SimClient&) = delete;
   SimClient& operator=(const SimClient&) = delete;
@@ -52,10 +57,13 @@ class SimClient {
   mqtt::ProtocolVersion version() const { return version_; }
 
  private:
+  void WriteAll(std::string_view bytes);
+
   int fd_ = -1;
   mqtt::ProtocolVersion version_;
   mqtt::PacketReader reader_;
   bool closed_ = false;
+  std::unique_ptr<FramingPeer> framing_;
 };
 
 struct SteppedBrokerOptions {
@@ -66,6 +74,12 @@ struct SteppedBrokerOptions {
   uint32_t max_messages_per_source = 1024;
   size_t output_high_watermark = 1 << 20;  // per connection (slow-consumer limit)
   net::BackendKind backend = net::BackendKind::kEpoll;
+  // Test doubles of the seams (not owned; must outlive the broker). Null: allow everything;
+  // the in-memory store.
+  broker::BrokerHooks* hooks = nullptr;
+  persistence::OfflineStore* store = nullptr;
+  // Every connection gets a FramingTransport (framing_transport.h); clients frame too.
+  bool framing = false;
 };
 
 class SteppedBroker {
@@ -82,6 +96,10 @@ class SteppedBroker {
   // `rounds` iterations of every shard, in index order.
   void StepAll(int rounds = 1);
   base::FakeClock& clock() { return clock_; }
+  // Completes pending decisions (any thread), as a plugin would.
+  broker::DecisionCompleter& completer() { return *completions_; }
+  // Where store completions go (any thread), as a store's writer thread would call.
+  persistence::StoreListener& store_listener() { return *completions_; }
   uint32_t shards() const { return options_.shards; }
   shard::ShardSet& set() { return *set_; }
   const broker::ShardCounters& counters(uint32_t shard) const { return *shared_.counters[shard]; }
@@ -94,9 +112,11 @@ class SteppedBroker {
 
   SteppedBrokerOptions options_;
   base::FakeClock clock_;
-  persistence::MemoryStore store_;
+  persistence::MemoryStore memory_store_;
   broker::BrokerShared shared_;
   std::unique_ptr<shard::ShardSet> set_;
+  std::unique_ptr<broker::CompletionRouter> completions_;
+  uint64_t framing_seed_ = 1000;
 };
 
 }  // namespace ringmq::testing

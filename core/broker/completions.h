@@ -1,0 +1,26 @@
+// CompletionRouter: how answers made on other threads reach the shard waiting for them. A
+// pending decision (hooks.h) and a pending store write (persistence/offline_store.h) are named
+// by a ticket or token whose top byte is the shard that issued it; Complete() and
+// OnStoreCommitted() post the answer into that shard's external inbox (Shard::PostExternal),
+// and the shard takes it like any other message. Any thread.
+#pragma once
+
+#include <cstdint>
+
+#include "core/broker/hooks.h"
+#include "core/shard/shard_set.h"
+#include "persistence/offline_store.h"
+
+namespace ringmq::broker {
+
+class CompletionRouter final : public DecisionCompleter, public persistence::StoreListener {
+ public:
+  explicit CompletionRouter(shard::ShardSet* set) : set_(set) {}
+  void Complete(uint64_t ticket, Decision d) override;  // any thread
+  void OnStoreCommitted(uint64_t token) override;       // any thread
+
+ private:
+  shard::ShardSet* set_;
+};
+
+}  // namespace ringmq::broker

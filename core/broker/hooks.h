@@ -1,0 +1,116 @@
+// BrokerHooks: the port through which authentication, authorisation and message observers
+// (the plugin host, later; test doubles now) meet the broker. One object serves every shard;
+// each call is made on the shard that owns the connection (or the session), so calls for one
+// client never overlap, and calls for different clients may run at once on different shards.
+//
+// Decisions. CONNECT (with its will, which obeys the rules of a PUBLISH), each PUBLISH and each
+// filter of a SUBSCRIBE asks for a decision: Allow, Deny (with the reason: a 5.0 reason code;
+// 3.x clients get their equivalent) or Pending. A hook must not block its shard: for an answer
+// that takes time (a remote service) it returns Pending, keeps `ticket`, and later, from any
+// thread, calls DecisionCompleter::Complete(ticket, decision). Until then that client's later
+// packets wait, in order, and nothing else on the shard does. A decision not completed within
+// BrokerConfig::decision_timeout_ms counts as a refusal (CONNECT: 5.0 0x88, 3.x return code
+// 3; PUBLISH/SUBSCRIBE: 0x80), and a late answer is counted ($SYS/broker/limits/late-
+// decisions) and dropped.
+//
+// Message events: each comes from exactly one place in the broker (MessagePublished in
+// routing.cc, MessageDelivered and MessageDropped in delivery.cc), so an observer sees every
+// message once per event.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/broker/message.h"
+#include "core/mqtt/reason_code.h"
+#include "core/mqtt/types.h"
+
+namespace ringmq::broker {
+
+enum class Verdict : uint8_t { kAllow, kDeny, kPending };
+
+struct Decision {
+  Verdict verdict = Verdict::kAllow;
+  mqtt::ReasonCode reason = mqtt::ReasonCode::kSuccess;  // with kDeny: why (5.0 code)
+
+  static Decision Allow() { return {}; }
+  static Decision Deny(mqtt::ReasonCode rc = mqtt::ReasonCode::kNotAuthorized) {
+    return {Verdict::kDeny, rc};
+  }
+  static Decision Pending() { return {Verdict::kPending, mqtt::ReasonCode::kSuccess}; }
+  bool allowed() const { return verdict == Verdict::kAllow; }
+};
+
+// Who asks (views valid during the call).
+struct ClientInfo {
+  std::string_view client_id;
+  std::string_view username;  // empty when none was given
+  mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
+};
+
+struct ConnectRequest {
+  ClientInfo client;
+  std::string_view password;  // binary; empty when none was given
+  bool has_password = false;
+  bool clean_start = true;
+};
+
+struct PublishRequest {
+  ClientInfo client;
+  std::string_view topic;
+  mqtt::Qos qos = mqtt::Qos::k0;
+  bool retain = false;
+  bool will = false;  // the will of a CONNECT, decided with it
+};
+
+struct SubscribeRequest {
+  ClientInfo client;
+  std::string_view filter;  // as sent, "$share/..." included
+  mqtt::Qos qos = mqtt::Qos::k0;
+};
+
+// Why a message did not reach a subscriber.
+enum class DropReason : uint8_t {
+  kOffline,       // QoS 0 for a session without a connection
+  kSlowConsumer,  // QoS 0 for a connection whose output is congested
+  kQueueFull,     // the session's queue (or the shard's share of all queues) is full
+  kExpired,       // its Message Expiry Interval passed [MQTT-3.3.2-5]
+  kTooLarge,      // larger than the client's Maximum Packet Size [MQTT-3.1.2-25]
+};
+std::string_view DropReasonName(DropReason r);
+
+struct MessageEvent {
+  const Message& message;
+  std::string_view client_id;  // publisher (published) or receiver (delivered, dropped)
+  mqtt::Qos qos = mqtt::Qos::k0;
+};
+
+class BrokerHooks {
+ public:
+  virtual ~BrokerHooks() = default;
+
+  virtual Decision OnConnect(const ConnectRequest& /*r*/, uint64_t /*ticket*/) {
+    return Decision::Allow();
+  }
+  virtual Decision OnPublish(const PublishRequest& /*r*/, uint64_t /*ticket*/) {
+    return Decision::Allow();
+  }
+  virtual Decision OnSubscribe(const SubscribeRequest& /*r*/, uint64_t /*ticket*/) {
+    return Decision::Allow();
+  }
+
+  virtual void OnMessagePublished(const MessageEvent& /*e*/) {}
+  virtual void OnMessageDelivered(const MessageEvent& /*e*/) {}
+  virtual void OnMessageDropped(const MessageEvent& /*e*/, DropReason /*why*/) {}
+  virtual void OnClientConnected(const ClientInfo& /*c*/) {}
+  virtual void OnClientDisconnected(const ClientInfo& /*c*/) {}
+};
+
+// Completes pending decisions from any thread (the broker routes them to the owning shard).
+class DecisionCompleter {
+ public:
+  virtual ~DecisionCompleter() = default;
+  virtual void Complete(uint64_t ticket, Decision d) = 0;  // any thread
+};
+
+}  // namespace ringmq::broker

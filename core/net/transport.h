@@ -1,0 +1,40 @@
+// Transport: a byte transformer under one connection, between its socket and the application
+// (TLS, WebSocket, or TLS under WebSocket: TCP, TLS, WebSocket, MQTT). Shard-local: it lives
+// in the connection and is called on its reactor's thread.
+//
+// The reactor still does all the socket I/O on its ring. Bytes read from the socket go
+// through OnInbound before the application sees them (a handshake, if any, is answered there
+// and completes before the first application byte is handed on); what the application wrote
+// during a loop iteration goes through OnOutbound once, when the connection is flushed, so a
+// transport makes one record or frame per flush, not one per MQTT packet. A connection
+// without a transport keeps the zero-copy path: the application's output queue is what is
+// sent.
+//
+// When a connection moves to another shard (Shard::HandOff), its transport moves with it, in
+// the state it is in; the bytes that arrive while the socket is being released are passed
+// through it first, so what the new shard receives is application bytes only.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "core/net/output_queue.h"
+
+namespace ringmq::net {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  enum class Status : uint8_t { kOk, kClose };
+
+  // Bytes read from the socket, in order. Appends to *app what the application is to see
+  // (nothing while a handshake is on), and may queue bytes to send back (a handshake answer,
+  // a pong) on *wire. kClose: a protocol error; the connection is closed.
+  virtual Status OnInbound(std::span<const uint8_t> in, std::string* app, OutputQueue* wire) = 0;
+  // Everything the application wrote since the last flush is in *app: the transport moves it,
+  // framed, to *wire (the bytes that go to the socket), leaving *app empty.
+  virtual Status OnOutbound(OutputQueue* app, OutputQueue* wire) = 0;
+};
+
+}  // namespace ringmq::net

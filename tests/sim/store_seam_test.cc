@@ -1,0 +1,282 @@
+// The store seam (persistence/offline_store.h) with a test double: a store whose writes
+// complete late, out of order, from another thread; and which hands back a prepared state at
+// start. Proven here before the SQLite store (its real user) exists.
+#include <algorithm>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+#include "persistence/offline_store.h"
+#include "tests/sim/sim_test_util.h"
+#include "tests/testing/status_macros.h"
+
+namespace ringmq::testing {
+namespace {
+
+using mqtt::PacketType;
+using mqtt::ProtocolVersion;
+using mqtt::Qos;
+using mqtt::ReasonCode;
+
+// Every write with a token completes later, when the test says, in the order it says.
+class LateStore final : public persistence::OfflineStore {
+ public:
+  struct Write {
+    std::string what;
+    std::string client_id;
+    uint64_t token;
+  };
+
+  bool durable() const override { return true; }
+  void SetListener(persistence::StoreListener* l) override { listener_ = l; }
+  absl::Status Recover(persistence::RecoverySink& sink) override {
+    if (recover_) {
+      recover_(sink);
+    }
+    return absl::OkStatus();
+  }
+  bool SessionUpdated(const persistence::SessionView& s, uint64_t t) override {
+    return Note("session", s.client_id, t);
+  }
+  bool SessionEnded(std::string_view c, uint64_t t) override { return Note("ended", c, t); }
+  bool WillSet(std::string_view c, const persistence::WillView*, uint64_t t) override {
+    return Note("will", c, t);
+  }
+  bool SubscriptionAdded(std::string_view c, const persistence::SubscriptionView&,
+                         uint64_t t) override {
+    return Note("subscribe", c, t);
+  }
+  bool SubscriptionRemoved(std::string_view c, std::string_view, uint64_t t) override {
+    return Note("unsubscribe", c, t);
+  }
+  bool MessageQueued(std::string_view c, const persistence::DeliveryView&, uint64_t t) override {
+    return Note("queued", c, t);
+  }
+  bool MessageSent(std::string_view c, uint64_t, uint16_t, bool, uint64_t t) override {
+    return Note("sent", c, t);
+  }
+  bool MessageDone(std::string_view c, uint64_t, uint64_t t) override { return Note("done", c, t); }
+  bool UnreleasedQos2Added(std::string_view c, uint16_t, uint64_t t) override {
+    return Note("qos2", c, t);
+  }
+  bool UnreleasedQos2Released(std::string_view c, uint16_t, uint64_t t) override {
+    return Note("pubrel", c, t);
+  }
+  bool RetainedSet(const persistence::MessageView& m, uint64_t t) override {
+    return Note("retained", m.topic, t);
+  }
+
+  // The writes that wait for a commit, taken (the test completes them).
+  std::vector<Write> TakePending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(pending_, {});
+  }
+  std::vector<Write> All() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return all_;
+  }
+  // Commits `writes` from another thread, in the order given.
+  void CommitFromAnotherThread(const std::vector<Write>& writes) {
+    std::thread t([&] {
+      for (const Write& w : writes) {
+        listener_->OnStoreCommitted(w.token);
+      }
+    });
+    t.join();
+  }
+  std::function<void(persistence::RecoverySink&)> recover_;
+
+ private:
+  bool Note(std::string_view what, std::string_view client, uint64_t token) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Write w{std::string(what), std::string(client), token};
+    all_.push_back(w);
+    if (token == 0) {
+      return false;  // nobody waits: as durable as it will be
+    }
+    pending_.push_back(w);
+    return true;
+  }
+  std::mutex mu_;
+  std::vector<Write> pending_;
+  std::vector<Write> all_;
+  persistence::StoreListener* listener_ = nullptr;
+};
+
+mqtt::Connect PersistentConnect(const std::string& id,
+                                ProtocolVersion v = ProtocolVersion::kMqtt5) {
+  mqtt::Connect c = ConnectPacket(id, v);
+  c.clean_start = false;
+  if (mqtt::IsV5(v)) {
+    c.properties.SetSessionExpiryInterval(3600);
+  }
+  return c;
+}
+
+// Steps until `c` has a packet of `type`, completing nothing. Returns whether it came.
+bool Arrives(SteppedBroker& b, SimClient& c, PacketType type, int rounds = 10) {
+  return StepUntil(b, c, type, nullptr, rounds).has_value();
+}
+
+// A QoS 1 PUBLISH matching persistent sessions on both shards (one connected, one away) is
+// acknowledged only once every store write for it has committed, on whichever shard it was
+// made; completions come from another thread, in reverse order. A QoS 2 PUBREC waits for its
+// packet id too (exactly once across a restart).
+TEST(StoreSeamTest, AcknowledgementsWaitForEveryDurableCopy) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  const std::string s0_id = SpreadId("durable", 0);
+  const std::string s1_id = SpreadId("durable", 1);
+  auto s0 = b->Accept(0);
+  s0->Send(PersistentConnect(s0_id));
+  auto s1 = b->Accept(1);
+  s1->Send(PersistentConnect(s1_id));
+  b->StepAll(3);
+  for (SimClient* c : {s0.get(), s1.get()}) {
+    mqtt::Subscribe s;
+    s.packet_id = 1;
+    s.subscriptions.push_back({"d/#", {.max_qos = Qos::k2}});
+    c->Send(s);
+  }
+  // The SUBACKs wait for the subscriptions to be durable.
+  EXPECT_FALSE(Arrives(*b, *s0, PacketType::kSuback));
+  store.CommitFromAnotherThread(store.TakePending());
+  EXPECT_TRUE(Arrives(*b, *s0, PacketType::kSuback));
+  EXPECT_TRUE(Arrives(*b, *s1, PacketType::kSuback));
+  s1->Close();  // away: its copy is queued
+  b->StepAll(3);
+
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  for (Qos qos : {Qos::k1, Qos::k2}) {
+    SCOPED_TRACE(static_cast<int>(qos));
+    const uint16_t id = qos == Qos::k1 ? 7 : 8;
+    pub->Send(PublishPacket("d/x", "kept", qos, id));
+    const PacketType ack = qos == Qos::k1 ? PacketType::kPuback : PacketType::kPubrec;
+    EXPECT_FALSE(Arrives(*b, *pub, ack)) << "acknowledged before it was durable";
+    std::vector<LateStore::Write> pending = store.TakePending();
+    size_t queued = 0;
+    for (const auto& w : pending) {
+      queued += w.what == "queued";
+    }
+    EXPECT_EQ(queued, 2u) << "one durable copy per persistent session, on both shards";
+    std::reverse(pending.begin(), pending.end());
+    std::vector<LateStore::Write> all_but_one(pending.begin(), pending.end() - 1);
+    store.CommitFromAnotherThread(all_but_one);
+    EXPECT_FALSE(Arrives(*b, *pub, ack)) << "acknowledged with one write not durable";
+    store.CommitFromAnotherThread({pending.back()});
+    auto got = StepUntil(*b, *pub, ack);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->reason(), ReasonCode::kSuccess);
+  }
+}
+
+// Sessions that end with their connection are never written: a message for clean sessions
+// only is acknowledged at once, with no store write.
+TEST(StoreSeamTest, NothingIsWrittenForSessionsThatEndWithTheirConnection) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  auto sub = ConnectClient(*b, 1, SpreadId("clean", 1));
+  SubscribeClient(*b, *sub, "c/#", Qos::k1);
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  pub->Send(PublishPacket("c/x", "m", Qos::k1, 1));
+  EXPECT_TRUE(Arrives(*b, *pub, PacketType::kPuback));
+  EXPECT_TRUE(store.All().empty());
+}
+
+// A retained QoS 1 PUBLISH is acknowledged once the retained message is durable.
+TEST(StoreSeamTest, RetainedPublishWaitsForItsWrite) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  for (int i = 0; i < 4; ++i) {  // topics on both partitions
+    const std::string topic = "r/" + std::to_string(i);
+    mqtt::Publish p = PublishPacket(topic, "v", Qos::k1, static_cast<uint16_t>(i + 1));
+    p.retain = true;
+    pub->Send(p);
+    EXPECT_FALSE(Arrives(*b, *pub, PacketType::kPuback));
+    store.CommitFromAnotherThread(store.TakePending());
+    EXPECT_TRUE(Arrives(*b, *pub, PacketType::kPuback));
+  }
+}
+
+// What the store hands back at start is rebuilt on the shard that owns it now: the session
+// (its client finds it present), its subscriptions (routed from every shard), its queued and
+// in-flight messages (in order; in flight again with DUP and the same packet id), its
+// unreleased QoS 2 ids (exactly once: the PUBREL is known), and retained messages.
+TEST(StoreSeamTest, RecoveryRebuildsSessionsOnTheirShards) {
+  LateStore store;
+  const std::string id = SpreadId("back", 1);
+  store.recover_ = [&](persistence::RecoverySink& sink) {
+    sink.Session({id, ProtocolVersion::kMqtt5, 3600}, nullptr);
+    sink.Subscription(id, {"back/#", {.max_qos = Qos::k1}, 0});
+    persistence::DeliveryView inflight;
+    inflight.seq = 5;
+    inflight.message = {"back/1", "in flight", {}, Qos::k1, false, 0};
+    inflight.qos = Qos::k1;
+    inflight.packet_id = 42;
+    sink.Delivery(id, inflight);
+    persistence::DeliveryView queued = inflight;
+    queued.seq = 6;
+    queued.message.payload = "queued";
+    queued.packet_id = 0;
+    sink.Delivery(id, queued);
+    sink.UnreleasedQos2(id, 77);
+    sink.Retained({"back/retained", "kept", {}, Qos::k0, true, 0});
+  };
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  b->StepAll(3);
+  auto c = b->Accept(0);  // lands on shard 0, moves to shard 1
+  mqtt::Connect connect = PersistentConnect(id);
+  c->Send(connect);
+  std::vector<ReceivedPacket> seen;
+  auto ack = StepUntil(*b, *c, PacketType::kConnack, &seen);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->As<mqtt::Connack>().session_present);
+  b->StepAll(3);
+  ASSERT_OK_AND_ASSIGN(auto first, c->Read());
+  seen.insert(seen.end(), first.begin(), first.end());
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen[0].publish().payload, "in flight");
+  EXPECT_TRUE(seen[0].publish().dup);
+  EXPECT_EQ(seen[0].publish().packet_id, 42);
+  EXPECT_EQ(seen[1].publish().payload, "queued");
+  // The subscription routes from the other shard.
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  pub->Send(PublishPacket("back/live", "live", Qos::k0));
+  auto live = StepUntil(*b, *c, PacketType::kPublish);
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(live->publish().payload, "live");
+  // The unreleased id is known.
+  c->Send(mqtt::Pubrel{.packet_id = 77});
+  auto comp = StepUntil(*b, *c, PacketType::kPubcomp);
+  ASSERT_TRUE(comp.has_value());
+  EXPECT_EQ(comp->reason(), ReasonCode::kSuccess);
+  // The retained message is on its partition.
+  auto late = ConnectClient(*b, 0, SpreadId("late", 0));
+  mqtt::Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({"back/retained", {}});
+  late->Send(s);
+  std::vector<ReceivedPacket> with_suback;
+  ASSERT_TRUE(StepUntil(*b, *late, PacketType::kSuback, &with_suback).has_value());
+  auto r = with_suback.empty() ? StepUntil(*b, *late, PacketType::kPublish)
+                               : std::optional<ReceivedPacket>(with_suback[0]);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->publish().payload, "kept");
+  EXPECT_TRUE(r->publish().retain);
+}
+
+}  // namespace
+}  // namespace ringmq::testing
