@@ -78,6 +78,8 @@ void BrokerShard::PublishSys() {
       {"$SYS/broker/limits/filters-per-subscribe", &C::refused_filters},
       {"$SYS/broker/limits/unreleased-qos2", &C::refused_unreleased_qos2},
       {"$SYS/broker/limits/topic-alias-bytes", &C::alias_table_full},
+      {"$SYS/broker/limits/decision-timeouts", &C::decision_timeouts},
+      {"$SYS/broker/limits/late-decisions", &C::late_decisions},
   };
   for (const auto& [topic, field] : totals) {
     PublishInternal(topic, absl::StrFormat("%d", Total(all, field)), /*retain=*/true);

@@ -293,20 +293,9 @@ bool Shard::RunOnce(bool may_sleep) {
   DrainOverflow();
   reactor_->Flush();
   SendWakeups();
-  if (stopping_) {
-    if (!closed_all_ && (now_ms() >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
-      reactor_->CloseAll(0);
-      reactor_->Flush();  // delivers OnClosed for everything just closed
-      closed_all_ = true;
-    }
-    if (closed_all_ && reactor_->PendingOps() == 0 && handoffs_.empty() && overflow_count_ == 0) {
-      return false;
-    }
-    if (now_ms() >= hard_deadline_ms_) {
-      RINGMQ_LOG(kWarning, "shutdown: giving up on %d connections still busy in the kernel",
-                 reactor_->PendingOps());
-      return false;
-    }
+  if (stopping_ && StopFinished()) {
+    loop_ended_.store(true, std::memory_order_release);
+    return false;
   }
   int timeout = 0;
   if (may_sleep && !InboundPending() && overflow_count_ == 0) {
@@ -327,6 +316,37 @@ bool Shard::RunOnce(bool may_sleep) {
   reactor_->Poll(timeout);
   sleeping_.store(false, std::memory_order_relaxed);
   return true;
+}
+
+bool Shard::StopFinished() {
+  if (!closed_all_ && (now_ms() >= stop_deadline_ms_ || reactor_->ConnectionsWithOutput() == 0)) {
+    reactor_->CloseAll(0);
+    reactor_->Flush();  // delivers OnClosed for everything just closed
+    closed_all_ = true;
+  }
+  if (closed_all_ && reactor_->PendingOps() == 0 && handoffs_.empty() &&
+      !OverflowWaitsForRunningShard()) {
+    return true;
+  }
+  if (now_ms() >= hard_deadline_ms_) {
+    RINGMQ_LOG(kWarning,
+               "shutdown: giving up (%d operations still busy in the kernel, %zu hand-offs, "
+               "%zu messages waiting for a full mailbox)",
+               reactor_->PendingOps(), handoffs_.size(), overflow_count_);
+    return true;
+  }
+  return false;
+}
+
+bool Shard::OverflowWaitsForRunningShard() const {
+  for (uint32_t t = 0; t < overflow_.size(); ++t) {
+    // A shard that ended its loop reads no more; what waits for it is freed by
+    // DiscardInbound once every thread has ended.
+    if (!overflow_[t].empty() && !set_->shard(t).loop_ended_.load(std::memory_order_acquire)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void Shard::EnterForStep() {

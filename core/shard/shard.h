@@ -165,6 +165,11 @@ class Shard final : public net::IoHandler {
   bool InboundPending() const;
   int SleepTimeoutMs() const;
   void BeginStop();
+  // Stopping: closes what is left once output drained (or the grace ran out); true when the
+  // loop may end (nothing in the kernel, no hand-off, no message for a running shard, or the
+  // hard deadline passed).
+  bool StopFinished();
+  bool OverflowWaitsForRunningShard() const;
   void DiscardInbound();  // after every thread ended
 
   ShardSet* const set_;
@@ -197,6 +202,7 @@ class Shard final : public net::IoHandler {
 
   alignas(kCacheLine) std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> loop_ended_{false};  // RunOnce returned false (read by the other shards)
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
   bool closed_all_ = false;

@@ -9,6 +9,8 @@
 
 #include "gtest/gtest.h"
 
+#include "core/base/clock.h"
+
 namespace ringmq::shard {
 namespace {
 
@@ -182,6 +184,64 @@ TEST_P(ShardSetTest, StopFreesMessagesStillInFlight) {
   set.Stop();
   set.Wait();
   EXPECT_EQ(shared.owned_freed.load() + shared.discarded.load(), 2000u);
+}
+
+// Sends `count` owned messages to shard 1 when it begins to stop (more than its mailbox holds).
+class SendOnStopApp final : public ShardApp {
+ public:
+  SendOnStopApp(Shard& s, Shared* shared, uint64_t count)
+      : shard_(s), shared_(shared), count_(count) {}
+  void OnAccepted(net::Conn&) override {}
+  void OnAdopted(net::Conn&, uint64_t) override {}
+  void OnData(net::Conn&, std::span<const uint8_t>) override {}
+  void OnClosed(net::Conn&, int) override {}
+  void OnStop() override {
+    for (uint64_t i = 0; shard_.index() == 0 && i < count_; ++i) {
+      Envelope e;
+      e.kind = kOwned;
+      e.ptr = new uint64_t(i);
+      shard_.Send(1, e);
+    }
+  }
+  void OnMessage(const Envelope& e) override {
+    delete static_cast<uint64_t*>(e.ptr);
+    shared_->owned_freed.fetch_add(1);
+  }
+  void OnDiscard(const Envelope& e) override {
+    delete static_cast<uint64_t*>(e.ptr);
+    shared_->discarded.fetch_add(1);
+  }
+
+ private:
+  Shard& shard_;
+  Shared* shared_;
+  uint64_t count_;
+};
+
+// A shard whose overflow waits for a shard that has already ended its loop stops at once
+// (the messages are freed with the rest) instead of waiting out the hard deadline.
+TEST(ShardSetStopTest, OverflowToAnEndedShardDoesNotHoldUpTheStop) {
+  Shared shared;
+  base::FakeClock clock;
+  ShardSetOptions o;
+  o.threads = 2;
+  o.pin_threads = false;
+  o.stepped = true;
+  o.shard.mailbox_capacity = 4;
+  o.shard.reactor.backend = net::BackendKind::kEpoll;
+  o.shard.reactor.clock = &clock;
+  ShardSet set(o);
+  ASSERT_TRUE(
+      set.Start([&](Shard& s) { return std::make_unique<SendOnStopApp>(s, &shared, 100); }).ok());
+  set.Stop();
+  EXPECT_FALSE(set.Step(1)) << "an idle shard ends its loop on the first step after Stop()";
+  int64_t start = clock.NowMs();
+  while (set.Step(0) && clock.NowMs() - start < 60'000) {
+    clock.AdvanceMs(10);
+  }
+  EXPECT_LT(clock.NowMs() - start, 100) << "shard 0 waited for a deadline";
+  set.Wait();
+  EXPECT_EQ(shared.owned_freed.load() + shared.discarded.load(), 100u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ShardSetTest,

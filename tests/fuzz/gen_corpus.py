@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the decoder fuzzer's seed corpus (corpus/decoder/*). Run once; the output is committed.
+"""Writes the fuzzers' seed corpora (corpus/decoder/*, corpus/broker/*). Run once; the output is
+committed.
 
-Each seed is one control byte (version = byte % 3: 0 -> 3.1, 1 -> 3.1.1, 2 -> 5.0) followed by
+Decoder: each seed is one control byte (version = byte % 3: 0 -> 3.1, 1 -> 3.1.1, 2 -> 5.0) followed by
 a stream of MQTT packets, built here by hand from the specification (independently of the
 codec under test).
 """
@@ -9,6 +10,7 @@ import os
 import struct
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "decoder")
+BROKER_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "broker")
 
 
 def varint(n):
@@ -160,6 +162,219 @@ def main():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)
     print(f"wrote {len(seeds)} seeds to {OUT}")
+    broker_main()
+
+
+# --- broker_fuzz: programs of client operations (the format is in broker_fuzz.cc) -----------
+# Topics:  0 t, 1 t/a, 2 t/b, 3 t/a/b, 4 u/v, 5 $SYS/x, 6 s, 7 a/b/c/d
+# Filters: 0 t, 1 t/+, 2 t/#, 3 #, 4 +/a/#, 5 $share/g/t/#, 6 $share/g/t, 7 u/v, 8 $share/h/#,
+#          9 $SYS/#, 10 +, 11 t/a/b, 12 $share/g/+/a, 13 bad/#/x, 14 $share/g, 15 a/+/c/+
+# Client ids: 0..3 c-0..c-3 (even: shard 0, odd: shard 1), 4 empty, 5 too long, 6 c-0, 7 c-1.
+V31, V311, V5 = 0, 1, 2
+
+
+def header(mailbox=0, one_per_source=False, sys=False, takeover_will=False, defer=0,
+           small_buffers=False, inflight=0, queued=0, small_queue_bytes=False,
+           max_sessions=False, subs=0, alias=0, no_outbound_alias=False, keepalive=0,
+           qos2_v3=0, max_retained=False, filters=0, packet=0, shutdown=False):
+    """Selectors index the tables in MakeOptions (0 is the default)."""
+    h0 = mailbox | one_per_source << 2 | sys << 3 | takeover_will << 4 | defer << 5 | small_buffers << 7
+    h1 = inflight | queued << 2 | small_queue_bytes << 4 | max_sessions << 5 | subs << 6
+    h2 = alias | no_outbound_alias << 2 | keepalive << 3 | qos2_v3 << 5 | max_retained << 7
+    h3 = filters | packet << 2
+    h4 = int(shutdown)
+    return bytes([h0, h1, h2, h3, h4])
+
+
+def b_connect(k, ver=V5, clean=True, new_socket=True, cid=0, shard=0, expiry=0, keepalive=0,
+              receive_max=0, alias_max=0, max_packet=0, will=None):
+    """will: (topic, qos, retain, delay, expiry) with delay 0 none, 1 2 s, 2 10 s."""
+    f1 = ver | clean << 2 | new_socket << 7
+    f2 = cid | shard << 3 | expiry << 4
+    f3 = keepalive | receive_max << 2 | alias_max << 4 | max_packet << 6
+    out = bytes([0, k])
+    if will is None:
+        return out + bytes([f1, f2, f3])
+    topic, qos, retain, delay, wexp = will
+    f1 |= 8 | qos << 4 | retain << 6
+    f4 = topic | (8 if delay else 0) | wexp << 4 | (32 if delay == 2 else 0)
+    return out + bytes([f1, f2, f3, f4])
+
+
+def b_publish(k, topic=0, qos=0, retain=False, dup=False, pid=0, size=2, props=None):
+    """size: 0 empty, 1 1, 2 8, 3 40, 4 200, 5 700, 6 2000 bytes. props (MQTT 5): a byte."""
+    f1 = qos | retain << 2 | dup << 3 | topic << 4 | (props is not None) << 7
+    f2 = pid | size << 2
+    return bytes([1, k, f1, f2]) + (bytes([props]) if props is not None else b"")
+
+
+def b_subscribe(k, entries, pid=0, sub_id=0, rh=0):
+    """entries: (filter, qos, no_local, retain_as_published)."""
+    f = (len(entries) - 1) | pid << 2 | sub_id << 4 | rh << 6
+    body = bytes(f_ | q << 4 | nl << 6 | rap << 7 for f_, q, nl, rap in entries)
+    return bytes([2, k, f]) + body
+
+
+def b_unsubscribe(k, a, b=None, pid=0):
+    return bytes([3, k, a | (16 if b is not None else 0) | pid << 5, b or 0])
+
+
+def b_answer(k, index=0, all_=False, failure=False):
+    return bytes([4, k, index | failure << 6 | all_ << 7])
+
+
+def b_ack(k, kind, pid, failure=False):
+    """kind: 0 PUBACK, 1 PUBREC, 2 PUBREL, 3 PUBCOMP; pid 1..8."""
+    return bytes([5, k, kind | (pid - 1) << 2 | failure << 5])
+
+
+def b_raw(k, data):
+    assert len(data) < 64
+    return bytes([6, k, len(data)]) + data
+
+
+def b_disconnect(k, reason=0, expiry=0):
+    return bytes([7, k, reason | expiry << 2])
+
+
+def b_close(k):
+    return bytes([8, k])
+
+
+def b_step(s):
+    return bytes([9, s])
+
+
+def b_steps(n=1):
+    return bytes([10, n - 1])
+
+
+def b_advance(sel):
+    """sel: 0 1 ms, 1 50 ms, 2 500 ms, 3 1 s, 4 1.5 s, 5 3 s, 6 6 s, 7 11 s."""
+    return bytes([11, sel])
+
+
+def b_ping(k):
+    return bytes([12, k])
+
+
+def b_mute(k):
+    return bytes([13, k])
+
+
+def b_burst(k, n, topic=0, qos1=False):
+    return bytes([14, k, (n - 2) | qos1 << 4 | topic << 5])
+
+
+def broker_main():
+    os.makedirs(BROKER_OUT, exist_ok=True)
+    seeds = {}
+    # Publish and subscribe across shards at every QoS, with every acknowledgement.
+    seeds["pubsub_qos"] = header() + b"".join([
+        b_connect(0, cid=0, shard=0), b_connect(1, cid=1, shard=1), b_steps(3),
+        b_subscribe(1, [(2, 2, 0, 0)]), b_steps(3),
+        b_publish(0, topic=1, qos=0), b_publish(0, topic=1, qos=1, pid=0),
+        b_publish(0, topic=1, qos=2, pid=1), b_steps(3),
+        b_answer(1, all_=True), b_answer(0, all_=True), b_steps(3),
+        b_answer(1, all_=True), b_answer(0, all_=True), b_steps(3),
+        b_disconnect(0), b_disconnect(1), b_steps(2)])
+    # Takeovers: on the same shard, from the other shard (a hand-off), with clean start.
+    seeds["takeover"] = header() + b"".join([
+        b_connect(0, cid=0, shard=0, clean=False, expiry=4, will=(1, 1, True, 0, 0)),
+        b_connect(1, cid=1, shard=1), b_steps(2), b_subscribe(1, [(3, 1, 0, 0)]), b_steps(2),
+        b_connect(2, cid=0, shard=1, clean=False, expiry=4), b_steps(3),
+        b_publish(2, topic=2, qos=1, pid=1), b_connect(3, cid=6, shard=0, clean=True),
+        b_steps(4), b_answer(1, all_=True), b_steps(2)])
+    # A hand-off while the accepting shard's mailboxes are backlogged (tests/sim/handoff_test).
+    seeds["handoff_backlog"] = header(mailbox=1) + b"".join([
+        b_connect(0, cid=1, shard=1), b_steps(3), b_subscribe(0, [(0, 0, 0, 0)]), b_steps(3),
+        b_connect(1, cid=0, shard=0), b_steps(3), b_burst(1, 17, topic=0), b_step(0),
+        b_connect(2, cid=3, shard=0), b_step(0), b_steps(4), b_steps(4)])
+    # 3.1.1 and 3.1 sessions that survive their connections, with QoS 2 half done.
+    seeds["v3_persistent"] = header(qos2_v3=1) + b"".join([
+        b_connect(0, ver=V311, cid=2, clean=False), b_connect(1, ver=V31, cid=3, shard=1),
+        b_steps(3), b_subscribe(0, [(2, 2, 0, 0)]), b_steps(3),
+        b_publish(1, topic=3, qos=2, pid=0), b_publish(1, topic=3, qos=2, pid=1), b_steps(3),
+        b_close(0), b_steps(2), b_publish(1, topic=3, qos=1, pid=2), b_steps(2),
+        b_connect(0, ver=V311, cid=2, clean=False), b_steps(3), b_answer(0, all_=True),
+        b_steps(2), b_answer(0, all_=True), b_steps(2)])
+    # Shared subscriptions whose members come and go.
+    seeds["shared_groups"] = header() + b"".join([
+        b_connect(0, cid=0, expiry=3), b_connect(1, cid=1, shard=1, expiry=3),
+        b_connect(2, cid=2), b_connect(3, cid=3, shard=1), b_steps(3),
+        b_subscribe(0, [(5, 1, 0, 0)]), b_subscribe(1, [(5, 1, 0, 0), (12, 2, 0, 0)]),
+        b_subscribe(2, [(8, 0, 0, 0)]), b_steps(4),
+        b_burst(3, 8, topic=1, qos1=True), b_steps(2), b_close(1), b_steps(3),
+        b_publish(3, topic=1, qos=2, pid=2), b_steps(3), b_answer(0, all_=True),
+        b_unsubscribe(0, 5), b_steps(4)])
+    # Retained messages: set, replaced, deleted, fetched by wildcard subscriptions.
+    seeds["retained"] = header(sys=True) + b"".join([
+        b_connect(0, cid=0), b_steps(2),
+        b_publish(0, topic=1, retain=True, qos=1, pid=0), b_publish(0, topic=3, retain=True),
+        b_publish(0, topic=4, retain=True, qos=2, pid=1), b_publish(0, topic=1, retain=True, size=0),
+        b_steps(3), b_connect(1, cid=1, shard=1), b_steps(2),
+        b_subscribe(1, [(2, 1, 0, 1), (3, 0, 0, 0), (9, 0, 0, 0)], rh=1), b_advance(3),
+        b_steps(4), b_subscribe(1, [(2, 1, 0, 1)], rh=1), b_steps(4)])
+    # Time: keep alive, will delay, session expiry, message expiry.
+    seeds["timers"] = header() + b"".join([
+        b_connect(0, cid=0, keepalive=1, expiry=3, clean=False, will=(2, 1, False, 1, 1)),
+        b_connect(1, cid=1, shard=1, expiry=4), b_steps(2),
+        b_subscribe(1, [(2, 1, 0, 0)]), b_steps(2), b_close(1), b_steps(2),
+        b_publish(0, topic=2, qos=1, pid=0, props=0x10), b_advance(4), b_steps(2),
+        b_advance(3), b_steps(2), b_connect(1, cid=1, shard=1, clean=False, expiry=4),
+        b_steps(3), b_advance(6), b_steps(3)])
+    # A subscriber that stops reading: congestion, QoS 0 dropped, QoS 1 queued.
+    seeds["slow_consumer"] = header(small_buffers=True, inflight=2, queued=3) + b"".join([
+        b_connect(0, cid=0), b_connect(1, cid=1, shard=1), b_steps(2),
+        b_subscribe(1, [(3, 1, 0, 0)]), b_steps(2), b_mute(1),
+        b_publish(0, topic=0, size=6), b_publish(0, topic=0, size=6, qos=1, pid=0),
+        b_publish(0, topic=0, size=6), b_publish(0, topic=1, size=6, qos=1, pid=1),
+        b_publish(0, topic=2, size=6, qos=1, pid=2), b_steps(4), b_ping(1), b_steps(2), b_mute(1),
+        b_steps(3), b_answer(1, all_=True), b_steps(3)])
+    # Every decision deferred (the asynchronous path of CONNACK/SUBACK/PUBACK), packets
+    # pipelined behind them.
+    seeds["deferred"] = header(defer=2) + b"".join([
+        b_connect(0, cid=0), b_subscribe(0, [(2, 1, 0, 0)]), b_publish(0, topic=1, qos=1, pid=0),
+        b_publish(0, topic=1, qos=2, pid=1), b_unsubscribe(0, 2), b_step(0), b_step(1),
+        b_advance(1), b_steps(2), b_advance(1), b_steps(2), b_close(0), b_advance(1), b_steps(3)])
+    # Topic aliases both ways, with a small Receive Maximum and Maximum Packet Size.
+    seeds["aliases"] = header(alias=3) + b"".join([
+        b_connect(0, cid=0, alias_max=2, receive_max=1, max_packet=2), b_connect(1, cid=2),
+        b_steps(2), b_subscribe(0, [(3, 1, 0, 0)]), b_steps(3),
+        b_publish(1, topic=1, qos=1, pid=0, props=0x01), b_publish(1, topic=1, props=0x05),
+        b_publish(1, topic=3, qos=1, pid=1, props=0x02), b_publish(1, topic=2, size=5),
+        b_steps(3), b_answer(0), b_steps(2), b_answer(0, all_=True), b_steps(2)])
+    # Malformed input after a good CONNECT, and before one.
+    seeds["malformed"] = header() + b"".join([
+        b_connect(0, cid=0), b_steps(2), b_raw(0, b"\x30\xff\xff\xff\xff\x01"), b_steps(2),
+        b_raw(1, b"\x82\x05\x00\x01\x00\x01#"), b_steps(2),
+        b_raw(2, b"\x10\x0c\x00\x04MQTT\x05\x02\x00\x00\x00\x00"), b_steps(2),
+        b_raw(2, b"\xf0\x00"), b_steps(2)])
+    # Limits: sessions, subscriptions per session, filters per SUBSCRIBE, retained messages.
+    seeds["limits"] = header(max_sessions=True, subs=1, filters=2, max_retained=True) + b"".join([
+        b_connect(0, cid=0), b_connect(1, cid=1, shard=1), b_connect(2, cid=2),
+        b_connect(3, cid=3, shard=1), b_connect(4, cid=4), b_steps(3),
+        b_subscribe(0, [(1, 0, 0, 0), (2, 0, 0, 0), (3, 0, 0, 0)]), b_steps(2),
+        b_publish(1, topic=0, retain=True), b_publish(1, topic=1, retain=True),
+        b_publish(1, topic=2, retain=True), b_steps(3)])
+    # DISCONNECT with reasons and Session Expiry Interval, then the session resumed.
+    seeds["disconnect"] = header() + b"".join([
+        b_connect(0, cid=0, clean=False, expiry=2, will=(4, 0, True, 0, 0)),
+        b_connect(1, cid=1, shard=1, expiry=0), b_steps(2),
+        b_subscribe(0, [(7, 2, 1, 0)]), b_steps(2), b_disconnect(0, reason=1, expiry=2),
+        b_disconnect(1, expiry=2), b_steps(3), b_publish(2, topic=4, qos=2, pid=0),
+        b_connect(0, cid=0, clean=False), b_steps(3)])
+    # The broker stopped while everything is in use: connections with wills and deferred
+    # answers, persistent sessions, messages in full mailboxes.
+    seeds["shutdown_busy"] = header(mailbox=1, defer=3, shutdown=True) + b"".join([
+        b_connect(0, cid=0, expiry=4, will=(0, 1, True, 1, 0)), b_connect(1, cid=1, shard=1),
+        b_steps(2), b_advance(3), b_steps(2), b_subscribe(1, [(3, 2, 0, 0)]), b_advance(3),
+        b_steps(3), b_burst(0, 17, topic=1, qos1=True), b_connect(2, cid=3, shard=0),
+        b_step(0)])
+    for name, data in seeds.items():
+        with open(os.path.join(BROKER_OUT, name), "wb") as f:
+            f.write(data)
+    print(f"wrote {len(seeds)} seeds to {BROKER_OUT}")
 
 
 if __name__ == "__main__":

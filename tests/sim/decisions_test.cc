@@ -3,6 +3,7 @@
 // events. Proven here before the plugin host (its real user) exists.
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -234,6 +235,30 @@ TEST(DecisionsTest, UnansweredDecisionTimesOutAndLateAnswerIsCounted) {
   b->completer().Complete(tickets[0], Decision::Allow());
   b->StepAll(3);
   EXPECT_EQ(b->counters(0).late_decisions.load(), 1u);
+  // Both are reported under $SYS/broker/limits/ (retained, republished every interval).
+  b->clock().AdvanceMs(int64_t{o.config.sys_interval_s} * 1000);
+  b->StepAll(3);
+  const std::string watcher_id = SpreadId("watcher", 0);
+  auto watcher = ConnectClient(*b, 0, watcher_id);
+  mqtt::Subscribe sub;
+  sub.packet_id = 1;
+  sub.subscriptions.push_back({.filter = "$SYS/broker/limits/#"});
+  watcher->Send(sub);
+  std::vector<ReceivedPacket> got;
+  ASSERT_TRUE(StepUntil(*b, *watcher, PacketType::kSuback, &got).has_value());
+  for (int round = 0; round < 20; ++round) {
+    b->StepAll();
+    ASSERT_OK_AND_ASSIGN(auto more, watcher->Read());
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  std::map<std::string, std::string> limits;
+  for (const ReceivedPacket& p : got) {
+    if (p.type() == PacketType::kPublish) {
+      limits[std::string(p.publish().topic)] = std::string(p.publish().payload);
+    }
+  }
+  EXPECT_EQ(limits["$SYS/broker/limits/decision-timeouts"], "1");
+  EXPECT_EQ(limits["$SYS/broker/limits/late-decisions"], "1");
 }
 
 // Message events, each from one place: published once per message, delivered once per copy

@@ -34,29 +34,38 @@ void SimClient::Send(const mqtt::Packet& p) {
 }
 
 void SimClient::UseFraming(uint64_t seed) {
-  WriteAll(kHello);
+  unsent_.append(kHello);
+  Flush();
   framing_ = std::make_unique<FramingPeer>(seed);
 }
 
 void SimClient::SendRaw(std::string_view bytes) {
-  if (framing_ != nullptr) {
-    WriteAll(framing_->Frame(bytes));
-    return;
-  }
-  WriteAll(bytes);
+  unsent_.append(framing_ != nullptr ? framing_->Frame(bytes) : std::string(bytes));
+  Flush();
 }
 
-void SimClient::WriteAll(std::string_view bytes) {
-  while (fd_ >= 0 && !bytes.empty()) {
-    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n <= 0) {
-      return;  // the broker is gone or its socket buffer is full: the test sees it later
+void SimClient::Flush() {
+  size_t done = 0;
+  while (fd_ >= 0 && done < unsent_.size()) {
+    ssize_t n =
+        ::send(fd_, unsent_.data() + done, unsent_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) {
+      continue;
     }
-    bytes.remove_prefix(static_cast<size_t>(n));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;  // its socket buffer is full: the rest waits
+    }
+    if (n <= 0) {
+      unsent_.clear();  // the broker is gone: nobody will read it (the test sees it later)
+      return;
+    }
+    done += static_cast<size_t>(n);
   }
+  unsent_.erase(0, done);
 }
 
 absl::StatusOr<std::vector<ReceivedPacket>> SimClient::Read(size_t max_bytes) {
+  Flush();
   std::vector<ReceivedPacket> out;
   absl::Status error;
   char buf[16384];
@@ -144,16 +153,38 @@ absl::StatusOr<std::unique_ptr<SteppedBroker>> SteppedBroker::Start(const Steppe
 }
 
 SteppedBroker::~SteppedBroker() {
-  if (set_ != nullptr) {
-    set_->Stop();
-    set_->Wait();
+  if (set_ == nullptr) {
+    return;
   }
+  set_->Stop();
+  // Shutdown has deadlines (the grace period for output, then a hard one): time passes while
+  // the shards stop, 10 ms a round, as it would for threads. (ShardSet::Wait() alone steps
+  // them with the clock standing still, so a shard waiting for a deadline would take its
+  // whole round budget.)
+  for (int round = 0; round < 10'000; ++round) {
+    bool running = false;
+    for (uint32_t i = 0; i < options_.shards; ++i) {
+      running |= set_->Step(i);
+    }
+    if (!running) {
+      break;
+    }
+    clock_.AdvanceMs(10);
+  }
+  set_->Wait();
 }
 
-std::unique_ptr<SimClient> SteppedBroker::Accept(uint32_t shard, mqtt::ProtocolVersion v) {
+std::unique_ptr<SimClient> SteppedBroker::Accept(uint32_t shard, mqtt::ProtocolVersion v,
+                                                 int socket_buffer) {
   int p[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
     return nullptr;
+  }
+  if (socket_buffer > 0) {
+    for (int fd : p) {
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &socket_buffer, sizeof socket_buffer);
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &socket_buffer, sizeof socket_buffer);
+    }
   }
   // The broker's end is non-blocking, as an accepted socket is for the epoll backend.
   ::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_NONBLOCK);

@@ -32,7 +32,9 @@
 namespace ringmq::testing {
 
 // One client's end of a socket pair. Sends whole packets or raw bytes; Read() takes what the
-// broker has written so far.
+// broker has written so far. Nothing blocks: what the socket does not take at once (the
+// broker is not reading) waits here, in order, and goes out with the next Send, Flush() or
+// Read().
 class SimClient {
  public:
   SimClient(int fd, mqtt::ProtocolVersion v);
@@ -45,9 +47,11 @@ class SimClient {
   // Encodes and writes `p` (a CONNECT sets the version used for decoding).
   void Send(const mqtt::Packet& p);
   void SendRaw(std::string_view bytes);
-  // Reads what is available now, at most `max_bytes` (never blocks), and returns the packets
-  // completed by it. A decoding failure is returned as an error (the stream is not read
-  // further).
+  // Writes what waits, as far as the socket takes it.
+  void Flush();
+  // Flushes, then reads what is available now, at most `max_bytes` (never blocks), and
+  // returns the packets completed by it. A decoding failure is returned as an error (the
+  // stream is not read further).
   absl::StatusOr<std::vector<ReceivedPacket>> Read(size_t max_bytes = SIZE_MAX);
   // The broker closed its end (seen by the last Read()).
   bool closed() const { return closed_; }
@@ -57,13 +61,12 @@ class SimClient {
   mqtt::ProtocolVersion version() const { return version_; }
 
  private:
-  void WriteAll(std::string_view bytes);
-
   int fd_ = -1;
   mqtt::ProtocolVersion version_;
   mqtt::PacketReader reader_;
   bool closed_ = false;
   std::unique_ptr<FramingPeer> framing_;
+  std::string unsent_;
 };
 
 struct SteppedBrokerOptions {
@@ -85,12 +88,16 @@ struct SteppedBrokerOptions {
 class SteppedBroker {
  public:
   static absl::StatusOr<std::unique_ptr<SteppedBroker>> Start(const SteppedBrokerOptions& o = {});
-  // Stops every shard (stepping them to the end) and frees everything.
+  // Stops every shard (stepping them to the end, the clock moving) and frees everything.
   ~SteppedBroker();
 
-  // A new connection arriving on `shard`, for a client speaking `v`.
+  // A new connection arriving on `shard`, for a client speaking `v`. `socket_buffer` > 0
+  // shrinks the socket buffers of both ends (SO_SNDBUF/SO_RCVBUF, bytes; the kernel doubles
+  // it and has a floor) so that a client that stops reading congests the broker's output
+  // after a few kilobytes rather than a few hundred. Null if no socket pair could be made.
   std::unique_ptr<SimClient> Accept(uint32_t shard,
-                                    mqtt::ProtocolVersion v = mqtt::ProtocolVersion::kMqtt5);
+                                    mqtt::ProtocolVersion v = mqtt::ProtocolVersion::kMqtt5,
+                                    int socket_buffer = 0);
   // One loop iteration of `shard`.
   void Step(uint32_t shard);
   // `rounds` iterations of every shard, in index order.
@@ -106,6 +113,8 @@ class SteppedBroker {
   broker::BrokerShard& broker(uint32_t shard) {
     return static_cast<broker::BrokerShard&>(set_->shard(shard).app());
   }
+  // What every shard shares (the session total, the configuration).
+  const broker::BrokerShared& shared() const { return shared_; }
 
  private:
   explicit SteppedBroker(const SteppedBrokerOptions& o) : options_(o) {}
