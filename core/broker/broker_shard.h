@@ -140,13 +140,14 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   struct Footprint {
     size_t sessions = 0;
     size_t trie_nodes = 0;
+    size_t exact_filters = 0;  // other shards' filters without wildcards (exact_interest.h)
     size_t shared_groups = 0;
     size_t retained = 0;
     size_t tokens = 0;
     size_t retained_requests = 0;
   };
   Footprint FootprintForTest() const {
-    return {sessions_.size(), router_.nodes(), router_.groups(),
+    return {sessions_.size(), router_.nodes(), router_.exact_filters(),  router_.groups(),
             retained_.size(), tokens_.size(),  retained_requests_.size()};
   }
 
@@ -259,6 +260,14 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
     const char* why = "";
   };
   TopicRefusal CheckPublishTopic(std::string_view topic) const;
+  // The topic and, for 5.0, a payload that must be UTF-8.
+  TopicRefusal CheckPublishedMessage(const Connection& c, const mqtt::Publish& p,
+                                     std::string_view topic) const;
+  void RefusePublish(Connection& c, const mqtt::Publish& p, TopicRefusal refusal);
+  MessageRef MessageFromPublish(const Session& s, const mqtt::Publish& p, std::string_view topic,
+                                bool v5);
+  void AcceptPublish(Connection& c, const mqtt::Publish& p, MessageRef m, const Decision& decision,
+                     uint64_t ticket);
   void HandlePuback(Connection& c, const mqtt::Puback& p);
   void HandlePubrec(Connection& c, const mqtt::Pubrec& p);
   void HandlePubrel(Connection& c, const mqtt::Pubrel& p);

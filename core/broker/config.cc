@@ -1,21 +1,9 @@
 #include "core/broker/config.h"
 
-#include "absl/strings/str_format.h"
-
+#include "core/base/range_check.h"
 #include "core/mqtt/types.h"
 
 namespace ringmq::broker {
-namespace {
-
-absl::Status Range(std::string_view name, uint64_t value, uint64_t min, uint64_t max) {
-  if (value < min || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: %d is outside %d..%d", name, value, min, max));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::Status BrokerConfig::Validate() const {
   const struct {
@@ -45,7 +33,7 @@ absl::Status BrokerConfig::Validate() const {
       {"decision-timeout-ms", decision_timeout_ms, 1, 600'000},
   };
   for (const auto& c : checks) {
-    if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {
+    if (absl::Status s = base::CheckRange(c.name, c.value, c.min, c.max); !s.ok()) {
       return s;
     }
   }

@@ -125,17 +125,9 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
     return;
   }
 
-  // 3. Messages the broker will not take. With QoS 1/2 a 5.0 client is told why in the
-  //    acknowledgement; 3.x gets a plain acknowledgement and the message is dropped
-  //    [MQTT-3.3.5-2 (3.1.1)]; with QoS 0 there is nobody to tell, except by disconnecting.
-  TopicRefusal refusal = CheckPublishTopic(topic);
-  if (refusal.reason == ReasonCode::kSuccess && v5 && p.properties.payload_format_indicator == 1 &&
-      !mqtt::IsValidMqttUtf8(p.payload)) {
-    // [MQTT-3.3.2-4]: checked when announced.
-    refusal = {ReasonCode::kPayloadFormatInvalid,
-               "payload is not valid UTF-8 as its Payload Format Indicator says"};
-  }
-  // 4. The decision (authorisation): allowed, refused like the above, or pending.
+  // 3. Messages the broker will not take, then 4. the decision (authorisation): allowed,
+  //    refused like the above, or pending.
+  TopicRefusal refusal = CheckPublishedMessage(c, p, topic);
   Decision decision = Decision::Allow();
   uint64_t ticket = 0;
   if (refusal.reason == ReasonCode::kSuccess && hooks() != nullptr) {
@@ -146,22 +138,45 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
     }
   }
   if (refusal.reason != ReasonCode::kSuccess) {
-    if (p.qos == Qos::k0) {
-      if (v5 && refusal.reason == ReasonCode::kPayloadFormatInvalid) {
-        ProtocolViolation(c, refusal.reason, refusal.why);
-      }
-      return;
-    }
-    PendingResponse& r = AddResponse(c, AckKind(p.qos), p.packet_id);
-    r.reason = refusal.reason;
-    r.delivered = 1;  // not "no subscribers": the reason says what happened
-    c.pending_pubacks += p.qos == Qos::k1;
-    FlushResponses(c);
+    RefusePublish(c, p, refusal);
     return;
   }
+  // 5. The message, routed.
+  AcceptPublish(c, p, MessageFromPublish(s, p, topic, v5), decision, ticket);
+}
 
-  // 5. The message, routed; QoS 1/2 acknowledged once every target shard has it (durably,
-  //    for persistent sessions) [MQTT-4.3.2-4], [MQTT-4.3.3-8].
+BrokerShard::TopicRefusal BrokerShard::CheckPublishedMessage(const Connection& c,
+                                                             const mqtt::Publish& p,
+                                                             std::string_view topic) const {
+  TopicRefusal refusal = CheckPublishTopic(topic);
+  if (refusal.reason == ReasonCode::kSuccess && mqtt::IsV5(c.version) &&
+      p.properties.payload_format_indicator == 1 && !mqtt::IsValidMqttUtf8(p.payload)) {
+    // [MQTT-3.3.2-4]: checked when announced.
+    refusal = {ReasonCode::kPayloadFormatInvalid,
+               "payload is not valid UTF-8 as its Payload Format Indicator says"};
+  }
+  return refusal;
+}
+
+// With QoS 1/2 a 5.0 client is told why in the acknowledgement; 3.x gets a plain
+// acknowledgement and the message is dropped [MQTT-3.3.5-2 (3.1.1)]; with QoS 0 there is
+// nobody to tell, except by disconnecting.
+void BrokerShard::RefusePublish(Connection& c, const mqtt::Publish& p, TopicRefusal refusal) {
+  if (p.qos == Qos::k0) {
+    if (mqtt::IsV5(c.version) && refusal.reason == ReasonCode::kPayloadFormatInvalid) {
+      ProtocolViolation(c, refusal.reason, refusal.why);
+    }
+    return;
+  }
+  PendingResponse& r = AddResponse(c, AckKind(p.qos), p.packet_id);
+  r.reason = refusal.reason;
+  r.delivered = 1;  // not "no subscribers": the reason says what happened
+  c.pending_pubacks += p.qos == Qos::k1;
+  FlushResponses(c);
+}
+
+MessageRef BrokerShard::MessageFromPublish(const Session& s, const mqtt::Publish& p,
+                                           std::string_view topic, bool v5) {
   MessageInit init;
   init.topic = topic;
   init.payload = p.payload;
@@ -177,11 +192,18 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
       }
     }
   }
-  MessageRef m = Message::Create(init);
+  return Message::Create(init);
+}
+
+// Routes `m` (at once, or when a pending decision allows it); QoS 1/2 are acknowledged once
+// every target shard has it (durably, for persistent sessions) [MQTT-4.3.2-4], [MQTT-4.3.3-8].
+void BrokerShard::AcceptPublish(Connection& c, const mqtt::Publish& p, MessageRef m,
+                                const Decision& decision, uint64_t ticket) {
   if (p.qos == Qos::k0 && decision.allowed()) {
     Route(m, nullptr);
     return;
   }
+  Session& s = *c.session;
   PendingResponse& r =
       AddResponse(c, p.qos == Qos::k0 ? PendingResponse::Kind::kNone : AckKind(p.qos), p.packet_id);
   if (p.qos == Qos::k2) {

@@ -24,14 +24,14 @@ Router::Router(uint32_t shard_index, uint32_t shards)
 
 void Router::MatchTopic(std::string_view topic, Match* out, std::vector<Subscriber>* local) {
   AssertOnOwnShard();
+  out->shards |= exact_.Shards(topic);
   trie_.Match(topic, [&](FilterNode& n) {
     out->shards |= n.shards;
-    if (n.extra == nullptr) {
-      return;
+    if (n.extra != nullptr) {
+      local->insert(local->end(), n.extra->local.begin(), n.extra->local.end());
     }
-    local->insert(local->end(), n.extra->local.begin(), n.extra->local.end());
-    if (n.extra->groups != nullptr) {
-      for (SharedGroup* g : *n.extra->groups) {
+    if (n.grouped()) {
+      for (SharedGroup* g : node_groups_.at(&n)) {
         if (g->total > 0) {
           out->shared.push_back({g, PickShard(*g)});
         }
@@ -95,11 +95,9 @@ SharedGroup& Router::Group(const SharedGroupName& name) {
   g->online.assign(shards_, 0);
   SharedGroup* raw = g.get();
   groups_.emplace(SharedGroupName{g->key->share_name(), g->key->filter()}, std::move(g));
-  FilterNodeExtra& extra = Extra(Node(raw->key->filter()));
-  if (extra.groups == nullptr) {
-    extra.groups = std::make_unique<std::vector<SharedGroup*>>();
-  }
-  extra.groups->push_back(raw);
+  FilterNode* n = Node(raw->key->filter());
+  node_groups_[n].push_back(raw);
+  n->set_grouped(true);
   return *raw;
 }
 
@@ -114,11 +112,14 @@ void Router::EraseGroupIfEmpty(SharedGroup& g) {
   }
   const SharedGroupKeyRef key = g.key;  // keeps the text alive until the end
   FilterNode* n = trie_.Find(key->filter());
-  if (n != nullptr && n->extra != nullptr && n->extra->groups != nullptr) {
-    auto& v = *n->extra->groups;
+  if (n != nullptr && n->grouped()) {
+    auto it = node_groups_.find(n);
+    RINGMQ_DASSERT(it != node_groups_.end());
+    auto& v = it->second;
     v.erase(std::remove(v.begin(), v.end(), &g), v.end());
     if (v.empty()) {
-      n->extra->groups.reset();
+      node_groups_.erase(it);
+      n->set_grouped(false);
     }
   }
   groups_.erase(SharedGroupName{key->share_name(), key->filter()});
@@ -131,6 +132,10 @@ void Router::ApplyInterest(uint32_t from_shard, const InterestUpdate& u) {
   AssertOnOwnShard();
   RINGMQ_DASSERT(from_shard < shards_);
   if (u.share_name.empty()) {
+    if (from_shard != self_ && !mqtt::HasWildcard(u.filter)) {
+      exact_.Apply(ExactInterest::Hash(u.filter), from_shard, u.count != 0);
+      return;
+    }
     FilterNode* n = u.count != 0 ? Node(u.filter) : trie_.Find(u.filter);
     if (n == nullptr) {
       return;

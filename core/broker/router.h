@@ -1,12 +1,16 @@
 // Router: which shards and which local sessions a message goes to. Shard-local.
 //
-// One trie per shard (SubscriptionTrie) holds every filter any shard subscribes to; a
-// filter's node holds
+// One trie per shard (SubscriptionTrie) holds this shard's filters and the other shards'
+// filters with wildcards; a filter's node holds
 //   - `shards`: a bit per shard that has plain subscribers of the filter (replicated: every
 //     shard's node says the same once the interest updates have been applied, interest.h);
 //   - `extra->local`: this shard's own subscribers of the filter, with their options;
-//   - `extra->groups`: the shared groups ($share/<name>/<filter>) with that filter, each with
-//     its member counts on every shard and its members on this one.
+//   - `grouped()`: shared groups ($share/<name>/<filter>) with that filter exist; the Router
+//     keeps them beside the trie (node_groups_), each with its member counts on every shard
+//     and its members on this one.
+// The other shards' filters without wildcards are not in the trie but in ExactInterest (a
+// hash and a shard mask each, exact_interest.h): a 16-byte slot instead of a ~70-byte node, one
+// lookup per message.
 // A message is matched once on the shard that received it (MatchTopic: the target shards,
 // the shard that takes each shared group's copy, and this shard's subscribers together), and
 // once more on each target shard for its own subscribers (MatchLocal). Shared groups are
@@ -26,6 +30,7 @@
 #include "absl/container/inlined_vector.h"
 
 #include "core/broker/cross_shard.h"
+#include "core/broker/exact_interest.h"
 #include "core/broker/shared_group_key.h"
 #include "core/broker/subscription_trie.h"
 #include "core/mqtt/types.h"
@@ -120,16 +125,21 @@ class Router : public shard::ShardOwned {
   Subscriber* PickMember(SharedGroup& g, const Session* avoid, bool avoid_ending);
 
   size_t groups() const { return groups_.size(); }
-  bool empty() const { return trie_.empty() && groups_.empty(); }
+  bool empty() const { return trie_.empty() && exact_.empty() && groups_.empty(); }
   size_t nodes() const { return trie_.nodes(); }
+  size_t exact_filters() const { return exact_.size(); }
 
  private:
   const uint32_t self_;
   const uint32_t shards_;
   SubscriptionTrie trie_;
+  ExactInterest exact_;  // the other shards' filters without wildcards
   // Every shared group any shard has members in, by its text; the key views point into the
   // group's own SharedGroupKey.
   absl::flat_hash_map<SharedGroupName, std::unique_ptr<SharedGroup>> groups_;
+  // The groups of each flagged (`grouped()`) node: apart from the node, so that the many
+  // filters without a group do not pay for a pointer to them.
+  absl::flat_hash_map<const FilterNode*, absl::InlinedVector<SharedGroup*, 1>> node_groups_;
 };
 
 }  // namespace ringmq::broker

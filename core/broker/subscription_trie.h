@@ -41,13 +41,13 @@ struct Subscriber {
   uint32_t subscription_id = 0;
 };
 
-// What a filter's node holds beyond the replicated shard bits, allocated only on the shards
-// where there is something: this shard's subscribers, the shared groups of the filter.
+// What a filter's node holds beyond the replicated shard bits, allocated only on the shard
+// with subscribers: those subscribers. 32 bytes; the shared groups of a filter, rarer, are
+// kept by the Router beside the trie (the node is only flagged `grouped`).
 struct FilterNodeExtra {
   absl::InlinedVector<Subscriber, 1> local;
   uint64_t announced_seq = 0;  // the interest update that announced `local` (0 <-> 1)
-  std::unique_ptr<std::vector<SharedGroup*>> groups;  // owned by the Router
-  bool empty() const { return local.empty() && (groups == nullptr || groups->empty()); }
+  bool empty() const { return local.empty(); }
 };
 
 class FilterNode {
@@ -61,12 +61,15 @@ class FilterNode {
     return {reinterpret_cast<const char*>(this + 1), name_len_};  // stored right after the node
   }
   FilterNode* parent() const { return parent_; }
+  // Shared groups with this filter exist (the Router holds them).
+  bool grouped() const { return (flags_ & kGrouped) != 0; }
+  void set_grouped(bool g) { flags_ = g ? (flags_ | kGrouped) : (flags_ & ~kGrouped); }
   // A value is here (what Match reports).
-  bool has_value() const { return shards != 0 || extra != nullptr; }
+  bool has_value() const { return shards != 0 || extra != nullptr || grouped(); }
 
  private:
   friend class SubscriptionTrie;
-  enum Flags : uint8_t { kHasPlus = 1, kHasHash = 2 };
+  enum Flags : uint8_t { kHasPlus = 1, kHasHash = 2, kGrouped = 4 };
   struct NameHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const;

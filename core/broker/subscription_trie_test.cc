@@ -56,6 +56,25 @@ TEST(SubscriptionTrieTest, WildcardsAndMultiLevelParent) {
   EXPECT_EQ(Matches(*t, "x/y"), (std::vector<std::string>{"#"}));
 }
 
+// A node flagged for shared groups (kept by the Router beside the trie) is a value: matched,
+// and kept by Prune until the flag goes, whatever its flags for "+" and "#" children.
+TEST(SubscriptionTrieTest, GroupedNodeIsAValueUntilTheFlagGoes) {
+  Trie t;
+  FilterNode* n = t.t.Insert("g/+");
+  n->set_grouped(true);
+  t.Add("g/+/#");  // gives "+" a "#" child: flags share the byte with `grouped`
+  EXPECT_TRUE(n->grouped());
+  EXPECT_EQ(Matches(t, "g/x"), (std::vector<std::string>{"g/+", "g/+/#"}));
+  t.Erase("g/+/#");
+  t.t.Prune(n);
+  ASSERT_EQ(t.t.Find("g/+"), n);  // still grouped: kept
+  EXPECT_TRUE(n->grouped());
+  n->set_grouped(false);
+  EXPECT_FALSE(n->has_value());
+  t.t.Prune(n);
+  EXPECT_TRUE(t.t.empty());
+}
+
 // [MQTT-4.7.2-1] a topic starting with '$' is not matched by a filter starting with a
 // wildcard; it is matched by one that names its first level.
 TEST(SubscriptionTrieTest, DollarTopicsNeedAnExplicitFirstLevel_MQTT_4_7_2_1) {

@@ -2,18 +2,11 @@
 
 #include "absl/strings/str_format.h"
 
+#include "core/base/range_check.h"
 #include "core/net/reactor.h"
 
 namespace ringmq::config {
 namespace {
-
-absl::Status Range(std::string_view name, uint64_t value, uint64_t min, uint64_t max) {
-  if (value < min || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: %d is outside %d..%d", name, value, min, max));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<net::Endpoint> ParseListener(const std::string& text) {
   std::string scheme;
@@ -64,7 +57,7 @@ absl::Status ServerConfig::Validate() const {
       {"mailbox-capacity", mailbox_capacity, 2, 1 << 20},
   };
   for (const auto& c : checks) {
-    if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {
+    if (absl::Status s = base::CheckRange(c.name, c.value, c.min, c.max); !s.ok()) {
       return s;
     }
   }
@@ -82,7 +75,7 @@ absl::Status ServerConfig::Validate() const {
         {"tcp-keepalive-count", tcp_keepalive.count, 1, 127},
     };
     for (const auto& c : ka) {
-      if (absl::Status s = Range(c.name, c.value, c.min, c.max); !s.ok()) {
+      if (absl::Status s = base::CheckRange(c.name, c.value, c.min, c.max); !s.ok()) {
         return s;
       }
     }

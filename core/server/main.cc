@@ -20,6 +20,7 @@
 #include "core/broker/completions.h"
 #include "core/broker/recovery.h"
 #include "core/config/server_config.h"
+#include "core/server/memory_release.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
@@ -168,12 +169,11 @@ int main(int argc, char** argv) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
   }
 #ifdef RINGMQ_HAVE_MIMALLOC
-  // Freed memory goes back to the OS soon (decommitted) rather than staying resident for
-  // reuse, and an idle shard collects what its thread freed: a session that held 100,000
-  // subscriptions leaves no resident trace once it ends (docs/benchmarks.md, "Memory").
-  mi_option_set(mi_option_decommit_delay, 0);
-  mi_option_set(mi_option_segment_decommit_delay, 0);
-  opts->shard.release_memory = [] { mi_collect(/*force=*/true); };
+  // An idle shard gives what its thread freed back to the OS (ReleaseFreedMemory): a session
+  // that held 100,000 subscriptions leaves little resident once it ends (docs/benchmarks.md,
+  // "Memory per subscription"). A busy shard keeps mimalloc's decommit delays: decommitting
+  // every page the moment it empties cost 60% of the throughput (docs/benchmarks.md).
+  opts->shard.release_memory = ringmq::server::ReleaseFreedMemory;
   RINGMQ_LOG(kInfo, "%s, allocator mimalloc %d", shared.version, mi_version());
 #else
   RINGMQ_LOG(kInfo, "%s, system allocator", shared.version);

@@ -283,8 +283,8 @@ void Shard::Run() {
 bool Shard::RunOnce(bool may_sleep) {
   ++stats_.loops;
   reactor_->UpdateNow();
-  timers_->Advance(now_ms());
-  DrainInbound();
+  bool worked = timers_->Advance(now_ms()) > 0;
+  worked |= DrainInbound();
   if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
     BeginStop();
     hard_deadline_ms_ = stop_deadline_ms_ + 3000;
@@ -306,16 +306,28 @@ bool Shard::RunOnce(bool may_sleep) {
     } else {
       timeout = SleepTimeoutMs();
       ++stats_.sleeps;
-      if (options_.release_memory != nullptr &&
-          now_ms() - last_release_ms_ >= options_.release_interval_ms) {
-        options_.release_memory();  // idle: a good moment to give freed memory back
-        last_release_ms_ = now_ms();
-      }
+      ReleaseMemoryIfDue(&timeout);
     }
   }
-  reactor_->Poll(timeout);
+  worked |= reactor_->Poll(timeout) > 0;
   sleeping_.store(false, std::memory_order_relaxed);
+  release_due_ |= worked;
   return true;
+}
+
+void Shard::ReleaseMemoryIfDue(int* timeout) {
+  if (options_.release_memory == nullptr || !release_due_) {
+    return;
+  }
+  int64_t wait = last_release_ms_ + options_.release_interval_ms - now_ms();
+  if (wait <= 0) {
+    options_.release_memory();  // idle: a good moment to give freed memory back
+    last_release_ms_ = now_ms();
+    release_due_ = false;
+    return;
+  }
+  // Released a moment ago: sleep no longer than until the next release may run.
+  *timeout = *timeout < 0 ? static_cast<int>(wait) : std::min(*timeout, static_cast<int>(wait));
 }
 
 bool Shard::StopFinished() {

@@ -81,10 +81,11 @@ struct ShardOptions {
   uint32_t timer_tick_ms = 10;
   uint32_t max_messages_per_source = 1024;  // per iteration, for fairness
   uint32_t shutdown_grace_ms = 2000;
-  // Called on the shard's thread when it is about to sleep, at most once per
-  // release_interval_ms: gives the memory freed since back to the OS (the allocator's own
-  // call, e.g. mi_collect; null: nothing). So a shard that held a lot for a while (a session
-  // with 100,000 subscriptions that ended) does not keep it resident.
+  // Called on the shard's thread when it is about to sleep after doing some work, at most
+  // once per release_interval_ms (a shard going idle sooner sleeps at most until then):
+  // gives the memory freed since back to the OS (the allocator's own call, e.g. mi_collect;
+  // null: nothing). So a shard that held a lot for a while (a session with 100,000
+  // subscriptions that ended) does not keep it resident.
   void (*release_memory)() = nullptr;
   uint32_t release_interval_ms = 5000;
 };
@@ -164,6 +165,9 @@ class Shard final : public net::IoHandler {
   void SendWakeups();
   bool InboundPending() const;
   int SleepTimeoutMs() const;
+  // About to sleep: releases memory (ShardOptions::release_memory) if work was done since the
+  // last release and the interval allows; else shortens *timeout to when it will.
+  void ReleaseMemoryIfDue(int* timeout);
   void BeginStop();
   // Stopping: closes what is left once output drained (or the grace ran out); true when the
   // loop may end (nothing in the kernel, no hand-off, no message for a running shard, or the
@@ -208,6 +212,7 @@ class Shard final : public net::IoHandler {
   bool closed_all_ = false;
   int64_t hard_deadline_ms_ = 0;
   int64_t last_release_ms_ = 0;
+  bool release_due_ = false;  // work was done since the last release_memory call
   Stats stats_;
 };
 

@@ -244,6 +244,45 @@ TEST(ShardSetStopTest, OverflowToAnEndedShardDoesNotHoldUpTheStop) {
   EXPECT_EQ(shared.owned_freed.load() + shared.discarded.load(), 100u);
 }
 
+std::atomic<int> releases{0};
+void CountRelease() {
+  releases.fetch_add(1);
+}
+
+// Memory freed by work done shortly after a release is still given back: the shard going idle
+// within release_interval_ms of the last release sleeps at most until the interval is over
+// and releases then, rather than sleeping on with the memory held.
+TEST_P(ShardSetTest, IdleShardReleasesMemoryAgainAfterTheInterval) {
+  Shared shared;
+  ShardSetOptions o = Options(1);
+  o.shard.release_memory = &CountRelease;
+  o.shard.release_interval_ms = 300;
+  ShardSet set(o);
+  releases = 0;
+  ASSERT_TRUE(set.Start([&](Shard& s) { return std::make_unique<PingApp>(s, &shared); }).ok());
+  auto post_work = [&] {
+    Envelope e;
+    e.kind = kOwned;
+    e.ptr = new uint64_t(0);
+    set.shard(0).PostExternal(e);
+  };
+  auto wait_releases = [&](int n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (releases.load() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return releases.load() >= n;
+  };
+  post_work();
+  ASSERT_TRUE(wait_releases(1)) << "no release when the shard first went idle";
+  post_work();  // within the interval: no release at once, one when it is over
+  EXPECT_TRUE(wait_releases(2)) << "the memory freed by the second piece of work stays held";
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(releases.load(), 2) << "an idle shard with nothing new to give back released again";
+  set.Stop();
+  set.Wait();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ShardSetTest,
                          ::testing::Values(net::BackendKind::kIoUring, net::BackendKind::kEpoll),
                          [](const auto& param_info) {

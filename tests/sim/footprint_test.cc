@@ -1,5 +1,6 @@
 // What a client makes the broker hold is given back when its session ends: trie nodes on
-// every shard (its own and the replicated interest), shared groups, pending responses.
+// every shard (its own and the replicated interest, in the trie and the exact table), shared
+// groups, pending responses.
 #include <string>
 #include <vector>
 
@@ -35,8 +36,14 @@ TEST(FootprintTest, EndedSessionLeavesNothingOnAnyShard) {
     c->Send(s);
     ASSERT_TRUE(StepUntil(*b, *c, PacketType::kSuback).has_value());
   }
+  // The home shard holds every filter in its trie; the other one the filters with wildcards
+  // in its trie and the 4,495 exact ones in its exact table.
+  const uint32_t home = b->broker(0).FootprintForTest().sessions == 1 ? 0 : 1;
+  EXPECT_GT(b->broker(home).FootprintForTest().trie_nodes, 4995u);
+  EXPECT_EQ(b->broker(home).FootprintForTest().exact_filters, 0u);
+  EXPECT_EQ(b->broker(1 - home).FootprintForTest().exact_filters, 4495u);
+  EXPECT_GT(b->broker(1 - home).FootprintForTest().trie_nodes, 500u);
   for (uint32_t shard = 0; shard < 2; ++shard) {
-    EXPECT_GT(b->broker(shard).FootprintForTest().trie_nodes, 4995u) << "shard " << shard;
     EXPECT_EQ(b->broker(shard).FootprintForTest().shared_groups, 5u) << "shard " << shard;
   }
   c->Send(mqtt::Disconnect{});
@@ -45,6 +52,7 @@ TEST(FootprintTest, EndedSessionLeavesNothingOnAnyShard) {
     const auto f = b->broker(shard).FootprintForTest();
     EXPECT_EQ(f.sessions, 0u) << "shard " << shard;
     EXPECT_EQ(f.trie_nodes, 0u) << "shard " << shard;
+    EXPECT_EQ(f.exact_filters, 0u) << "shard " << shard;
     EXPECT_EQ(f.shared_groups, 0u) << "shard " << shard;
     EXPECT_EQ(f.tokens, 0u) << "shard " << shard;
     EXPECT_EQ(f.retained_requests, 0u) << "shard " << shard;
