@@ -24,7 +24,9 @@ Router::Router(uint32_t shard_index, uint32_t shards)
 
 void Router::MatchTopic(std::string_view topic, Match* out, std::vector<Subscriber>* local) {
   AssertOnOwnShard();
-  out->shards |= exact_.Shards(topic);
+  if (!exact_.empty()) {  // always empty with one shard: no hashing then
+    out->shards |= exact_.Shards(topic);
+  }
   trie_.Match(topic, [&](FilterNode& n) {
     out->shards |= n.shards;
     if (n.extra != nullptr) {

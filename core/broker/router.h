@@ -3,7 +3,8 @@
 // One trie per shard (SubscriptionTrie) holds this shard's filters and the other shards'
 // filters with wildcards; a filter's node holds
 //   - `shards`: a bit per shard that has plain subscribers of the filter (replicated: every
-//     shard's node says the same once the interest updates have been applied, interest.h);
+//     shard that holds the node says the same once the interest updates have been applied,
+//     interest.h);
 //   - `extra->local`: this shard's own subscribers of the filter, with their options;
 //   - `grouped()`: shared groups ($share/<name>/<filter>) with that filter exist; the Router
 //     keeps them beside the trie (node_groups_), each with its member counts on every shard
@@ -127,7 +128,7 @@ class Router : public shard::ShardOwned {
   size_t groups() const { return groups_.size(); }
   bool empty() const { return trie_.empty() && exact_.empty() && groups_.empty(); }
   size_t nodes() const { return trie_.nodes(); }
-  size_t exact_filters() const { return exact_.size(); }
+  size_t exact_filters() const { return exact_.size(); }  // distinct hashes, in fact
 
  private:
   const uint32_t self_;

@@ -1,5 +1,5 @@
-// SubscriptionTrie: every topic filter any shard subscribes to, matched against topic names.
-// Shard-local (each shard has one; see router.h for what its nodes hold).
+// SubscriptionTrie: topic filters matched against topic names. Shard-local (each shard has
+// one: its own filters and the other shards' filters with wildcards; see router.h).
 //
 // One node per level of a filter; a filter's own node holds its value (FilterNode::shards
 // and FilterNode::extra). "+" and "#" are nodes too, reached through the node's wildcard

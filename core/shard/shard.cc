@@ -297,6 +297,7 @@ bool Shard::RunOnce(bool may_sleep) {
     loop_ended_.store(true, std::memory_order_release);
     return false;
   }
+  release_due_ |= worked;  // before a release this iteration may make: it covers this work
   int timeout = 0;
   if (may_sleep && !InboundPending() && overflow_count_ == 0) {
     // Step 1 of the sleeping protocol (see shard.h).
@@ -309,9 +310,8 @@ bool Shard::RunOnce(bool may_sleep) {
       ReleaseMemoryIfDue(&timeout);
     }
   }
-  worked |= reactor_->Poll(timeout) > 0;
+  release_due_ |= reactor_->Poll(timeout) > 0;
   sleeping_.store(false, std::memory_order_relaxed);
-  release_due_ |= worked;
   return true;
 }
 

@@ -283,6 +283,59 @@ TEST_P(ShardSetTest, IdleShardReleasesMemoryAgainAfterTheInterval) {
   set.Wait();
 }
 
+// A shard that frees memory from a timer callback (a session expiring) and has nothing else to
+// do gives it back too: the release must not wait for some later event that may never come.
+class TimerApp final : public ShardApp {
+ public:
+  explicit TimerApp(Shard& s) : shard_(s), timer_(&Fired) {}
+  void OnAccepted(net::Conn&) override {}
+  void OnAdopted(net::Conn&, uint64_t) override {}
+  void OnData(net::Conn&, std::span<const uint8_t>) override {}
+  void OnClosed(net::Conn&, int) override {}
+  void OnMessage(const Envelope& e) override {  // arms the timer `e.u64` ms ahead
+    shard_.timers().Schedule(&timer_, shard_.now_ms() + static_cast<int64_t>(e.u64));
+  }
+  void OnDiscard(const Envelope&) override {}
+  static std::atomic<int> fired;
+  static std::atomic<int> releases_when_fired;
+
+ private:
+  static void Fired(net::Timer*) {
+    releases_when_fired = releases.load();
+    fired.fetch_add(1);
+  }
+  Shard& shard_;
+  net::Timer timer_;
+};
+std::atomic<int> TimerApp::fired{0};
+std::atomic<int> TimerApp::releases_when_fired{0};
+
+TEST_P(ShardSetTest, MemoryFreedByATimerIsReleasedWithoutAnotherEvent) {
+  ShardSetOptions o = Options(1);
+  o.shard.release_memory = &CountRelease;
+  o.shard.release_interval_ms = 100;
+  ShardSet set(o);
+  releases = 0;
+  TimerApp::fired = 0;
+  ASSERT_TRUE(set.Start([&](Shard& s) { return std::make_unique<TimerApp>(s); }).ok());
+  Envelope e;
+  e.kind = kPing;
+  e.u64 = 400;  // the timer fires well after the first release's interval is over
+  set.shard(0).PostExternal(e);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto released_since_fired = [] {
+    return TimerApp::fired.load() == 1 && releases.load() > TimerApp::releases_when_fired.load();
+  };
+  while (!released_since_fired() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(TimerApp::fired.load(), 1);
+  EXPECT_GE(TimerApp::releases_when_fired.load(), 1) << "no release before the timer";
+  EXPECT_TRUE(released_since_fired()) << "what the timer freed stays held until another event";
+  set.Stop();
+  set.Wait();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ShardSetTest,
                          ::testing::Values(net::BackendKind::kIoUring, net::BackendKind::kEpoll),
                          [](const auto& param_info) {
