@@ -44,6 +44,11 @@ struct MessageView {
   mqtt::Qos qos = mqtt::Qos::k0;
   bool retain = false;
   int64_t expiry_deadline_ms = 0;  // monotonic ms; 0: never
+  // The message's identity within this process run, the same in every session's copy on every
+  // shard, so that a store keeps one body for all the queues that hold it. Ids the broker makes
+  // have a non-zero top byte (the making shard + 1); a store may hand its own ids back at
+  // recovery with a zero top byte. 0: none (e.g. a message made for this call only).
+  uint64_t id = 0;
 };
 
 struct SessionView {

@@ -436,6 +436,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   Connection* ConnectionOf(net::Conn& c) { return static_cast<Connection*>(c.user()); }
   Connection* FindConnection(net::ConnId id);
   uint64_t NewToken() { return (uint64_t{shard_.index()} << 56) | ++last_token_; }
+  // A message's identity for the store (persistence::MessageView::id): top byte shard + 1.
+  uint64_t NewMessageId() { return (uint64_t{shard_.index() + 1} << 56) | ++last_message_id_; }
   ShardCounters& counters() { return *shared_.counters[shard_.index()]; }
   persistence::OfflineStore& store() { return *shared_.store; }
   BrokerHooks* hooks() const { return shared_.hooks; }
@@ -471,6 +473,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   // Asynchronous completions: token -> the connection whose response waits for it.
   absl::flat_hash_map<uint64_t, net::ConnId> tokens_;
   uint64_t last_token_ = 0;
+  uint64_t last_message_id_ = 0;
 
   // Retained-message fetches in flight: request -> state.
   struct RetainedRequest {

@@ -19,6 +19,7 @@ MessageRef Message::Create(const MessageInit& init) {
   m->props_len_ = static_cast<uint32_t>(init.forward_properties.size());
   m->publisher_len_ = static_cast<uint32_t>(init.publisher_id.size());
   m->expiry_deadline_ms_ = init.expiry_deadline_ms;
+  m->id_ = init.id;
   m->qos_ = init.qos;
   m->retain_ = init.retain;
   char* p = reinterpret_cast<char*>(m + 1);

@@ -60,6 +60,7 @@ struct MessageInit {
   mqtt::Qos qos = mqtt::Qos::k0;
   bool retain = false;
   int64_t expiry_deadline_ms = 0;  // monotonic ms; 0: never expires
+  uint64_t id = 0;  // identity within this run (persistence::MessageView::id); 0: none
 };
 
 class Message {
@@ -77,6 +78,7 @@ class Message {
   mqtt::Qos qos() const { return qos_; }
   bool retain() const { return retain_; }
   int64_t expiry_deadline_ms() const { return expiry_deadline_ms_; }
+  uint64_t id() const { return id_; }
   bool Expired(int64_t now_ms) const {
     return expiry_deadline_ms_ != 0 && now_ms >= expiry_deadline_ms_;
   }
@@ -100,6 +102,7 @@ class Message {
   uint32_t props_len_ = 0;
   uint32_t publisher_len_ = 0;
   int64_t expiry_deadline_ms_ = 0;
+  uint64_t id_ = 0;
   mqtt::Qos qos_ = mqtt::Qos::k0;
   bool retain_ = false;
 };

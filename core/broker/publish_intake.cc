@@ -183,6 +183,7 @@ MessageRef BrokerShard::MessageFromPublish(const Session& s, const mqtt::Publish
   init.publisher_id = s.client_id();
   init.qos = p.qos;
   init.retain = p.retain;
+  init.id = NewMessageId();
   if (v5) {
     init.forward_properties = ForwardProperties(p.properties, &forward_scratch_);
     if (p.properties.Has(mqtt::PropertyId::kMessageExpiryInterval)) {

@@ -60,6 +60,7 @@ MessageRef RecoveryRouter::ToMessage(const persistence::MessageView& m) const {
   init.qos = m.qos;
   init.retain = m.retain;
   init.expiry_deadline_ms = m.expiry_deadline_ms;
+  init.id = m.id;  // the store's own id (top byte 0), or 0
   return Message::Create(init);
 }
 

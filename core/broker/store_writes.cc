@@ -12,6 +12,7 @@ persistence::MessageView BrokerShard::StoreView(const Message& m) {
   v.qos = m.qos();
   v.retain = m.retain();
   v.expiry_deadline_ms = m.expiry_deadline_ms();
+  v.id = m.id();
   return v;
 }
 

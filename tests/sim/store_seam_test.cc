@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@ class LateStore final : public persistence::OfflineStore {
     std::string what;
     std::string client_id;
     uint64_t token;
+    uint64_t message_id = 0;  // "queued" and "retained" writes
   };
 
   bool durable() const override { return true; }
@@ -53,8 +55,8 @@ class LateStore final : public persistence::OfflineStore {
   bool SubscriptionRemoved(std::string_view c, std::string_view, uint64_t t) override {
     return Note("unsubscribe", c, t);
   }
-  bool MessageQueued(std::string_view c, const persistence::DeliveryView&, uint64_t t) override {
-    return Note("queued", c, t);
+  bool MessageQueued(std::string_view c, const persistence::DeliveryView& d, uint64_t t) override {
+    return Note("queued", c, t, d.message.id);
   }
   bool MessageSent(std::string_view c, uint64_t, uint16_t, bool, uint64_t t) override {
     return Note("sent", c, t);
@@ -67,7 +69,7 @@ class LateStore final : public persistence::OfflineStore {
     return Note("pubrel", c, t);
   }
   bool RetainedSet(const persistence::MessageView& m, uint64_t t) override {
-    return Note("retained", m.topic, t);
+    return Note("retained", m.topic, t, m.id);
   }
 
   // The writes that wait for a commit, taken (the test completes them).
@@ -91,9 +93,10 @@ class LateStore final : public persistence::OfflineStore {
   std::function<void(persistence::RecoverySink&)> recover_;
 
  private:
-  bool Note(std::string_view what, std::string_view client, uint64_t token) {
+  bool Note(std::string_view what, std::string_view client, uint64_t token,
+            uint64_t message_id = 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    Write w{std::string(what), std::string(client), token};
+    Write w{std::string(what), std::string(client), token, message_id};
     all_.push_back(w);
     if (token == 0) {
       return false;  // nobody waits: as durable as it will be
@@ -153,6 +156,7 @@ TEST(StoreSeamTest, AcknowledgementsWaitForEveryDurableCopy) {
   b->StepAll(3);
 
   auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  std::set<uint64_t> message_ids;
   for (Qos qos : {Qos::k1, Qos::k2}) {
     SCOPED_TRACE(static_cast<int>(qos));
     const uint16_t id = qos == Qos::k1 ? 7 : 8;
@@ -161,10 +165,18 @@ TEST(StoreSeamTest, AcknowledgementsWaitForEveryDurableCopy) {
     EXPECT_FALSE(Arrives(*b, *pub, ack)) << "acknowledged before it was durable";
     std::vector<LateStore::Write> pending = store.TakePending();
     size_t queued = 0;
+    std::set<uint64_t> ids;
     for (const auto& w : pending) {
-      queued += w.what == "queued";
+      if (w.what == "queued") {
+        ++queued;
+        ids.insert(w.message_id);
+      }
     }
     EXPECT_EQ(queued, 2u) << "one durable copy per persistent session, on both shards";
+    // Both copies name one body (the store keeps it once), and no other message has its id.
+    ASSERT_EQ(ids.size(), 1u) << "the copies on the two shards carry different message ids";
+    EXPECT_NE(*ids.begin(), 0u);
+    EXPECT_TRUE(message_ids.insert(*ids.begin()).second) << "two messages share an id";
     std::reverse(pending.begin(), pending.end());
     std::vector<LateStore::Write> all_but_one(pending.begin(), pending.end() - 1);
     store.CommitFromAnotherThread(all_but_one);
