@@ -24,13 +24,16 @@ machine's cores. Standard library only.
 """
 
 import argparse
+import atexit
 import datetime
+import itertools
 import json
 import os
 import platform
 import re
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -373,8 +376,15 @@ def main():
     else:
         if os.access(ringmq, os.X_OK):
             extra = shlex.split(args.ringmq_args)
+            # Its default store, in a fresh folder for every start (no state between runs).
+            data_root = tempfile.mkdtemp(prefix="ringmq-compare-data-")
+            atexit.register(shutil.rmtree, data_root, True)
+            starts = itertools.count()
             brokers.append(Broker("ringmq", "ringmq",
-                                  lambda port, conf: [ringmq, "--listen", f"127.0.0.1:{port}"] + extra))
+                                  lambda port, conf: [ringmq, "--listen", f"127.0.0.1:{port}",
+                                                      "--data-dir",
+                                                      os.path.join(data_root, str(next(starts)))]
+                                  + extra))
         else:
             notes.append(f"ringmq was not measured: {os.path.relpath(ringmq, ROOT)} is not built.")
     if not args.no_mosquitto:

@@ -138,7 +138,7 @@ def main():
     n = args.filters
     ringmq = os.path.join(ROOT, "build", "ringmq")
     brokers = [("ringmq", f"{ringmq} --listen 127.0.0.1:{{port}} --log-level warning "
-                          f"--max-subscriptions-per-session {n}")]
+                          f"--max-subscriptions-per-session {n} --persistence memory")]
     if os.path.exists("/usr/sbin/mosquitto"):
         brokers.append(("mosquitto", None))
     for b in args.broker:

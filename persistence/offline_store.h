@@ -1,6 +1,6 @@
 // OfflineStore: what the broker tells the store so that a restart or a crash loses nothing
 // that was acknowledged, and what the store gives back at start. The interface only: no
-// SQLite types here (persistence/sqlite/ will implement it).
+// SQLite types here (persistence/sqlite/ implements it).
 //
 // Writes. Called on the shard that owns the state (a session's home shard, a retained
 // topic's partition); an implementation must never block the shard (it queues the write for
@@ -22,8 +22,8 @@
 // that names what is wrong; it is never replaced by an empty one.
 //
 // The in-memory store (MemoryStore) keeps nothing: the broker's own structures are the
-// state, every write returns false, and recovery finds nothing. It is what runs until the
-// SQLite store exists, and what benchmarks keep using (labelled as such).
+// state, every write returns false, and recovery finds nothing: `--persistence memory`, for
+// benchmarks (the broker says so in its log). The SQLite store is persistence/sqlite/.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +55,9 @@ struct SessionView {
   std::string_view client_id;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
   uint32_t expiry_s = 0;
+  // Recovery only: how long the session has been without its connection (since its
+  // disconnection, or since the last commit before a crash); its expiry counts from then.
+  int64_t offline_ms = 0;
 };
 
 struct WillView {
@@ -82,6 +85,17 @@ struct DeliveryView {
   bool retain = false;            // the RETAIN flag as delivered
   uint16_t packet_id = 0;         // 0: queued, never sent
   bool released = false;          // QoS 2: PUBREC received, only PUBREL/PUBCOMP is left
+};
+
+// What a store reports in $SYS (all zero for the in-memory store).
+struct StoreStats {
+  uint64_t commits = 0;         // transactions committed
+  uint64_t operations = 0;      // writes committed
+  uint64_t failed_commits = 0;  // transactions that failed (disk full, I/O error) and wait
+  uint64_t pending_bytes = 0;   // bytes of writes not committed yet
+  uint64_t last_commit_us = 0;  // how long the last commit took
+  uint64_t max_commit_us = 0;   // the longest commit since start
+  bool accepting = true;        // see OfflineStore::Accepting()
 };
 
 class StoreListener {
@@ -112,9 +126,20 @@ class OfflineStore {
   virtual void SetListener(StoreListener* /*l*/) {}
   // Hands every stored record to `sink` (sessions first, then what belongs to them).
   virtual absl::Status Recover(RecoverySink& sink) = 0;
+  // Whether a new message can be made durable now. False while the disk is full or failing,
+  // or while the writes waiting for the disk exceed their bound: the broker then refuses
+  // messages that would need the store instead of acknowledging what it cannot keep. Writes
+  // of state that already exists (a message sent or done, a session ended) are taken
+  // regardless. Any thread.
+  virtual bool Accepting() const { return true; }
+  virtual StoreStats Stats() const { return {}; }
+  // Commits what is queued and stops; after the shards have stopped. Main thread.
+  virtual void Close() {}
 
   // A session that outlives its connection (expiry > 0) began or changed.
   virtual bool SessionUpdated(const SessionView& s, uint64_t token) = 0;
+  // ... lost its connection (its expiry counts from now).
+  virtual bool SessionOffline(std::string_view /*client_id*/, uint64_t /*token*/) { return false; }
   // ... ended: with its will, subscriptions, messages and unreleased ids.
   virtual bool SessionEnded(std::string_view client_id, uint64_t token) = 0;
   // The session's will (null: none any more).

@@ -188,7 +188,11 @@ void BrokerShard::Handle(uint32_t from, PublishMsg&& m) {
   // token of this shard, and the report goes out once they committed.
   const uint64_t durable = m.report_token != 0 ? NewToken() : 0;
   if (m.store_retained) {
-    n.writes += StoreRetained(m.message, durable) ? 1 : 0;
+    bool unstored = false;
+    n.writes += StoreRetained(m.message, durable, &unstored) ? 1 : 0;
+    if (unstored) {
+      n.Add(Outcome::kUnstored);
+    }
   }
   if (m.deliver) {
     match_scratch_.clear();

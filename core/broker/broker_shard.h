@@ -72,6 +72,7 @@ struct ShardCounters {
   std::atomic<uint64_t> refused_sessions{0};
   std::atomic<uint64_t> refused_queue_total{0};
   std::atomic<uint64_t> refused_retained{0};
+  std::atomic<uint64_t> refused_unstored{0};  // messages refused: the store could not keep them
   std::atomic<uint64_t> refused_subscriptions{0};
   std::atomic<uint64_t> refused_filters{0};
   std::atomic<uint64_t> refused_unreleased_qos2{0};
@@ -156,21 +157,23 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
 
   // What became of a message given to one session, and the count a publisher's
   // acknowledgement waits for.
-  enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kExpired };
+  // kUnstored: refused because the store cannot keep it (the publisher gets no success).
+  enum class Outcome : uint8_t { kSent, kQueued, kDropped, kRefused, kUnstored, kExpired };
   struct DeliveryCount {
     uint32_t delivered = 0;
-    uint32_t refused = 0;
-    uint32_t writes = 0;  // store writes the acknowledgement must wait for
+    uint32_t refused = 0;  // kUnstoredBit: one of them was kUnstored
+    uint32_t writes = 0;   // store writes the acknowledgement must wait for
     void Add(Outcome o) {
-      if (o == Outcome::kRefused) {
-        ++refused;
+      if (o == Outcome::kRefused || o == Outcome::kUnstored) {
+        refused = (refused + 1) | (o == Outcome::kUnstored ? kUnstoredBit : 0);
       } else if (o != Outcome::kExpired) {
         ++delivered;
       }
     }
     DeliveryCount& operator+=(const DeliveryCount& n) {
       delivered += n.delivered;
-      refused += n.refused;
+      refused = ((refused & ~kUnstoredBit) + (n.refused & ~kUnstoredBit)) |
+                ((refused | n.refused) & kUnstoredBit);
       writes += n.writes;
       return *this;
     }
@@ -239,7 +242,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void KeepAliveFired(Connection& c);
   static void OnConnectionTimer(net::Timer* t);
   void EndSession(Session& s);
-  void ScheduleSessionExpiry(Session& s);
+  // `away_ms`: how long the session has been without its connection already (recovery).
+  void ScheduleSessionExpiry(Session& s, int64_t away_ms = 0);
   void PublishWill(Session& s);
   static void OnSessionExpiry(net::Timer* t);
   static void OnWillDelay(net::Timer* t);
@@ -369,7 +373,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   };
   // A PUBLISH arriving on the shard that holds its retained partition; true when the store
   // write reports to `durable_token` later.
-  bool StoreRetained(const MessageRef& m, uint64_t durable_token = 0);
+  // `unstored`: set when the store refused it (see Outcome::kUnstored).
+  bool StoreRetained(const MessageRef& m, uint64_t durable_token = 0, bool* unstored = nullptr);
   // This shard's retained messages matching `filter` (expired ones are dropped on the way).
   void MatchRetained(std::string_view filter, std::vector<MessageRef>* out);
   // Asks the shards holding matching retained messages; they are sent after the SUBACK.
@@ -398,6 +403,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void StoreSession(const Session& s);
   void StoreWill(const Session& s);
   bool StoreDelivery(const Session& s, const Queued& q, uint64_t token);
+  // Whether the store can keep a new message now (always, for the in-memory store).
+  bool StoreAccepting() const;
   void StoreSent(const Session& s, const Inflight& f);
   void Done(Session& s, uint64_t seq);
   // A QoS 2 id received (the PUBREC waits for `token`) or released.
@@ -419,6 +426,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void FlushResponses(Connection& c);
   void WriteResponse(Connection& c, PendingResponse& r);
   void WritePublishAck(Connection& c, PendingResponse& r);
+  void RefuseUnstored(Connection& c, PendingResponse& r);
   // A PUBLISH whose decision came: routed if allowed (its acknowledgement may wait again).
   void RouteDecidedPublish(Connection& c, PendingResponse& r);
   // Forgets the responses a closing connection still owed, with their tokens and requests.

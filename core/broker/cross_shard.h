@@ -93,6 +93,10 @@ struct SharedPublishMsg {
   }
 };
 
+// In a refused count: at least one of them was refused because the store could not keep it
+// (the publisher then gets no success, whatever else took the message).
+inline constexpr uint32_t kUnstoredBit = 1u << 31;
+
 struct DeliveryReportMsg {
   static constexpr MsgKind kKind = MsgKind::kDeliveryReport;
   uint64_t token = 0;

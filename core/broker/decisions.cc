@@ -123,6 +123,8 @@ std::string_view DropReasonName(DropReason r) {
       return "expired";
     case DropReason::kTooLarge:
       return "too large";
+    case DropReason::kNotStored:
+      return "not stored";
   }
   return "?";
 }

@@ -156,7 +156,12 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
     return Outcome::kSent;
   }
   // A QoS 1/2 message now belongs to the session [MQTT-4.5.0-1]; a persistent one keeps it
-  // across restarts, and the publisher's acknowledgement waits for that.
+  // across restarts, and the publisher's acknowledgement waits for that. When the store
+  // cannot keep it (disk full), it is refused rather than held where a restart loses it.
+  if (s.persistent() && !StoreAccepting()) {
+    MessageDropped(s, *m, d.qos, DropReason::kNotStored);
+    return Outcome::kUnstored;
+  }
   Queued q{m,     s.NextSeq(), std::move(d.subscription_ids),
            d.qos, d.retain,    std::move(d.shared_group)};
   if (online && s.queue_size() == 0 && s.unsent() == 0 && s.sent_inflight() < Window(*c) &&

@@ -76,6 +76,7 @@ enum class DropReason : uint8_t {
   kQueueFull,     // the session's queue (or the shard's share of all queues) is full
   kExpired,       // its Message Expiry Interval passed [MQTT-3.3.2-5]
   kTooLarge,      // larger than the client's Maximum Packet Size [MQTT-3.1.2-25]
+  kNotStored,     // for a persistent session while the store refuses (disk full, I/O error)
 };
 std::string_view DropReasonName(DropReason r);
 

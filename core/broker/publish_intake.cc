@@ -207,6 +207,13 @@ void BrokerShard::AcceptPublish(Connection& c, const mqtt::Publish& p, MessageRe
   Session& s = *c.session;
   PendingResponse& r =
       AddResponse(c, p.qos == Qos::k0 ? PendingResponse::Kind::kNone : AckKind(p.qos), p.packet_id);
+  if (p.qos == Qos::k2 && s.persistent() && !StoreAccepting()) {
+    // Exactly once across a restart needs its packet id kept: refused (RefuseUnstored).
+    s.AddUnreleased(p.packet_id);
+    r.unstored = true;
+    FlushResponses(c);
+    return;
+  }
   if (p.qos == Qos::k2) {
     s.AddUnreleased(p.packet_id);
     AwaitParts(c, r, StoreUnreleased(s, p.packet_id, /*added=*/true, r.token) ? 1 : 0);

@@ -29,6 +29,7 @@ void RecoveryRouter::Session(const persistence::SessionView& s, const persistenc
   r.client_id = std::string(s.client_id);
   r.version = s.version;
   r.expiry_s = s.expiry_s;
+  r.offline_ms = s.offline_ms;
   if (will != nullptr) {
     r.will = std::make_unique<WillMessage>();
     r.will->topic = std::string(will->topic);
@@ -52,7 +53,12 @@ RecoveredSession* RecoveryRouter::Find(std::string_view client_id) {
   return &out_[it->second.first]->sessions[it->second.second];
 }
 
-MessageRef RecoveryRouter::ToMessage(const persistence::MessageView& m) const {
+MessageRef RecoveryRouter::ToMessage(const persistence::MessageView& m) {
+  if (m.id != 0) {
+    if (auto it = by_id_.find(m.id); it != by_id_.end()) {
+      return it->second;
+    }
+  }
   MessageInit init;
   init.topic = m.topic;
   init.payload = m.payload;
@@ -61,7 +67,11 @@ MessageRef RecoveryRouter::ToMessage(const persistence::MessageView& m) const {
   init.retain = m.retain;
   init.expiry_deadline_ms = m.expiry_deadline_ms;
   init.id = m.id;  // the store's own id (top byte 0), or 0
-  return Message::Create(init);
+  MessageRef made = Message::Create(init);
+  if (m.id != 0) {
+    by_id_.emplace(m.id, made);
+  }
+  return made;
 }
 
 void RecoveryRouter::Subscription(std::string_view client_id,
@@ -100,6 +110,7 @@ std::vector<std::unique_ptr<ShardRecovery>> RecoveryRouter::Take() {
     }
   }
   by_client_.clear();
+  by_id_.clear();
   return std::move(out_);
 }
 
@@ -141,7 +152,7 @@ void BrokerShard::ApplyRecovery(ShardRecovery& r) {
     for (uint16_t id : rs.unreleased) {
       s.AddUnreleased(id);
     }
-    ScheduleSessionExpiry(s);  // away until its client comes back
+    ScheduleSessionExpiry(s, rs.offline_ms);  // away until its client comes back
     if (s.will) {
       // Its connection ended with the broker: a lost connection. The will goes out after its
       // delay (at least a second, so that every shard has recovered its subscribers).

@@ -39,6 +39,7 @@ struct RecoveredSession {
   std::string client_id;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
   uint32_t expiry_s = 0;
+  int64_t offline_ms = 0;  // how long it has been away already (its expiry counts from then)
   std::unique_ptr<WillMessage> will;
   std::vector<RecoveredSubscription> subscriptions;
   std::vector<RecoveredDelivery> deliveries;  // in seq order once sorted
@@ -72,12 +73,14 @@ class RecoveryRouter final : public persistence::RecoverySink {
 
  private:
   RecoveredSession* Find(std::string_view client_id);
-  MessageRef ToMessage(const persistence::MessageView& m) const;
+  MessageRef ToMessage(const persistence::MessageView& m);
 
   const uint32_t shards_;
   const int64_t now_ms_;
   std::vector<std::unique_ptr<ShardRecovery>> out_;
   absl::flat_hash_map<std::string, std::pair<uint32_t, size_t>> by_client_;  // shard, index
+  // One Message for all the queues that hold the same stored body.
+  absl::flat_hash_map<uint64_t, MessageRef> by_id_;
   size_t dropped_ = 0;
 };
 

@@ -46,6 +46,8 @@ struct PendingResponse {
   // could not (their queue was full).
   uint32_t delivered = 0;
   uint32_t refused = 0;
+  // A persistent session could not keep it (the store refused): never a success.
+  bool unstored = false;
   // SUBACK/UNSUBACK: one code per filter.
   absl::InlinedVector<mqtt::ReasonCode, 4> codes;
   // SUBACK: the subscriptions to apply once authorized (null once applied), and the

@@ -34,7 +34,8 @@ void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t 
     return;
   }
   r->delivered += delivered;
-  r->refused += refused;
+  r->refused += refused & ~kUnstoredBit;
+  r->unstored |= (refused & kUnstoredBit) != 0;
   RINGMQ_DASSERT(r->waiting > 0);
   if (r->waiting > 0 && --r->waiting == 0) {
     tokens_.erase(it);
@@ -101,6 +102,10 @@ void BrokerShard::FlushResponses(Connection& c) {
 }
 
 void BrokerShard::WritePublishAck(Connection& c, PendingResponse& r) {
+  if (r.unstored) {
+    RefuseUnstored(c, r);
+    return;
+  }
   ReasonCode rc = r.reason;
   if (rc == ReasonCode::kSuccess && r.delivered == 0) {
     // Nobody could take it: every matching queue was full (5.0 "Quota exceeded"); or
@@ -121,7 +126,32 @@ void BrokerShard::WritePublishAck(Connection& c, PendingResponse& r) {
   a.reason = rc;
   Write(c, a);
   if (mqtt::IsFailure(rc) && c.session != nullptr) {
-    c.session->Release(r.packet_id);  // a refused QoS 2 message ends here [MQTT-4.3.3-9]
+    // A refused QoS 2 message ends here [MQTT-4.3.3-9]; its packet id is free again, in the
+    // store too (else a restart would take the id's next message for a duplicate).
+    c.session->Release(r.packet_id);
+    StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
+  }
+}
+
+// A message a persistent session (or the retained store) needed but the store could not
+// keep: 5.0 says "Quota exceeded"; 3.x has no refusal, so nothing is acknowledged (the client
+// sends it again when it reconnects). Never a success for what could be lost.
+void BrokerShard::RefuseUnstored(Connection& c, PendingResponse& r) {
+  ShardCounters::Add(counters().refused_unstored, 1);
+  RINGMQ_LOG_EVERY_S(kWarning, 10, "client %s: message refused: the store cannot keep it now",
+                     ClientId(c));
+  if (mqtt::IsV5(c.version)) {
+    r.reason = ReasonCode::kQuotaExceeded;
+    r.unstored = false;
+    WritePublishAck(c, r);
+    return;
+  }
+  if (r.kind == PendingResponse::Kind::kPuback) {
+    RINGMQ_DASSERT(c.pending_pubacks > 0);
+    --c.pending_pubacks;
+  } else if (c.session != nullptr) {
+    c.session->Release(r.packet_id);  // its resend is a new message
+    StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
   }
 }
 

@@ -19,9 +19,15 @@ namespace ringmq::broker {
 // round trip, so this takes a flood of distinct topics within it).
 constexpr size_t kMaxLiveTopicsPerFetch = 10'000;
 
-bool BrokerShard::StoreRetained(const MessageRef& m, uint64_t durable_token) {
+bool BrokerShard::StoreRetained(const MessageRef& m, uint64_t durable_token, bool* unstored) {
   bool write = false;
-  if (retained_.Set(m) == RetainedStore::SetResult::kRefused) {
+  if (!StoreAccepting() && !m->topic().starts_with("$SYS")) {
+    // Neither kept nor changed: a restart would bring back the old value.
+    ShardCounters::Add(counters().refused_retained, 1);
+    if (unstored != nullptr) {
+      *unstored = true;
+    }
+  } else if (retained_.Set(m) == RetainedStore::SetResult::kRefused) {
     ShardCounters::Add(counters().refused_retained, 1);
     RINGMQ_LOG_EVERY_S(kWarning, 10,
                        "retained messages on this shard reached %d (%d bytes): not stored "

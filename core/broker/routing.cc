@@ -29,7 +29,11 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
     }
     if (t == self) {
       if (store) {
-        local.writes += StoreRetained(m, token) ? 1 : 0;
+        bool unstored = false;
+        local.writes += StoreRetained(m, token, &unstored) ? 1 : 0;
+        if (unstored) {
+          local.Add(Outcome::kUnstored);
+        }
       }
       if (deliver) {
         local += DeliverLocal(m, match_scratch_, token);
@@ -52,7 +56,8 @@ uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
     return 0;
   }
   ack->delivered += local.delivered;
-  ack->refused += local.refused;
+  ack->refused += local.refused & ~kUnstoredBit;
+  ack->unstored |= (local.refused & kUnstoredBit) != 0;
   return remote + local.writes;
 }
 

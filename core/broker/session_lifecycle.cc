@@ -407,15 +407,17 @@ void BrokerShard::ConnectionGone(Connection& c, bool publish_will) {
     EndSession(*s);  // [MQTT-4.1.0-2]
     return;
   }
+  store().SessionOffline(s->client_id(), 0);  // its expiry counts from now, across restarts
   ScheduleSessionExpiry(*s);
   RedistributeShared(*s, /*ending=*/false);
 }
 
-void BrokerShard::ScheduleSessionExpiry(Session& s) {
+void BrokerShard::ScheduleSessionExpiry(Session& s, int64_t away_ms) {
   if (s.expiry_s == UINT32_MAX) {
     return;  // never expires
   }
-  shard_.timers().Schedule(&SessionTimers(s).expiry, now_ms() + int64_t{s.expiry_s} * 1000);
+  const int64_t left_ms = std::max<int64_t>(0, int64_t{s.expiry_s} * 1000 - away_ms);
+  shard_.timers().Schedule(&SessionTimers(s).expiry, now_ms() + left_ms);
 }
 
 void BrokerShard::OnSessionExpiry(net::Timer* t) {

@@ -36,6 +36,10 @@ void BrokerShard::StoreWill(const Session& s) {
   store().WillSet(s.client_id(), &v, 0);
 }
 
+bool BrokerShard::StoreAccepting() const {
+  return shared_.store->Accepting();
+}
+
 bool BrokerShard::StoreDelivery(const Session& s, const Queued& q, uint64_t token) {
   if (!s.persistent()) {
     return false;

@@ -80,6 +80,10 @@ void BrokerShard::ApplySubscribe(Connection& c, PendingResponse& r) {
       r.codes.push_back(ReasonCode::kTopicFilterInvalid);  // well-formed, but not accepted
       continue;
     }
+    if (s.persistent() && !StoreAccepting()) {
+      r.codes.push_back(QuotaRefusal(c.version));  // it could not outlive a restart
+      continue;
+    }
     if (s.subscriptions.size() >= config().max_subscriptions_per_session &&
         !HasSubscription(s, sub.filter)) {
       ShardCounters::Add(counters().refused_subscriptions, 1);

@@ -80,9 +80,24 @@ void BrokerShard::PublishSys() {
       {"$SYS/broker/limits/topic-alias-bytes", &C::alias_table_full},
       {"$SYS/broker/limits/decision-timeouts", &C::decision_timeouts},
       {"$SYS/broker/limits/late-decisions", &C::late_decisions},
+      {"$SYS/broker/store/refused", &C::refused_unstored},
   };
   for (const auto& [topic, field] : totals) {
     PublishInternal(topic, absl::StrFormat("%d", Total(all, field)), /*retain=*/true);
+  }
+  // The store's own figures (zero for the in-memory store).
+  const persistence::StoreStats st = shared_.store->Stats();
+  const std::pair<std::string_view, uint64_t> store[] = {
+      {"$SYS/broker/store/commits", st.commits},
+      {"$SYS/broker/store/writes", st.operations},
+      {"$SYS/broker/store/failed-commits", st.failed_commits},
+      {"$SYS/broker/store/pending-bytes", st.pending_bytes},
+      {"$SYS/broker/store/last-commit-us", st.last_commit_us},
+      {"$SYS/broker/store/max-commit-us", st.max_commit_us},
+      {"$SYS/broker/store/accepting", st.accepting ? 1u : 0u},
+  };
+  for (const auto& [topic, value] : store) {
+    PublishInternal(topic, absl::StrFormat("%d", value), /*retain=*/true);
   }
 }
 

@@ -38,6 +38,17 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrFormat("io-backend: '%s' is not auto, io_uring or epoll", io_backend));
   }
+  if (store.persistence != "sqlite" && store.persistence != "memory") {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("persistence: '%s' is not sqlite or memory", store.persistence));
+  }
+  if (store.sync != "normal" && store.sync != "full") {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("sync: '%s' is not normal or full", store.sync));
+  }
+  if (store.data_dir.empty()) {
+    return absl::InvalidArgumentError("data-dir: a folder (created if missing)");
+  }
   if (listen.empty()) {
     return absl::InvalidArgumentError("listen: at least one address");
   }
@@ -55,6 +66,9 @@ absl::Status ServerConfig::Validate() const {
       {"recv-buffer-size", recv_buffer_size, 512, 1 << 20},
       {"max-output-buffer", max_output_buffer, 4096, uint64_t{1} << 32},
       {"mailbox-capacity", mailbox_capacity, 2, 1 << 20},
+      {"store-batch-max", store.batch_max_ops, 1, 10'000'000},
+      {"store-max-pending-bytes", store.max_pending_bytes, 1 << 20, uint64_t{1} << 40},
+      {"store-retry-ms", store.retry_ms, 10, 60'000},
   };
   for (const auto& c : checks) {
     if (absl::Status s = base::CheckRange(c.name, c.value, c.min, c.max); !s.ok()) {

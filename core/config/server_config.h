@@ -34,6 +34,18 @@ struct ServerConfig {
   net::TcpKeepAlive tcp_keepalive;
   std::string log_level = "info";
 
+  // The offline store (persistence/): "sqlite" (durable, in data_dir) or "memory" (keeps
+  // nothing across a restart; for benchmarks).
+  struct Store {
+    std::string persistence = "sqlite";
+    std::string data_dir = "data";
+    std::string sync = "normal";  // normal or full
+    uint32_t batch_max_ops = 50'000;
+    uint64_t max_pending_bytes = 256ull << 20;
+    uint32_t retry_ms = 500;
+    bool full_check = false;
+  } store;
+
   // Checks every value (the broker's too); the message names the setting and its range.
   absl::Status Validate() const;
   // The shard set's options (listeners resolved). Call after Validate().

@@ -5,6 +5,7 @@
 // With no flags it listens on 127.0.0.1:1883 with the defaults of BrokerConfig.
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
+#include "persistence/sqlite/sqlite_store.h"
 
 #ifdef RINGMQ_HAVE_MIMALLOC
 #include <mimalloc.h>
@@ -83,6 +85,20 @@ ABSL_FLAG(uint32_t, tcp_keepalive_interval, 10, "seconds between TCP keep-alive 
 ABSL_FLAG(uint32_t, tcp_keepalive_count, 5,
           "unanswered TCP keep-alive probes before the connection is dropped");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
+ABSL_FLAG(std::string, persistence, "sqlite",
+          "sqlite: sessions, subscriptions, queued and retained messages kept in --data-dir, "
+          "acknowledged only once on disk; memory: nothing survives a restart (benchmarks)");
+ABSL_FLAG(std::string, data_dir, "data", "folder of the store (created if missing)");
+ABSL_FLAG(std::string, sync, "normal",
+          "normal: a commit survives a crash of the broker; full: also a power loss (each "
+          "commit waits for the disk)");
+ABSL_FLAG(uint32_t, store_batch_max, 50'000, "store writes committed in one transaction at most");
+ABSL_FLAG(uint64_t, store_max_pending_bytes, 256ull << 20,
+          "bytes of store writes waiting for the disk beyond which new messages that need the "
+          "store are refused");
+ABSL_FLAG(uint32_t, store_retry_ms, 500, "ms between attempts after a failed commit");
+ABSL_FLAG(bool, store_full_check, false,
+          "check the whole store at start (integrity_check) instead of the quick check");
 ABSL_FLAG(uint32_t, debug_defer_ms, 0,
           "testing: hold every CONNACK/SUBACK/PUBACK decision this long (asynchronous path)");
 
@@ -134,7 +150,37 @@ ringmq::config::ServerConfig FromFlags() {
   c.tcp_keepalive.interval_s = absl::GetFlag(FLAGS_tcp_keepalive_interval);
   c.tcp_keepalive.count = absl::GetFlag(FLAGS_tcp_keepalive_count);
   c.log_level = absl::GetFlag(FLAGS_log_level);
+  c.store.persistence = absl::GetFlag(FLAGS_persistence);
+  c.store.data_dir = absl::GetFlag(FLAGS_data_dir);
+  c.store.sync = absl::GetFlag(FLAGS_sync);
+  c.store.batch_max_ops = absl::GetFlag(FLAGS_store_batch_max);
+  c.store.max_pending_bytes = absl::GetFlag(FLAGS_store_max_pending_bytes);
+  c.store.retry_ms = absl::GetFlag(FLAGS_store_retry_ms);
+  c.store.full_check = absl::GetFlag(FLAGS_store_full_check);
   return c;
+}
+
+// The store the flags ask for: SQLite in the data folder (opened, checked, migrated), or
+// nothing kept (said in the log).
+absl::StatusOr<std::unique_ptr<ringmq::persistence::OfflineStore>> OpenStore(
+    const ringmq::config::ServerConfig& c) {
+  if (c.store.persistence == "memory") {
+    RINGMQ_LOG(kWarning, "--persistence memory: nothing is kept across a restart (for benchmarks)");
+    return std::make_unique<ringmq::persistence::MemoryStore>();
+  }
+  ringmq::persistence::sqlite::StoreOptions o;
+  o.data_dir = c.store.data_dir;
+  o.sync_full = c.store.sync == "full";
+  o.batch_max_ops = c.store.batch_max_ops;
+  o.max_pending_bytes = c.store.max_pending_bytes;
+  o.retry_ms = c.store.retry_ms;
+  o.full_check = c.store.full_check;
+  auto store = ringmq::persistence::sqlite::SqliteStore::Open(o);
+  if (!store.ok()) {
+    return store.status();
+  }
+  std::printf("store sqlite %s sync %s\n", (*store)->path().c_str(), c.store.sync.c_str());
+  return std::unique_ptr<ringmq::persistence::OfflineStore>(std::move(*store));
 }
 
 }  // namespace
@@ -159,9 +205,11 @@ int main(int argc, char** argv) {
 
   ringmq::broker::BrokerShared shared;
   shared.config = config.broker;
-  // In memory until the SQLite store exists: a restart loses sessions and queued messages.
-  ringmq::persistence::MemoryStore store;
-  shared.store = &store;
+  absl::StatusOr<std::unique_ptr<ringmq::persistence::OfflineStore>> store = OpenStore(config);
+  if (!store.ok()) {
+    return Fail(std::string(store.status().message()));
+  }
+  shared.store = store->get();
   shared.shards = opts->threads;
   shared.version = "ringmq 0.1.0";
   shared.start_ms = ringmq::base::MonotonicMs();
@@ -185,9 +233,9 @@ int main(int argc, char** argv) {
   // Store completions reach the shard that waits for them; then what the store kept comes
   // back, sorted by the shard that owns it now, before any shard runs.
   ringmq::broker::CompletionRouter completions(&set);
-  store.SetListener(&completions);
+  (*store)->SetListener(&completions);
   ringmq::broker::RecoveryRouter recovered(opts->threads, ringmq::base::MonotonicMs());
-  if (absl::Status r = store.Recover(recovered); !r.ok()) {
+  if (absl::Status r = (*store)->Recover(recovered); !r.ok()) {
     return Fail(absl::StrFormat("the store cannot be recovered: %s", r.message()));
   }
   shared.recovery = recovered.Take();
@@ -209,6 +257,7 @@ int main(int argc, char** argv) {
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   set.Stop();
   set.Wait();
+  (*store)->Close();  // what the shards wrote last is committed
   RINGMQ_LOG(kInfo, "stopped");
   return 0;
 }

@@ -2,7 +2,8 @@
 
 The broker is chosen as in tests/testing/broker_process.h:
   RINGMQ_TEST_BROKER=ringmq (default)  the binary $RINGMQ_BROKER (build/ringmq), run as
-      `ringmq --listen 127.0.0.1:0 --threads 2 --log-level warning`; the port is read from
+      `ringmq --listen 127.0.0.1:0 --threads 2 --log-level warning --data-dir TMP/data`
+      (its default SQLite store, in the driver's temporary folder); the port is read from
       its first stdout line starting with "listening" ("listening mqtt 127.0.0.1:PORT ...").
   RINGMQ_TEST_BROKER=mosquitto  /usr/sbin/mosquitto (or $MOSQUITTO) with a temporary config
       `listener PORT 127.0.0.1` + `allow_anonymous true`, on a port found by binding port 0,
@@ -170,7 +171,8 @@ class Broker:
         if not os.access(exe, os.X_OK):
             raise SystemExit(f"RINGMQ_BROKER={exe} is not an executable (is the broker built? "
                              "or run with RINGMQ_TEST_BROKER=mosquitto)")
-        argv = [exe, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "warning"]
+        argv = [exe, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "warning",
+                "--data-dir", os.path.join(self.dir, "data")]
         self.proc = popen(argv, stdout=subprocess.PIPE, stderr=self.log)
         lines = queue.Queue()
 
@@ -254,15 +256,7 @@ class Broker:
         return f"--- last {len(tail)} lines of the {self.kind} log ---\n" + "\n".join(tail)
 
     def cleanup(self):
-        for name in ("mosquitto.conf", "broker.log"):
-            try:
-                os.remove(os.path.join(self.dir, name))
-            except OSError:
-                pass
-        try:
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        shutil.rmtree(self.dir, ignore_errors=True)  # the config, the log, ringmq's store
 
 
 # ---- the runner ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // complete late, out of order, from another thread; and which hands back a prepared state at
 // start. Proven here before the SQLite store (its real user) exists.
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <random>
 #include <set>
@@ -34,6 +35,7 @@ class LateStore final : public persistence::OfflineStore {
   };
 
   bool durable() const override { return true; }
+  bool Accepting() const override { return accepting_.load(); }
   void SetListener(persistence::StoreListener* l) override { listener_ = l; }
   absl::Status Recover(persistence::RecoverySink& sink) override {
     if (recover_) {
@@ -91,6 +93,7 @@ class LateStore final : public persistence::OfflineStore {
     t.join();
   }
   std::function<void(persistence::RecoverySink&)> recover_;
+  std::atomic<bool> accepting_{true};  // false: as with a full disk
 
  private:
   bool Note(std::string_view what, std::string_view client, uint64_t token,
@@ -186,6 +189,123 @@ TEST(StoreSeamTest, AcknowledgementsWaitForEveryDurableCopy) {
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->reason(), ReasonCode::kSuccess);
   }
+}
+
+// While the store cannot keep new messages (a full disk), what would need it is refused,
+// never acknowledged: 5.0 publishers get "Quota exceeded" (QoS 1, QoS 2, retained), 3.1.1
+// publishers get no PUBACK, a persistent session's SUBSCRIBE is refused; nothing of it is
+// queued. A message for clean sessions only still flows. When the store accepts again,
+// service resumes.
+TEST(StoreSeamTest, WhatTheStoreCannotKeepIsRefusedNeverAcknowledged) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  auto sub = b->Accept(1);
+  sub->Send(PersistentConnect(SpreadId("away", 1)));
+  b->StepAll(3);
+  mqtt::Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({"d/#", {.max_qos = Qos::k2}});
+  sub->Send(s);
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  sub->Close();
+  b->StepAll(3);
+  auto clean = ConnectClient(*b, 1, SpreadId("clean", 1));
+  SubscribeClient(*b, *clean, "c/#", Qos::k1);
+
+  store.accepting_ = false;
+  const size_t writes_before = store.All().size();
+  auto v5 = b->Accept(0);
+  v5->Send(PersistentConnect(SpreadId("pub5", 0)));
+  ASSERT_TRUE(Arrives(*b, *v5, PacketType::kConnack));
+  v5->Send(PublishPacket("d/x", "lost?", Qos::k1, 1));
+  auto ack = StepUntil(*b, *v5, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kQuotaExceeded);
+  v5->Send(PublishPacket("d/x", "lost?", Qos::k2, 2));
+  auto rec = StepUntil(*b, *v5, PacketType::kPubrec);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->reason(), ReasonCode::kQuotaExceeded);
+  mqtt::Publish retained = PublishPacket("r/1", "v", Qos::k1, 3);
+  retained.retain = true;
+  v5->Send(retained);
+  ack = StepUntil(*b, *v5, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kQuotaExceeded);
+  v5->Send(s);  // the persistent publisher subscribes: refused, it could not be kept
+  auto suback = StepUntil(*b, *v5, PacketType::kSuback);
+  ASSERT_TRUE(suback.has_value());
+  // A message for clean sessions only needs no store: acknowledged and delivered.
+  v5->Send(PublishPacket("c/x", "flows", Qos::k1, 4));
+  ack = StepUntil(*b, *v5, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kSuccess);
+  EXPECT_TRUE(Arrives(*b, *clean, PacketType::kPublish));
+
+  auto v3 = ConnectClient(*b, 0, SpreadId("pub3", 0), ProtocolVersion::kMqtt311);
+  v3->Send(PublishPacket("d/x", "lost?", Qos::k1, 5));
+  EXPECT_FALSE(Arrives(*b, *v3, PacketType::kPuback)) << "3.x: refused means not acknowledged";
+  const std::vector<LateStore::Write> all = store.All();
+  for (size_t i = writes_before; i < all.size(); ++i) {
+    const LateStore::Write& w = all[i];
+    EXPECT_NE(w.what, "queued") << "a refused message was queued";
+    EXPECT_NE(w.what, "retained") << "a refused retained message was stored";
+    EXPECT_NE(w.what, "subscribe") << "a refused subscription was stored";
+  }
+  EXPECT_GT(store.All().size(), writes_before);  // the publishers' sessions were written
+
+  store.accepting_ = true;
+  v5->Send(PublishPacket("d/x", "kept", Qos::k1, 6));
+  EXPECT_FALSE(Arrives(*b, *v5, PacketType::kPuback));
+  store.CommitFromAnotherThread(store.TakePending());
+  ack = StepUntil(*b, *v5, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kSuccess);
+}
+
+// A QoS 2 message refused with a PUBREC failure ends there [MQTT-4.3.3-9]: its packet id is
+// free again, in the store too. Else, after a restart, the next message the client sends
+// with that id would be taken for a duplicate of the refused one and never routed.
+TEST(StoreSeamTest, ARefusedQos2MessageReleasesItsStoredPacketId) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  o.config.max_queued_messages = 1;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  auto sub = b->Accept(1);
+  sub->Send(PersistentConnect(SpreadId("full", 1)));
+  b->StepAll(3);
+  mqtt::Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({"q/#", {.max_qos = Qos::k1}});
+  sub->Send(s);
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  sub->Close();  // away, with room for one queued message
+  b->StepAll(3);
+  auto pub = b->Accept(0);
+  pub->Send(PersistentConnect(SpreadId("pub", 0)));
+  ASSERT_TRUE(Arrives(*b, *pub, PacketType::kConnack));
+  for (uint16_t id : {1, 2}) {
+    pub->Send(PublishPacket("q/x", "m", Qos::k2, id));
+    b->StepAll(3);
+    store.CommitFromAnotherThread(store.TakePending());
+    auto rec = StepUntil(*b, *pub, PacketType::kPubrec);
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_EQ(rec->reason(), id == 1 ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded);
+  }
+  // Id 2 was refused: stored as unreleased, then released, in that order.
+  int unreleased = 0;
+  for (const auto& w : store.All()) {
+    if (w.client_id == SpreadId("pub", 0)) {
+      unreleased += w.what == "qos2" ? 1 : w.what == "pubrel" ? -1 : 0;
+    }
+  }
+  EXPECT_EQ(unreleased, 1) << "only id 1 waits for its PUBREL";
 }
 
 // Sessions that end with their connection are never written: a message for clean sessions

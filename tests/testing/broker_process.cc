@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_format.h"
@@ -147,8 +148,15 @@ absl::Status BrokerProcess::StartRingmq(const BrokerOptions& options) {
                         "with RINGMQ_TEST_BROKER=mosquitto)",
                         exe));
   }
-  std::vector<std::string> argv = {exe, "--listen",    "127.0.0.1:0", "--threads",
-                                   "2", "--log-level", "warning"};
+  std::string data_dir = options.data_dir;
+  if (data_dir.empty()) {
+    if (absl::Status s = MakeTempDir("ringmq-store"); !s.ok()) {
+      return s;
+    }
+    data_dir = temp_dir_ + "/data";
+  }
+  std::vector<std::string> argv = {exe,           "--listen", "127.0.0.1:0", "--threads", "2",
+                                   "--log-level", "warning",  "--data-dir",  data_dir};
   argv.insert(argv.end(), options.ringmq_args.begin(), options.ringmq_args.end());
   absl::StatusOr<std::unique_ptr<Subprocess>> p =
       Subprocess::Start(argv, {.die_with_parent = true});
@@ -182,11 +190,9 @@ absl::Status BrokerProcess::StartMosquitto(const BrokerOptions& options) {
                         exe));
   }
   // The config file lives in a fresh temporary directory, removed by the destructor.
-  std::string dir_template = EnvOr("TMPDIR", "/tmp") + "/ringmq-mosquitto-XXXXXX";
-  if (::mkdtemp(dir_template.data()) == nullptr) {
-    return absl::ErrnoToStatus(errno, "mkdtemp " + dir_template);
+  if (absl::Status s = MakeTempDir("ringmq-mosquitto"); !s.ok()) {
+    return s;
   }
-  temp_dir_ = dir_template;
   const std::string conf = temp_dir_ + "/mosquitto.conf";
   // Another process may take the port between PickFreePort() and mosquitto's bind: then
   // mosquitto exits at once, and we try again with another port.
@@ -229,11 +235,20 @@ absl::Status BrokerProcess::StartMosquitto(const BrokerOptions& options) {
   return absl::UnavailableError("mosquitto did not start: it " + last_error);
 }
 
+absl::Status BrokerProcess::MakeTempDir(const std::string& prefix) {
+  std::string dir_template = EnvOr("TMPDIR", "/tmp") + "/" + prefix + "-XXXXXX";
+  if (::mkdtemp(dir_template.data()) == nullptr) {
+    return absl::ErrnoToStatus(errno, "mkdtemp " + dir_template);
+  }
+  temp_dir_ = dir_template;
+  return absl::OkStatus();
+}
+
 BrokerProcess::~BrokerProcess() {
   process_.reset();  // SIGKILL and reap if still running
   if (!temp_dir_.empty()) {
-    std::remove((temp_dir_ + "/mosquitto.conf").c_str());
-    ::rmdir(temp_dir_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(temp_dir_, ignored);
   }
 }
 

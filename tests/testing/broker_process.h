@@ -3,7 +3,8 @@
 //
 // Which broker: the environment variable RINGMQ_TEST_BROKER.
 //   ringmq (default)  the binary named by RINGMQ_BROKER (meson passes build/ringmq), run as
-//                     `ringmq --listen 127.0.0.1:0 --threads 2 --log-level warning <args>`;
+//                     `ringmq --listen 127.0.0.1:0 --threads 2 --log-level warning
+//                     --data-dir DIR <args>` (its default SQLite store; DIR see below);
 //                     the port comes from the first stdout line starting with "listening"
 //                     ("listening mqtt 127.0.0.1:PORT ...").
 //   mosquitto         /usr/sbin/mosquitto (or $MOSQUITTO) with a temporary config
@@ -39,6 +40,9 @@ std::string_view BrokerKindName(BrokerKind kind);
 struct BrokerOptions {
   // Appended to ringmq's command line (ignored for mosquitto).
   std::vector<std::string> ringmq_args;
+  // ringmq's store folder (--data-dir). Empty: a fresh temporary one, removed with the
+  // BrokerProcess; give one to keep the store across a restart.
+  std::string data_dir;
   // Appended to mosquitto's config file, one directive per line (ignored for ringmq).
   std::vector<std::string> mosquitto_config;
   // For the broker to start listening, and for it to exit after SIGTERM.
@@ -72,6 +76,8 @@ class BrokerProcess {
   BrokerProcess() = default;
   absl::Status StartRingmq(const BrokerOptions& options);
   absl::Status StartMosquitto(const BrokerOptions& options);
+  // A fresh directory under $TMPDIR for this broker (config, store), removed with it.
+  absl::Status MakeTempDir(const std::string& prefix);
 
   BrokerKind kind_ = BrokerKind::kRingmq;
   std::chrono::milliseconds timeout_{20'000};
