@@ -405,7 +405,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   bool StoreDelivery(const Session& s, const Queued& q, uint64_t token);
   // Whether the store can keep a new message now (always, for the in-memory store).
   bool StoreAccepting() const;
-  void StoreSent(const Session& s, const Inflight& f);
+  // `token`: a response that waits for it (true: it waits).
+  bool StoreSent(const Session& s, const Inflight& f, uint64_t token = 0);
   void Done(Session& s, uint64_t seq);
   // A QoS 2 id received (the PUBREC waits for `token`) or released.
   bool StoreUnreleased(const Session& s, uint16_t packet_id, bool added, uint64_t token = 0);

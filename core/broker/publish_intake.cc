@@ -261,10 +261,13 @@ void BrokerShard::HandlePubrec(Connection& c, const mqtt::Pubrec& p) {
     SendQueued(s);
     return;
   }
-  // Second half: the message itself is no longer needed, only its id [MQTT-4.3.3-4].
+  // Second half: the message itself is no longer needed, only its id [MQTT-4.3.3-4]. The
+  // PUBREL waits until that is durable: sent before, a crash would make the broker send the
+  // message again, which the client, its id completed, would take for a new one.
   s.AwaitPubcomp(static_cast<size_t>(i));
-  StoreSent(s, s.inflight(static_cast<size_t>(i)));
-  Write(c, rel);
+  PendingResponse& r = AddResponse(c, PendingResponse::Kind::kPubrel, p.packet_id);
+  AwaitParts(c, r, StoreSent(s, s.inflight(static_cast<size_t>(i)), r.token) ? 1 : 0);
+  FlushResponses(c);
 }
 
 void BrokerShard::HandlePubcomp(Connection& c, const mqtt::Pubcomp& p) {
@@ -284,7 +287,9 @@ void BrokerShard::HandlePubrel(Connection& c, const mqtt::Pubrel& p) {
   if (!c.session->Release(p.packet_id)) {
     r.reason = ReasonCode::kPacketIdentifierNotFound;  // [MQTT-4.3.3-11]
   } else {
-    StoreUnreleased(*c.session, p.packet_id, /*added=*/false);
+    // The PUBCOMP waits until the release is durable: sent before, a crash would leave the
+    // id unreleased, and the client's next message with it would be taken for a duplicate.
+    AwaitParts(c, r, StoreUnreleased(*c.session, p.packet_id, /*added=*/false, r.token) ? 1 : 0);
   }
   FlushResponses(c);
 }

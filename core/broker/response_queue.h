@@ -35,7 +35,16 @@ struct PendingSubscribe {
 
 struct PendingResponse {
   // kNone answers nothing: it keeps the place of a QoS 0 PUBLISH that waits for its decision.
-  enum class Kind : uint8_t { kConnack, kPuback, kPubrec, kPubcomp, kSuback, kUnsuback, kNone };
+  enum class Kind : uint8_t {
+    kConnack,
+    kPuback,
+    kPubrec,
+    kPubrel,  // to the client's PUBREC of a message the broker sent
+    kPubcomp,
+    kSuback,
+    kUnsuback,
+    kNone
+  };
   Kind kind = Kind::kPuback;
   uint16_t packet_id = 0;
   uint32_t waiting = 0;  // asynchronous parts still outstanding

@@ -166,6 +166,12 @@ void BrokerShard::WriteResponse(Connection& c, PendingResponse& r) {
     case PendingResponse::Kind::kPubrec:
       WritePublishAck(c, r);
       return;
+    case PendingResponse::Kind::kPubrel: {
+      mqtt::Pubrel a;
+      a.packet_id = r.packet_id;
+      Write(c, a);
+      return;
+    }
     case PendingResponse::Kind::kPubcomp: {
       mqtt::Pubcomp a;
       a.packet_id = r.packet_id;

@@ -52,11 +52,13 @@ bool BrokerShard::StoreDelivery(const Session& s, const Queued& q, uint64_t toke
   return store().MessageQueued(s.client_id(), d, token) && token != 0;
 }
 
-void BrokerShard::StoreSent(const Session& s, const Inflight& f) {
-  if (s.persistent()) {
-    store().MessageSent(s.client_id(), f.seq, f.packet_id,
-                        f.state == Inflight::State::kAwaitPubcomp, 0);
+bool BrokerShard::StoreSent(const Session& s, const Inflight& f, uint64_t token) {
+  if (!s.persistent()) {
+    return false;
   }
+  return store().MessageSent(s.client_id(), f.seq, f.packet_id,
+                             f.state == Inflight::State::kAwaitPubcomp, token) &&
+         token != 0;
 }
 
 void BrokerShard::Done(Session& s, uint64_t seq) {

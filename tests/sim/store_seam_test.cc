@@ -308,6 +308,53 @@ TEST(StoreSeamTest, ARefusedQos2MessageReleasesItsStoredPacketId) {
   EXPECT_EQ(unreleased, 1) << "only id 1 waits for its PUBREL";
 }
 
+// Exactly once across a crash needs the second half of QoS 2 durable before it is answered:
+// a PUBCOMP sent before the release of the client's packet id is durable would, after a
+// crash, leave the id "unreleased" and make the client's next message with it a duplicate;
+// a PUBREL sent before the PUBREC is durable would, after a crash, make the broker send the
+// message again, which the client (its id already completed) takes as a new one.
+TEST(StoreSeamTest, TheSecondHalfOfQos2WaitsForItsWriteBothWays) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  auto sub = b->Accept(1);
+  sub->Send(PersistentConnect(SpreadId("sub2", 1)));
+  b->StepAll(3);
+  mqtt::Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({"e/#", {.max_qos = Qos::k2}});
+  sub->Send(s);
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  auto pub = b->Accept(0);
+  pub->Send(PersistentConnect(SpreadId("pub2", 0)));
+  ASSERT_TRUE(Arrives(*b, *pub, PacketType::kConnack));
+
+  pub->Send(PublishPacket("e/x", "once", Qos::k2, 11));
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *pub, PacketType::kPubrec));
+  mqtt::Pubrel rel;
+  rel.packet_id = 11;
+  pub->Send(rel);
+  EXPECT_FALSE(Arrives(*b, *pub, PacketType::kPubcomp))
+      << "PUBCOMP before the packet id's release was durable";
+  store.CommitFromAnotherThread(store.TakePending());
+  EXPECT_TRUE(Arrives(*b, *pub, PacketType::kPubcomp));
+
+  auto delivered = StepUntil(*b, *sub, PacketType::kPublish);
+  ASSERT_TRUE(delivered.has_value());
+  store.CommitFromAnotherThread(store.TakePending());
+  mqtt::Pubrec rec;
+  rec.packet_id = delivered->publish().packet_id;
+  sub->Send(rec);
+  EXPECT_FALSE(Arrives(*b, *sub, PacketType::kPubrel)) << "PUBREL before the PUBREC was durable";
+  store.CommitFromAnotherThread(store.TakePending());
+  EXPECT_TRUE(Arrives(*b, *sub, PacketType::kPubrel));
+}
+
 // Sessions that end with their connection are never written: a message for clean sessions
 // only is acknowledged at once, with no store write.
 TEST(StoreSeamTest, NothingIsWrittenForSessionsThatEndWithTheirConnection) {
@@ -392,6 +439,8 @@ TEST(StoreSeamTest, RecoveryRebuildsSessionsOnTheirShards) {
   EXPECT_EQ(live->publish().payload, "live");
   // The unreleased id is known.
   c->Send(mqtt::Pubrel{.packet_id = 77});
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());  // the release is durable
   auto comp = StepUntil(*b, *c, PacketType::kPubcomp);
   ASSERT_TRUE(comp.has_value());
   EXPECT_EQ(comp->reason(), ReasonCode::kSuccess);
