@@ -65,7 +65,16 @@ absl::Status StoreFile::Lock(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrFormat("cannot open %s: %s", lock, std::strerror(errno)));
   }
-  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  // Another broker holds it for as long as it runs; a reader (ringmq-store info) for an
+  // instant: wait that out (2 s), then give up rather than block.
+  bool locked = false;
+  for (int attempt = 0; attempt < 200 && !locked; ++attempt) {
+    locked = flock(lock_fd_, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) {
+      usleep(10'000);
+    }
+  }
+  if (!locked) {
     char pid[32] = {};
     const ssize_t n = pread(lock_fd_, pid, sizeof(pid) - 1, 0);
     return absl::FailedPreconditionError(absl::StrFormat(
