@@ -157,8 +157,9 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   }
   // A QoS 1/2 message now belongs to the session [MQTT-4.5.0-1]; a persistent one keeps it
   // across restarts, and the publisher's acknowledgement waits for that. When the store
-  // cannot keep it (disk full), it is refused rather than held where a restart loses it.
-  if (s.persistent() && !StoreAccepting()) {
+  // could not keep it (disk full, decided where it was made), it is refused rather than held
+  // where a restart loses it.
+  if (s.persistent() && m->store_refused()) {
     MessageDropped(s, *m, d.qos, DropReason::kNotStored);
     return Outcome::kUnstored;
   }

@@ -22,6 +22,7 @@ MessageRef Message::Create(const MessageInit& init) {
   m->id_ = init.id;
   m->qos_ = init.qos;
   m->retain_ = init.retain;
+  m->store_refused_ = init.store_refused;
   char* p = reinterpret_cast<char*>(m + 1);
   for (std::string_view part :
        {init.topic, init.payload, init.forward_properties, init.publisher_id}) {

@@ -61,6 +61,9 @@ struct MessageInit {
   bool retain = false;
   int64_t expiry_deadline_ms = 0;  // monotonic ms; 0: never expires
   uint64_t id = 0;  // identity within this run (persistence::MessageView::id); 0: none
+  // Made while the store could not keep new messages: refused by every persistent session
+  // (and the retained store) it reaches, on every shard; decided once, where it is made.
+  bool store_refused = false;
 };
 
 class Message {
@@ -79,6 +82,7 @@ class Message {
   bool retain() const { return retain_; }
   int64_t expiry_deadline_ms() const { return expiry_deadline_ms_; }
   uint64_t id() const { return id_; }
+  bool store_refused() const { return store_refused_; }
   bool Expired(int64_t now_ms) const {
     return expiry_deadline_ms_ != 0 && now_ms >= expiry_deadline_ms_;
   }
@@ -105,6 +109,7 @@ class Message {
   uint64_t id_ = 0;
   mqtt::Qos qos_ = mqtt::Qos::k0;
   bool retain_ = false;
+  bool store_refused_ = false;
 };
 
 inline MessageRef::MessageRef(const MessageRef& o) : m_(o.m_) {

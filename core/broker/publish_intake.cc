@@ -184,6 +184,7 @@ MessageRef BrokerShard::MessageFromPublish(const Session& s, const mqtt::Publish
   init.qos = p.qos;
   init.retain = p.retain;
   init.id = NewMessageId();
+  init.store_refused = !StoreAccepting();
   if (v5) {
     init.forward_properties = ForwardProperties(p.properties, &forward_scratch_);
     if (p.properties.Has(mqtt::PropertyId::kMessageExpiryInterval)) {

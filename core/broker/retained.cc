@@ -21,7 +21,7 @@ constexpr size_t kMaxLiveTopicsPerFetch = 10'000;
 
 bool BrokerShard::StoreRetained(const MessageRef& m, uint64_t durable_token, bool* unstored) {
   bool write = false;
-  if (!StoreAccepting() && !m->topic().starts_with("$SYS")) {
+  if (m->store_refused() && !m->topic().starts_with("$SYS")) {
     // Neither kept nor changed: a restart would bring back the old value.
     ShardCounters::Add(counters().refused_retained, 1);
     if (unstored != nullptr) {

@@ -479,6 +479,7 @@ void BrokerShard::PublishWill(Session& s) {
   init.qos = w->qos;
   init.retain = w->retain;  // [MQTT-3.1.2-14/15]
   init.id = NewMessageId();
+  init.store_refused = !StoreAccepting();
   if (w->has_message_expiry) {
     init.expiry_deadline_ms = now_ms() + int64_t{w->message_expiry_s} * 1000;
   }

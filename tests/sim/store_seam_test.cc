@@ -266,6 +266,59 @@ TEST(StoreSeamTest, WhatTheStoreCannotKeepIsRefusedNeverAcknowledged) {
   EXPECT_EQ(ack->reason(), ReasonCode::kSuccess);
 }
 
+// Whether a message may be stored is decided once, where it is made: a message made while the
+// store accepted is kept by every persistent session it reaches, on every shard, even if the
+// store stops accepting while it travels (its writes wait for the disk, and so does its
+// acknowledgement); one made while the store refused is refused by all of them. Never a
+// refusal to the publisher with copies kept on some shards (a resend would duplicate them).
+TEST(StoreSeamTest, AMessageIsStoredEverywhereOrNowhere) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  std::vector<std::unique_ptr<SimClient>> subs;
+  for (uint32_t shard : {0u, 1u}) {
+    auto c = b->Accept(shard);
+    c->Send(PersistentConnect(SpreadId("both", shard)));
+    b->StepAll(3);
+    mqtt::Subscribe s;
+    s.packet_id = 1;
+    s.subscriptions.push_back({"w/#", {.max_qos = Qos::k1}});
+    c->Send(s);
+    b->StepAll(3);
+    store.CommitFromAnotherThread(store.TakePending());
+    ASSERT_TRUE(Arrives(*b, *c, PacketType::kSuback));
+    c->Close();
+    b->StepAll(3);
+  }
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  pub->Send(PublishPacket("w/x", "m", Qos::k1, 1));
+  b->Step(0);  // made, queued on shard 0, on its way to shard 1
+  store.accepting_ = false;
+  b->StepAll(3);
+  size_t queued = 0;
+  std::vector<LateStore::Write> pending = store.TakePending();
+  for (const auto& w : pending) {
+    queued += w.what == "queued";
+  }
+  EXPECT_EQ(queued, 2u) << "admitted, so kept on both shards";
+  store.CommitFromAnotherThread(pending);
+  auto ack = StepUntil(*b, *pub, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kSuccess);
+
+  pub->Send(PublishPacket("w/x", "m", Qos::k1, 2));
+  b->Step(0);  // made while refusing ...
+  store.accepting_ = true;  // ... and the store accepts again while it travels
+  b->StepAll(3);
+  for (const auto& w : store.TakePending()) {
+    EXPECT_NE(w.what, "queued") << "refused where it was made, kept elsewhere";
+  }
+  ack = StepUntil(*b, *pub, PacketType::kPuback);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->reason(), ReasonCode::kQuotaExceeded);
+}
+
 // A QoS 2 message refused with a PUBREC failure ends there [MQTT-4.3.3-9]: its packet id is
 // free again, in the store too. Else, after a restart, the next message the client sends
 // with that id would be taken for a duplicate of the refused one and never routed.
