@@ -211,6 +211,12 @@ void BrokerShard::Handle(uint32_t from, SharedPublishMsg&& m) {
 }
 
 void BrokerShard::Handle(uint32_t /*from*/, StoreCommittedMsg&& m) {
+  if (auto h = held_sends_.find(m.token); h != held_sends_.end()) {
+    const auto [client_id, seq] = std::move(h->second);
+    held_sends_.erase(h);
+    ReleaseHeldSend(client_id, seq);
+    return;
+  }
   auto it = held_reports_.find(m.token);
   if (it == held_reports_.end()) {
     ResponsePartDone(m.token, 0, 0);  // a response of this shard waited for the write

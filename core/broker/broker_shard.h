@@ -332,6 +332,11 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   // the queue.
   void SendQueued(Session& s);
   bool ResendOne(Session& s);
+  // QoS 2 to a persistent session: in flight (with its packet id) first, sent once that is
+  // durable; a crash between the two would otherwise make the client's held id unknown.
+  bool HoldsForStore(const Session& s, const Queued& q) const;
+  void PutInTail(Session& s, Queued&& q, uint16_t packet_id);
+  void ReleaseHeldSend(std::string_view client_id, uint64_t seq);
   void EraseInflight(Session& s, size_t i);
   Queued TakeQueued(Session& s, size_t i);
   bool QueueHasRoom(const Session& s, const Message& m);
@@ -513,6 +518,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
     DeliveryCount count;
   };
   absl::flat_hash_map<uint64_t, HeldReport> held_reports_;
+  // QoS 2 sends waiting for their packet id to be durable: token -> client id, seq.
+  absl::flat_hash_map<uint64_t, std::pair<std::string, uint64_t>> held_sends_;
 
   // Debug deferral (config.debug_defer_ms): tokens released in order by one timer.
   std::deque<std::pair<int64_t, uint64_t>> deferred_;

@@ -165,12 +165,14 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   }
   Queued q{m,     s.NextSeq(), std::move(d.subscription_ids),
            d.qos, d.retain,    std::move(d.shared_group)};
-  if (online && s.queue_size() == 0 && s.unsent() == 0 && s.sent_inflight() < Window(*c) &&
+  const bool hold = HoldsForStore(s, q);
+  if (online && !hold && s.queue_size() == 0 && s.unsent() == 0 && s.sent_inflight() < Window(*c) &&
       !c->conn->congested()) {
     const uint16_t id = s.NextPacketId();
     if (WritePublish(*c, *m, q.qos, q.retain, /*dup=*/false, id, q.subscription_ids, enc)) {
       const bool w = StoreDelivery(s, q, d.durable_token);
       s.AddInflight(std::move(q), id);
+      s.inflight(s.inflight_size() - 1).sent = true;
       StoreSent(s, s.inflight(s.inflight_size() - 1));
       if (write != nullptr) {
         *write = w;
@@ -188,6 +190,9 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   queued_bytes_ += m->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
   s.Enqueue(std::move(q));
+  if (online && hold) {
+    SendQueued(s);  // in flight at once, sent once its packet id is durable
+  }
   return Outcome::kQueued;
 }
 
@@ -317,13 +322,45 @@ bool BrokerShard::ResendOne(Session& s) {
     return true;
   }
   PublishEncoder enc(*f.msg, now_ms());
-  if (!WritePublish(c, *f.msg, f.qos, f.retain, /*dup=*/true, f.packet_id, f.subscription_ids,
+  if (!WritePublish(c, *f.msg, f.qos, f.retain, /*dup=*/f.sent, f.packet_id, f.subscription_ids,
                     &enc)) {
     EraseInflight(s, i);  // too large for this connection: dropped [MQTT-3.1.2-25]
     return false;
   }
+  f.sent = true;
   s.MarkNextSent();
   return true;
+}
+
+bool BrokerShard::HoldsForStore(const Session& s, const Queued& q) const {
+  return q.qos == Qos::k2 && s.persistent() && shared_.store->durable();
+}
+
+void BrokerShard::PutInTail(Session& s, Queued&& q, uint16_t packet_id) {
+  const bool hold = HoldsForStore(s, q);
+  s.AddInflightUnsent(std::move(q), packet_id);
+  Inflight& f = s.inflight(s.inflight_size() - 1);
+  const uint64_t token = hold ? NewToken() : 0;
+  if (StoreSent(s, f, token)) {
+    f.awaiting_store = true;
+    held_sends_[token] = {std::string(s.client_id()), f.seq};
+  }
+}
+
+void BrokerShard::ReleaseHeldSend(std::string_view client_id, uint64_t seq) {
+  auto it = sessions_.find(client_id);
+  if (it == sessions_.end()) {
+    return;  // ended meanwhile, with its messages
+  }
+  Session& s = **it;
+  for (size_t i = 0; i < s.inflight_size(); ++i) {
+    Inflight& f = s.inflight(i);
+    if (f.seq == seq && f.awaiting_store) {
+      f.awaiting_store = false;
+      SendQueued(s);
+      return;
+    }
+  }
 }
 
 void BrokerShard::SendQueued(Session& s) {
@@ -331,15 +368,18 @@ void BrokerShard::SendQueued(Session& s) {
   if (c == nullptr || c->state != Connection::State::kConnected) {
     return;
   }
-  // 1. In-flight messages waiting to go out again after a resume (they keep their order).
+  // 1. The unsent tail of in-flight, in order: messages to go out again after a resume, and
+  //    QoS 2 messages of a persistent session once their packet id is durable (HoldsForStore),
+  //    with what came after them.
   while (s.unsent() > 0 && s.sent_inflight() < Window(*c) && !c->conn->congested()) {
+    if (s.inflight(s.sent_inflight()).awaiting_store) {
+      break;
+    }
     ResendOne(s);
   }
-  if (s.unsent() > 0) {
-    return;
-  }
-  // 2. Then the queue, as the window allows [MQTT-3.3.4-9], [MQTT-4.9.0-2].
-  while (s.queue_size() > 0 && s.sent_inflight() < Window(*c) && !c->conn->congested()) {
+  // 2. Then the queue, as the window allows [MQTT-3.3.4-9], [MQTT-4.9.0-2]: written at once,
+  //    or, behind an unsent tail or to wait for the store, into the tail.
+  while (s.queue_size() > 0 && s.inflight_size() < Window(*c) && !c->conn->congested()) {
     Queued q = TakeQueued(s, 0);
     if (q.msg->Expired(now_ms())) {
       MessageDropped(s, *q.msg, q.qos, DropReason::kExpired);  // [MQTT-3.3.2-5]
@@ -352,11 +392,16 @@ void BrokerShard::SendQueued(Session& s) {
       continue;
     }
     const uint16_t id = s.NextPacketId();
+    if (s.unsent() > 0 || HoldsForStore(s, q)) {
+      PutInTail(s, std::move(q), id);
+      continue;
+    }
     if (!WritePublish(*c, *q.msg, q.qos, q.retain, false, id, q.subscription_ids, &enc)) {
       Done(s, q.seq);
       continue;
     }
     s.AddInflight(std::move(q), id);
+    s.inflight(s.inflight_size() - 1).sent = true;
     StoreSent(s, s.inflight(s.inflight_size() - 1));
   }
 }

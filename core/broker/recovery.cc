@@ -144,6 +144,7 @@ void BrokerShard::ApplyRecovery(ShardRecovery& r) {
         continue;
       }
       s.AddInflight(std::move(q), d.packet_id);  // sent again, with DUP, on reconnection
+      s.inflight(s.inflight_size() - 1).sent = true;
       if (d.released) {
         s.AwaitPubcomp(s.inflight_size() - 1);
       }

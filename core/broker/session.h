@@ -65,6 +65,10 @@ struct Inflight {
   mqtt::Qos qos = mqtt::Qos::k1;
   State state = State::kAwaitPuback;
   bool retain = false;
+  bool sent = false;  // written to a connection at least once: a resend carries DUP
+  // A QoS 2 message of a persistent session whose packet id the store has not kept yet: not
+  // sent before it has (a crash would otherwise forget the id the client holds).
+  bool awaiting_store = false;
   SharedGroupKeyRef shared_group;
 };
 
@@ -126,6 +130,11 @@ class Session : public shard::ShardOwned {
   uint16_t NextPacketId();
   // `q` was just sent with `packet_id`: in flight until acknowledged.
   void AddInflight(Queued&& q, uint16_t packet_id);
+  // ... or will be, in order, from the unsent tail (not sent yet).
+  void AddInflightUnsent(Queued&& q, uint16_t packet_id) {
+    AddInflight(std::move(q), packet_id);
+    ++unsent_;
+  }
   // The in-flight message with `packet_id` in `state`, or -1.
   ptrdiff_t FindInflight(uint16_t packet_id, Inflight::State state) const;
   // Removes in-flight message i (acknowledged, refused, or handed on); returns it.

@@ -308,7 +308,7 @@ TEST(StoreSeamTest, AMessageIsStoredEverywhereOrNowhere) {
   EXPECT_EQ(ack->reason(), ReasonCode::kSuccess);
 
   pub->Send(PublishPacket("w/x", "m", Qos::k1, 2));
-  b->Step(0);  // made while refusing ...
+  b->Step(0);               // made while refusing ...
   store.accepting_ = true;  // ... and the store accepts again while it travels
   b->StepAll(3);
   for (const auto& w : store.TakePending()) {
@@ -365,7 +365,8 @@ TEST(StoreSeamTest, ARefusedQos2MessageReleasesItsStoredPacketId) {
 // a PUBCOMP sent before the release of the client's packet id is durable would, after a
 // crash, leave the id "unreleased" and make the client's next message with it a duplicate;
 // a PUBREL sent before the PUBREC is durable would, after a crash, make the broker send the
-// message again, which the client (its id already completed) takes as a new one.
+// message again, which the client (its id already completed) takes as a new one; and the
+// broker's PUBLISH itself must wait for its packet id (found by tests/store/crash_test.py).
 TEST(StoreSeamTest, TheSecondHalfOfQos2WaitsForItsWriteBothWays) {
   LateStore store;
   SteppedBrokerOptions o;
@@ -387,6 +388,10 @@ TEST(StoreSeamTest, TheSecondHalfOfQos2WaitsForItsWriteBothWays) {
 
   pub->Send(PublishPacket("e/x", "once", Qos::k2, 11));
   b->StepAll(3);
+  // The broker's QoS 2 PUBLISH to the persistent subscriber, too, waits until its packet id
+  // is durable: sent before, a crash would make the broker send it again under a new id.
+  EXPECT_FALSE(Arrives(*b, *sub, PacketType::kPublish))
+      << "QoS 2 PUBLISH before its packet id was durable";
   store.CommitFromAnotherThread(store.TakePending());
   ASSERT_TRUE(Arrives(*b, *pub, PacketType::kPubrec));
   mqtt::Pubrel rel;
