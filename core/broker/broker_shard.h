@@ -244,6 +244,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void EndSession(Session& s);
   // `away_ms`: how long the session has been without its connection already (recovery).
   void ScheduleSessionExpiry(Session& s, int64_t away_ms = 0);
+  bool AwaitResumeBarrier(Connection& c, const Session& s);
   void PublishWill(Session& s);
   static void OnSessionExpiry(net::Timer* t);
   static void OnWillDelay(net::Timer* t);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "core/base/mutex.h"
 #include "core/broker/hooks.h"
 #include "core/shard/shard_set.h"
 #include "persistence/offline_store.h"
@@ -18,9 +19,16 @@ class CompletionRouter final : public DecisionCompleter, public persistence::Sto
   explicit CompletionRouter(shard::ShardSet* set) : set_(set) {}
   void Complete(uint64_t ticket, Decision d) override;  // any thread
   void OnStoreCommitted(uint64_t token) override;       // any thread
+  // From now on answers are dropped: the shards are stopping, and their reactors (which a
+  // post wakes) go away with them. Call before ShardSet::Wait(). Main thread.
+  void Close();
 
  private:
+  void Post(uint64_t ticket_or_token, shard::Envelope e);
+
   shard::ShardSet* set_;
+  base::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace ringmq::broker

@@ -99,6 +99,10 @@ class Connection {
   // `held`), so the connection's packets take effect in the order they were sent.
   bool blocked = false;
   bool unblock_pending = false;
+  // A resumed persistent session waits for the store (AwaitResumeBarrier): nothing of its
+  // state is sent, and nothing the client sends is taken, until what the session's previous
+  // connection wrote is durable.
+  bool resume_pending = false;
   // The client finished sending while packets were held for a pending decision: they are
   // processed when it comes, then the connection ends as a lost one (the will applies).
   bool peer_closed = false;

@@ -365,7 +365,7 @@ void BrokerShard::ReleaseHeldSend(std::string_view client_id, uint64_t seq) {
 
 void BrokerShard::SendQueued(Session& s) {
   Connection* c = s.connection;
-  if (c == nullptr || c->state != Connection::State::kConnected) {
+  if (c == nullptr || c->state != Connection::State::kConnected || c->resume_pending) {
     return;
   }
   // 1. The unsent tail of in-flight, in order: messages to go out again after a resume, and

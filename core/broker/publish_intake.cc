@@ -208,10 +208,13 @@ void BrokerShard::AcceptPublish(Connection& c, const mqtt::Publish& p, MessageRe
   Session& s = *c.session;
   PendingResponse& r =
       AddResponse(c, p.qos == Qos::k0 ? PendingResponse::Kind::kNone : AckKind(p.qos), p.packet_id);
-  if (p.qos == Qos::k2 && s.persistent() && !StoreAccepting()) {
-    // Exactly once across a restart needs its packet id kept: refused (RefuseUnstored).
+  if (p.qos == Qos::k2 && (m->store_refused() || (s.persistent() && !StoreAccepting()))) {
+    // Made while the store refuses: refused before it reaches anyone (RefuseUnstored). Routed
+    // to clean sessions only, its packet id would be free again after the refusal and a
+    // resend would reach them twice; and a persistent publisher's id must be kept.
     s.AddUnreleased(p.packet_id);
     r.unstored = true;
+    r.refused_unwritten = true;
     FlushResponses(c);
     return;
   }

@@ -57,6 +57,9 @@ struct PendingResponse {
   uint32_t refused = 0;
   // A persistent session could not keep it (the store refused): never a success.
   bool unstored = false;
+  bool refused_unwritten = false;  // ... refused before anything of it was written
+  // kNone: the store barrier of a resumed persistent session (AwaitResumeBarrier).
+  bool resume = false;
   // SUBACK/UNSUBACK: one code per filter.
   absl::InlinedVector<mqtt::ReasonCode, 4> codes;
   // SUBACK: the subscriptions to apply once authorized (null once applied), and the

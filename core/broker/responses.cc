@@ -47,6 +47,11 @@ void BrokerShard::ResponsePartDone(uint64_t token, uint32_t delivered, uint32_t 
       RouteDecidedPublish(*c, *r);  // may wait again, for the deliveries
       c->blocked = false;
       c->unblock_pending = true;
+    } else if (r->resume) {
+      c->resume_pending = false;  // the session's earlier writes are durable
+      c->blocked = false;
+      c->unblock_pending = true;
+      SendQueued(*c->session);
     }
   }
   FlushResponses(*c);
@@ -129,7 +134,9 @@ void BrokerShard::WritePublishAck(Connection& c, PendingResponse& r) {
     // A refused QoS 2 message ends here [MQTT-4.3.3-9]; its packet id is free again, in the
     // store too (else a restart would take the id's next message for a duplicate).
     c.session->Release(r.packet_id);
-    StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
+    if (!r.refused_unwritten) {
+      StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
+    }
   }
 }
 
@@ -151,7 +158,9 @@ void BrokerShard::RefuseUnstored(Connection& c, PendingResponse& r) {
     --c.pending_pubacks;
   } else if (c.session != nullptr) {
     c.session->Release(r.packet_id);  // its resend is a new message
-    StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
+    if (!r.refused_unwritten) {
+      StoreUnreleased(*c.session, r.packet_id, /*added=*/false, 0);
+    }
   }
 }
 

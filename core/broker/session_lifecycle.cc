@@ -204,13 +204,37 @@ void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
   } else {
     shard_.timers().Cancel(&c.timer);
   }
+  c.held->erase(0, h.packet_size());
   // A resumed session: unacknowledged messages again, with DUP [MQTT-4.4.0-1], then
   // whatever waited while the client was away.
   if (present) {
     s->MarkAllUnsent();
+    if (AwaitResumeBarrier(c, *s)) {
+      return;
+    }
   }
   SendQueued(*s);
-  c.held->erase(0, h.packet_size());
+}
+
+// What the session's previous connection wrote may not be durable yet (a PUBLISH's packet id,
+// a release, a PUBREC): answering the new connection from memory before it is could, after a
+// crash, turn a completed QoS 2 exchange into a lost or duplicated message. One more write of
+// the session, with a token, commits after all the earlier writes of this shard (the writer
+// commits a shard's writes in order): until then the client's packets wait (blocked) and
+// nothing of the session is sent. Returns whether it waits.
+bool BrokerShard::AwaitResumeBarrier(Connection& c, const Session& s) {
+  if (!s.persistent() || !shared_.store->durable()) {
+    return false;
+  }
+  PendingResponse& r = AddResponse(c, PendingResponse::Kind::kNone, 0);
+  if (!store().SessionUpdated({s.client_id(), s.version, s.expiry_s}, r.token)) {
+    return false;
+  }
+  r.resume = true;
+  AwaitParts(c, r, 1);
+  c.blocked = true;
+  c.resume_pending = true;
+  return true;
 }
 
 Session* BrokerShard::AttachSession(Connection& c, const std::string& client_id, bool* present) {

@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
   const int sig = stop_signals.Wait();
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   set.Stop();
+  completions.Close();  // commits from now on reach no shard (their reactors go with Wait)
   set.Wait();
   (*store)->Close();  // what the shards wrote last is committed
   RINGMQ_LOG(kInfo, "stopped");

@@ -47,6 +47,7 @@ absl::Status BatchWriter::Init() {
       {&sub_set_, "INSERT OR REPLACE INTO subscriptions VALUES (?1, ?2, ?3, ?4)"},
       {&sub_del_, "DELETE FROM subscriptions WHERE client = ?1 AND filter = ?2"},
       {&body_ref_, "UPDATE messages SET refs = refs + 1 WHERE id = ?1 AND bid = ?2"},
+      {&body_ref_row_, "UPDATE messages SET refs = refs + 1 WHERE id = ?1"},
       {&body_insert_,
        "INSERT INTO messages (bid, refs, topic, payload, props, qos, retain, expiry_ms) "
        "VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7)"},
@@ -183,9 +184,21 @@ int BatchWriter::EndSession(const StoreOp& op) {
 
 int BatchWriter::BodyRow(const StoreOp& op, int64_t* row) {
   // A body this writer already holds: one more reference to it.
+  if (IsStoreId(op.message_id)) {
+    // Recovered: the id is its row, committed in an earlier run, and AUTOINCREMENT never
+    // gives a committed row's number to another body. Gone (all its queues done): insert.
+    const int rc = body_ref_row_.Bind(1, static_cast<int64_t>(op.message_id)).Run();
+    if (rc != SQLITE_DONE) {
+      return rc;
+    }
+    if (sqlite3_changes(db_) == 1) {
+      *row = static_cast<int64_t>(op.message_id);
+      return SQLITE_DONE;
+    }
+  }
   int64_t known = 0;
   if (IsStoreId(op.message_id)) {
-    known = static_cast<int64_t>(op.message_id);  // recovered: the id is the row, bid = id
+    // not remembered: inserted below
   } else if (auto it = recent_bodies_.find(op.message_id); it != recent_bodies_.end()) {
     known = it->second;
   } else if (auto old = older_bodies_.find(op.message_id); old != older_bodies_.end()) {

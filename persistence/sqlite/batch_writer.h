@@ -7,7 +7,8 @@
 // the body of a recent message id; the row also records that id (messages.bid), so a
 // remembered row that has gone (or was rolled back, and its number reused) is never taken
 // for another message's body: the reference update then finds nothing and the body is
-// inserted again.
+// inserted again. A recovered message's id is its row (top byte 0): committed rows keep their
+// number for good (AUTOINCREMENT), so the row alone names it.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +51,8 @@ class BatchWriter {
   Statement session_set_, session_offline_;
   Statement end_session_, end_will_, end_subs_, end_deliveries_, end_unreleased_;
   Statement will_set_, will_del_, sub_set_, sub_del_;
-  Statement body_ref_, body_insert_, delivery_insert_, delivery_sent_, delivery_done_;
+  Statement body_ref_, body_ref_row_, body_insert_, delivery_insert_, delivery_sent_,
+      delivery_done_;
   Statement unreleased_add_, unreleased_del_, retained_set_, retained_del_;
   Statement freelist_;
   // Broker message id -> the row that holds its body; two generations, the older dropped

@@ -49,8 +49,10 @@ absl::Status DropExpired(sqlite3* db, int64_t now_ms) {
       "DELETE FROM deliveries WHERE packet_id = 0 AND msg IN"
       "  (SELECT id FROM messages WHERE expiry_ms != 0 AND expiry_ms <= %d);"
       "DELETE FROM retained WHERE expiry_ms != 0 AND expiry_ms <= %d;"
-      // The ids handed to the broker below are the rows; a body is recognised by them.
-      "UPDATE messages SET bid = id WHERE bid != id;"
+      // Sessions that were connected when the broker stopped went offline then: from now
+      // on their expiry counts from that moment, whatever later restarts happen.
+      "UPDATE sessions SET offline_since_ms ="
+      "  (SELECT value FROM meta WHERE key = 'last_commit_ms') WHERE offline_since_ms IS NULL;"
       "COMMIT;",
       now_ms, now_ms, now_ms);
   if (absl::Status s = Exec(db, sql.c_str()); !s.ok()) {
@@ -180,6 +182,10 @@ absl::Status SqliteStore::Recover(RecoverySink& sink) {
   const int64_t wall_now = WallMs();
   sqlite3* db = file_->db();
   if (absl::Status s = DropExpired(db, wall_now); !s.ok()) {
+    if ((sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "store %s: the disk is full: free some space on it and start the broker again", path()));
+    }
     return absl::DataLossError(
         absl::StrFormat("store %s: dropping what expired: %s", path(), s.message()));
   }

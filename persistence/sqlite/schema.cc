@@ -23,7 +23,7 @@ constexpr const char* kSteps[] = {
     "  sub_id INTEGER NOT NULL, PRIMARY KEY (client, filter)"
     ") WITHOUT ROWID;"
     "CREATE TABLE messages ("
-    "  id INTEGER PRIMARY KEY, bid INTEGER NOT NULL, refs INTEGER NOT NULL,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, bid INTEGER NOT NULL, refs INTEGER NOT NULL,"
     "  topic BLOB NOT NULL, payload BLOB NOT NULL, props BLOB NOT NULL,"
     "  qos INTEGER NOT NULL, retain INTEGER NOT NULL, expiry_ms INTEGER NOT NULL"
     ");"

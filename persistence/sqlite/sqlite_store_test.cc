@@ -241,6 +241,7 @@ TEST_F(SqliteStoreTest, EveryRecordTypeComesBackAfterAReopen) {
   EXPECT_TRUE(r.deliveries.empty());
   store_->Close();
   EXPECT_EQ(Query("SELECT count(*) FROM messages"), 0);
+  EXPECT_EQ(Query("PRAGMA auto_vacuum"), 2);  // incremental, set when the store was made
 }
 
 TEST_F(SqliteStoreTest, ABodyIsStoredOnceAndGoesWithItsLastQueue) {

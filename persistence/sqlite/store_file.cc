@@ -17,7 +17,12 @@ namespace ringmq::persistence::sqlite {
 namespace {
 
 // The same words for every store that cannot be opened: what, and what to do.
-absl::Status Refused(const std::string& path, absl::string_view problem) {
+absl::Status Refused(const std::string& path, absl::string_view problem, sqlite3* db = nullptr) {
+  if (db != nullptr && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "store %s: the disk is full (%s): free some space on it and start the broker again", path,
+        problem));
+  }
   const std::string dir = std::filesystem::path(path).parent_path().string();
   return absl::FailedPreconditionError(absl::StrFormat(
       "store %s: %s. The broker does not replace a store it cannot use: inspect it with "
@@ -88,12 +93,7 @@ absl::Status StoreFile::Lock(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::Status StoreFile::Prepare(const StoreOptions& options) {
-  // Space freed by deleted rows goes back to the file system in steps (an empty store only:
-  // auto_vacuum is fixed once tables exist).
-  if (absl::Status s = Exec(db_, "PRAGMA auto_vacuum = INCREMENTAL"); !s.ok()) {
-    return Refused(path_, s.message());
-  }
+absl::Status StoreFile::UseWal() {
   sqlite3_stmt* st = nullptr;
   std::string mode;
   if (sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &st, nullptr) == SQLITE_OK &&
@@ -103,24 +103,39 @@ absl::Status StoreFile::Prepare(const StoreOptions& options) {
   const std::string why = sqlite3_errmsg(db_);
   sqlite3_finalize(st);
   if (mode != "wal") {
-    return Refused(path_, mode.empty() ? why : "cannot use write-ahead logging (" + mode + ")");
+    return Refused(path_, mode.empty() ? why : "cannot use write-ahead logging (" + mode + ")",
+                   db_);
   }
+  return absl::OkStatus();
+}
+
+absl::Status StoreFile::Prepare(const StoreOptions& options) {
   absl::StatusOr<int> version = SchemaVersion(db_);
   if (!version.ok()) {
-    return Refused(path_, version.status().message());
+    return Refused(path_, version.status().message(), db_);  // e.g. not a database
   }
   if (*version > kSchemaVersion) {
     return Refused(path_, absl::StrFormat("schema version %d was written by a newer ringmq (this "
                                           "one knows up to %d); run that version",
                                           *version, kSchemaVersion));
   }
+  if (*version == 0) {
+    // A new store: space freed by deleted rows goes back to the file system in steps. Fixed
+    // before the first table and before WAL mode; set on every open it would write each time.
+    if (absl::Status s = Exec(db_, "PRAGMA auto_vacuum = INCREMENTAL"); !s.ok()) {
+      return Refused(path_, s.message(), db_);
+    }
+  }
+  if (absl::Status s = UseWal(); !s.ok()) {
+    return s;
+  }
   if (*version > 0) {
     if (absl::Status s = CheckIntegrity(db_, options.full_check); !s.ok()) {
-      return Refused(path_, s.message());
+      return Refused(path_, s.message(), db_);
     }
   }
   if (absl::Status s = Migrate(db_); !s.ok()) {
-    return Refused(path_, s.message());
+    return Refused(path_, s.message(), db_);
   }
   const std::string pragmas = absl::StrFormat(
       "PRAGMA synchronous = %s;"
@@ -129,7 +144,7 @@ absl::Status StoreFile::Prepare(const StoreOptions& options) {
       "PRAGMA temp_store = MEMORY;",
       options.sync_full ? "FULL" : "NORMAL", 64 << 20);
   if (absl::Status s = Exec(db_, pragmas.c_str()); !s.ok()) {
-    return Refused(path_, s.message());
+    return Refused(path_, s.message(), db_);
   }
   return absl::OkStatus();
 }

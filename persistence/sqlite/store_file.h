@@ -28,6 +28,7 @@ class StoreFile {
   StoreFile() = default;
   absl::Status Lock(const std::string& dir);
   absl::Status Prepare(const StoreOptions& options);
+  absl::Status UseWal();
 
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;

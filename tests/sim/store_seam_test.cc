@@ -413,6 +413,38 @@ TEST(StoreSeamTest, TheSecondHalfOfQos2WaitsForItsWriteBothWays) {
   EXPECT_TRUE(Arrives(*b, *sub, PacketType::kPubrel));
 }
 
+// A resumed session is answered only once its previous connection's writes are durable: a
+// PUBREL sent again after a reconnection (its first PUBCOMP was lost with the connection)
+// gets its PUBCOMP only once the release is durable, not at once from memory.
+TEST(StoreSeamTest, AResumedSessionWaitsForItsPreviousConnectionsWrites) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  const std::string id = SpreadId("again", 0);
+  auto pub = b->Accept(0);
+  pub->Send(PersistentConnect(id));
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *pub, PacketType::kConnack));
+  pub->Send(PublishPacket("x/y", "m", Qos::k2, 7));
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  ASSERT_TRUE(Arrives(*b, *pub, PacketType::kPubrec));
+  pub->Send(mqtt::Pubrel{.packet_id = 7});
+  EXPECT_FALSE(Arrives(*b, *pub, PacketType::kPubcomp));  // the release is not durable yet
+  pub->Close();
+  b->StepAll(3);
+  auto again = b->Accept(0);
+  again->Send(PersistentConnect(id));
+  ASSERT_TRUE(Arrives(*b, *again, PacketType::kConnack));
+  again->Send(mqtt::Pubrel{.packet_id = 7});
+  EXPECT_FALSE(Arrives(*b, *again, PacketType::kPubcomp))
+      << "PUBCOMP before the release of the previous connection was durable";
+  store.CommitFromAnotherThread(store.TakePending());
+  EXPECT_TRUE(Arrives(*b, *again, PacketType::kPubcomp));
+}
+
 // Sessions that end with their connection are never written: a message for clean sessions
 // only is acknowledged at once, with no store write.
 TEST(StoreSeamTest, NothingIsWrittenForSessionsThatEndWithTheirConnection) {
@@ -481,6 +513,11 @@ TEST(StoreSeamTest, RecoveryRebuildsSessionsOnTheirShards) {
   auto ack = StepUntil(*b, *c, PacketType::kConnack, &seen);
   ASSERT_TRUE(ack.has_value());
   EXPECT_TRUE(ack->As<mqtt::Connack>().session_present);
+  // Nothing of the resumed session goes out before its earlier writes are durable.
+  b->StepAll(3);
+  ASSERT_OK_AND_ASSIGN(auto early, c->Read());
+  EXPECT_TRUE(early.empty() && seen.empty()) << "resumed before the store barrier";
+  store.CommitFromAnotherThread(store.TakePending());
   b->StepAll(3);
   ASSERT_OK_AND_ASSIGN(auto first, c->Read());
   seen.insert(seen.end(), first.begin(), first.end());
