@@ -230,6 +230,13 @@ void BrokerShard::Handle(uint32_t /*from*/, StoreCommittedMsg&& m) {
 }
 
 void BrokerShard::Handle(uint32_t /*from*/, DeliveryReportMsg&& m) {
+  if (auto h = handoff_dones_.find(m.token); h != handoff_dones_.end()) {
+    // A message handed to another member is durable there: this session's copy is done (the
+    // session may have ended meanwhile: then the store has dropped the copy already).
+    store().MessageDone(h->second.first, h->second.second, 0);
+    handoff_dones_.erase(h);
+    return;
+  }
   ResponsePartDone(m.token, m.delivered, m.refused);
 }
 

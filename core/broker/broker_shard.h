@@ -332,6 +332,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   // Sends what the window allows: in-flight messages not yet sent on this connection, then
   // the queue.
   void SendQueued(Session& s);
+  void HandOn(Session& s, const MessageRef& m, SharedGroup* g, uint64_t seq, bool ending);
   bool ResendOne(Session& s);
   // QoS 2 to a persistent session: in flight (with its packet id) first, sent once that is
   // durable; a crash between the two would otherwise make the client's held id unknown.
@@ -519,6 +520,9 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
     DeliveryCount count;
   };
   absl::flat_hash_map<uint64_t, HeldReport> held_reports_;
+  // Messages handed to a shared group's member on another shard: token -> the client id and
+  // seq of the copy to mark done once the new copy is durable (its delivery report).
+  absl::flat_hash_map<uint64_t, std::pair<std::string, uint64_t>> handoff_dones_;
   // QoS 2 sends waiting for their packet id to be durable: token -> client id, seq.
   absl::flat_hash_map<uint64_t, std::pair<std::string, uint64_t>> held_sends_;
 

@@ -86,13 +86,17 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
     SharedGroup* g = router_.FindGroup({key->share_name(), key->filter()});
     return g != nullptr && g->total > 1 ? g : nullptr;
   };
-  absl::InlinedVector<std::pair<MessageRef, SharedGroup*>, 4> moved;
+  struct Moved {
+    MessageRef msg;
+    SharedGroup* group;
+    uint64_t seq;  // this session's copy, done once the new member's copy is durable
+  };
+  absl::InlinedVector<Moved, 4> moved;
   for (size_t i = 0; i < s.inflight_size();) {
     Inflight& f = s.inflight(i);
     SharedGroup* g = f.shared_group ? others(f.shared_group) : nullptr;
     if (g != nullptr && f.state == Inflight::State::kAwaitPuback) {
-      moved.emplace_back(f.msg, g);
-      EraseInflight(s, i);
+      moved.push_back({f.msg, g, s.TakeInflight(i).seq});
       continue;
     }
     ++i;
@@ -102,21 +106,36 @@ void BrokerShard::RedistributeShared(Session& s, bool ending) {
     SharedGroup* g = q.shared_group ? others(q.shared_group) : nullptr;
     if (g != nullptr) {
       Queued taken = TakeQueued(s, i);
-      Done(s, taken.seq);
-      moved.emplace_back(std::move(taken.msg), g);
+      moved.push_back({std::move(taken.msg), g, taken.seq});
       continue;
     }
     ++i;
   }
-  for (auto& [m, g] : moved) {
-    // Every other member counts, this session (a member here) does not.
-    const uint32_t target = router_.PickShard(*g, /*exclude_local=*/1);
-    if (target == shard_.index()) {
-      DeliverShared(m, g, /*durable_token=*/0, &s, ending);
-    } else {
-      Send(target, SharedPublishMsg{m, /*report_token=*/0, g->key});
-    }
+  for (Moved& mv : moved) {
+    HandOn(s, mv.msg, mv.group, mv.seq, ending);
   }
+}
+
+// The store keeps this session's copy until the new member's copy is durable (a crash in
+// between must not leave the message in no queue): at once after a local delivery (written
+// before the done, in this shard's order), after the other shard's report otherwise.
+void BrokerShard::HandOn(Session& s, const MessageRef& m, SharedGroup* g, uint64_t seq,
+                         bool ending) {
+  // Every other member counts, this session (a member here) does not.
+  const uint32_t target = router_.PickShard(*g, /*exclude_local=*/1);
+  if (target == shard_.index()) {
+    DeliverShared(m, g, /*durable_token=*/0, &s, ending);
+    Done(s, seq);
+    return;
+  }
+  uint64_t token = 0;
+  if (s.persistent() && seq != 0 && shared_.store->durable()) {
+    token = NewToken();
+    handoff_dones_[token] = {std::string(s.client_id()), seq};
+  } else {
+    Done(s, seq);
+  }
+  Send(target, SharedPublishMsg{m, token, g->key});
 }
 
 }  // namespace ringmq::broker

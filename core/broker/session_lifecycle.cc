@@ -473,6 +473,9 @@ void BrokerShard::EndSession(Session& s) {
     PublishWill(s);
   }
   RedistributeShared(s, /*ending=*/true);
+  // The session's rows go with it (SessionEnded): no later "done" for them may reach a new
+  // session of the same client id.
+  absl::erase_if(handoff_dones_, [&](const auto& h) { return h.second.first == s.client_id(); });
   RemoveAllSubscriptions(s);
   while (s.queue_size() > 0) {
     Done(s, TakeQueued(s, 0).seq);

@@ -445,6 +445,59 @@ TEST(StoreSeamTest, AResumedSessionWaitsForItsPreviousConnectionsWrites) {
   EXPECT_TRUE(Arrives(*b, *again, PacketType::kPubcomp));
 }
 
+// A shared-group message handed from a member that went away to a member on another shard
+// stays in the first member's stored queue until the second member's copy is durable: a
+// crash in between must not leave it in no queue.
+TEST(StoreSeamTest, AHandedOnMessageLeavesItsFirstQueueOnlyOnceDurableInTheNext) {
+  LateStore store;
+  SteppedBrokerOptions o;
+  o.store = &store;
+  o.config.max_inflight = 1;  // the second message waits in the first member's queue
+  ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
+  const std::string a_id = SpreadId("memberA", 0);
+  std::vector<std::unique_ptr<SimClient>> members;
+  for (const std::string& id : {a_id, SpreadId("memberB", 1)}) {
+    auto c = b->Accept(id == a_id ? 0 : 1);
+    c->Send(PersistentConnect(id));
+    b->StepAll(3);
+    mqtt::Subscribe sub;
+    sub.packet_id = 1;
+    sub.subscriptions.push_back({"$share/g/h/#", {.max_qos = Qos::k1}});
+    c->Send(sub);
+    b->StepAll(3);
+    store.CommitFromAnotherThread(store.TakePending());
+    ASSERT_TRUE(Arrives(*b, *c, PacketType::kSuback));
+    members.push_back(std::move(c));
+  }
+  members[1]->Close();  // B away: A gets both, one in flight, one queued
+  b->StepAll(3);
+  auto pub = ConnectClient(*b, 0, SpreadId("pub", 0));
+  for (uint16_t id : {1, 2}) {
+    pub->Send(PublishPacket("h/x", "m" + std::to_string(id), Qos::k1, id));
+    b->StepAll(3);
+    store.CommitFromAnotherThread(store.TakePending());
+  }
+  auto back = b->Accept(1);  // B returns, A leaves: A's messages go to B on shard 1
+  back->Send(PersistentConnect(SpreadId("memberB", 1)));
+  b->StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  const size_t before = store.All().size();
+  members[0]->Close();
+  b->StepAll(3);
+  auto done_for_a = [&] {
+    int n = 0;
+    const auto all = store.All();
+    for (size_t i = before; i < all.size(); ++i) {
+      n += all[i].what == "done" && all[i].client_id == a_id;
+    }
+    return n;
+  };
+  EXPECT_EQ(done_for_a(), 0) << "A's copies done before B's copies were durable";
+  store.CommitFromAnotherThread(store.TakePending());
+  b->StepAll(3);
+  EXPECT_EQ(done_for_a(), 2);
+}
+
 // Sessions that end with their connection are never written: a message for clean sessions
 // only is acknowledged at once, with no store write.
 TEST(StoreSeamTest, NothingIsWrittenForSessionsThatEndWithTheirConnection) {
