@@ -61,6 +61,19 @@ absl::Status CheckExists(const StorePaths& paths) {
   return absl::OkStatus();
 }
 
+// file:PATH?immutable=1, with the characters a URI gives a meaning escaped.
+std::string ImmutableUri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char ch : path) {
+    if (ch == '%' || ch == '?' || ch == '#') {
+      absl::StrAppendFormat(&uri, "%%%02X", static_cast<unsigned char>(ch));
+    } else {
+      uri += ch;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 }  // namespace
 
 absl::StatusOr<Store> OpenStore(std::string_view dir) {
@@ -69,6 +82,12 @@ absl::StatusOr<Store> OpenStore(std::string_view dir) {
     return s;
   }
   absl::StatusOr<Db> db = OpenDb(store.paths.db, SQLITE_OPEN_READONLY);
+  if (access(store.paths.wal.c_str(), F_OK) != 0) {
+    // No WAL: the broker stopped cleanly and the file is complete. Read it as immutable, so
+    // SQLite creates no -wal/-shm files (owned by whoever runs the tool, they could stop a
+    // broker running as another user from opening its store).
+    db = OpenDb(ImmutableUri(store.paths.db), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  }
   if (!db.ok()) {
     return OpenError(store.paths, SQLITE_OK, db.status());
   }
