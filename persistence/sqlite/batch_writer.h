@@ -59,7 +59,7 @@ class BatchWriter {
   // as the newer fills (copies of one message reach the writer within a few batches).
   absl::flat_hash_map<uint64_t, int64_t> recent_bodies_, older_bodies_;
   uint64_t skipped_ = 0;
-  int idle_rounds_ = 0;
+  int64_t last_idle_ms_ = 0;
 };
 
 }  // namespace ringmq::persistence::sqlite

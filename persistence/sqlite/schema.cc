@@ -52,6 +52,9 @@ constexpr const char* kSteps[] = {
     // Sessions of a version 1 store count as offline since the migration.
     "INSERT INTO meta VALUES ('last_commit_ms',"
     "  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));",
+    // 2 -> 3: the bodies that expire, indexed, so that recovery finds the expired ones
+    // without reading every body (it did: 15% of recovering a million queued messages).
+    "CREATE INDEX messages_expiring ON messages (expiry_ms) WHERE expiry_ms != 0;",
 };
 static_assert(std::size(kSteps) == kSchemaVersion);
 

@@ -3,7 +3,7 @@
 // PRAGMA user_version; a fresh file is version 0 and is migrated step by step to
 // kSchemaVersion. A file from a newer ringmq (a version above kSchemaVersion) is refused.
 //
-// Tables (version 2):
+// Tables (version 3; messages_expiring indexes the bodies that expire):
 //   sessions      client id, protocol version, session expiry, when it went offline
 //   wills         the session's will, with its properties and delay
 //   subscriptions the session's filters with their options and identifier
@@ -23,7 +23,7 @@
 
 namespace ringmq::persistence::sqlite {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // PRAGMA user_version of `db`.
 absl::StatusOr<int> SchemaVersion(sqlite3* db);
