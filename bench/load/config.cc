@@ -23,13 +23,15 @@ std::string_view ScenarioName(Scenario s) {
       return "connect";
     case Scenario::kEcho:
       return "echo";
+    case Scenario::kOffline:
+      return "offline";
   }
   return "?";
 }
 
 bool ParseScenario(std::string_view text, Scenario* out) {
   for (Scenario s : {Scenario::kPairs, Scenario::kFanout, Scenario::kFanin, Scenario::kShared,
-                     Scenario::kConnect, Scenario::kEcho}) {
+                     Scenario::kConnect, Scenario::kEcho, Scenario::kOffline}) {
     if (text == ScenarioName(s)) {
       *out = s;
       return true;
@@ -52,7 +54,8 @@ bool ParseMqttVersion(std::string_view text, mqtt::ProtocolVersion* out) {
 }
 
 uint32_t EffectiveE2eWindow(const BenchConfig& config) {
-  if (config.rate > 0) {
+  // offline: nobody receives while publishers publish; the acknowledgements pace them.
+  if (config.rate > 0 || config.scenario == Scenario::kOffline) {
     return 0;
   }
   if (config.e2e_window < 0) {
@@ -86,6 +89,26 @@ absl::Status Validate(const BenchConfig& c) {
   }
   if (c.version == mqtt::ProtocolVersion::kMqtt31 && c.client_prefix.size() > 16) {
     return absl::InvalidArgumentError("MQTT 3.1 client ids are at most 23 bytes");
+  }
+  if (c.drain_offline && c.scenario != Scenario::kOffline) {
+    return absl::InvalidArgumentError("--drain_offline: only with --scenario offline");
+  }
+  return absl::OkStatus();
+}
+
+// offline: QoS 1/2 only (the acknowledgement is what it measures), and groups that split the
+// subscribers evenly, so that every message has the same number of queued copies.
+absl::Status ValidateOffline(const BenchConfig& c, uint32_t subscribers) {
+  if (c.qos == mqtt::Qos::k0) {
+    return absl::InvalidArgumentError("offline: --qos must be 1 or 2 (QoS 0 is not queued)");
+  }
+  if (c.offline_groups == 0 || c.offline_groups > subscribers ||
+      subscribers % c.offline_groups != 0) {
+    return absl::InvalidArgumentError(
+        "offline: --offline_groups must divide --subscribers (and be at least 1)");
+  }
+  if (c.drain_offline_timeout_s <= 0) {
+    return absl::InvalidArgumentError("offline: --drain_offline_timeout must be > 0");
   }
   return absl::OkStatus();
 }
@@ -132,6 +155,12 @@ void RouteSubscriber(const BenchConfig& c, uint32_t i, ClientSpec* spec) {
     case Scenario::kShared:
       spec->filter = absl::StrCat("$share/", c.shared_group, "/", t, "/shared");
       break;
+    case Scenario::kOffline:
+      spec->offline = true;
+      spec->group = i % c.offline_groups;
+      spec->filter = c.offline_groups == 1 ? absl::StrCat(t, "/offline/#")
+                                           : absl::StrCat(t, "/offline/", spec->group, "/#");
+      break;
     case Scenario::kConnect:
     case Scenario::kEcho:
       break;
@@ -150,6 +179,11 @@ void RoutePublisher(const BenchConfig& c, uint32_t i, ClientSpec* spec) {
       break;
     case Scenario::kShared:
       spec->topic = absl::StrCat(t, "/shared");
+      break;
+    case Scenario::kOffline:
+      spec->group = i % c.offline_groups;
+      spec->topic = c.offline_groups == 1 ? absl::StrCat(t, "/offline/", i)
+                                          : absl::StrCat(t, "/offline/", spec->group, "/", i);
       break;
     case Scenario::kConnect:
     case Scenario::kEcho:
@@ -193,6 +227,16 @@ absl::StatusOr<Plan> MakePlan(const BenchConfig& c) {
       s = Or(c.subscribers, 10);
       plan.fan = 1;
       plan.shared = true;
+      break;
+    case Scenario::kOffline:
+      p = Or(c.publishers, 100);
+      s = Or(c.subscribers, 10);
+      if (absl::Status v = ValidateOffline(c, s); !v.ok()) {
+        return v;
+      }
+      plan.fan = s / c.offline_groups;
+      plan.offline = true;
+      plan.groups = c.offline_groups;
       break;
     case Scenario::kConnect:
     case Scenario::kEcho:

@@ -24,6 +24,8 @@ enum class Scenario : uint8_t {
   kShared,   // P publishers -> {prefix}/shared -> $share/g/{prefix}/shared, S members
   kConnect,  // N connections, CONNECT/CONNACK, then idle (PINGREQ only)
   kEcho,     // N raw TCP connections to an echo server, PUBLISH-sized frames, no MQTT session
+  kOffline,  // S persistent subscribers subscribe and go offline; P publishers fill their
+             // queues at QoS 1/2 (measures the PUBLISH -> PUBACK path into offline queues)
 };
 
 std::string_view ScenarioName(Scenario s);
@@ -46,6 +48,7 @@ struct BenchConfig {
   uint32_t subscribers = 0;
   uint32_t connections = 0;
   double rate = 0;                     // messages/s per publisher; 0: as fast as the windows allow
+  uint64_t messages = 0;               // per publisher, then it stops; 0: until the window ends
   uint32_t inflight = 16;              // unacknowledged QoS>0 PUBLISHes per publisher
   int64_t e2e_window = -1;             // messages sent and not yet received, per publisher and
                                        // subscriber (rate 0 only); -1: same as inflight; 0: off
@@ -66,6 +69,11 @@ struct BenchConfig {
   double drain_s = 5;   // at most this long after the window for late messages
   double connect_timeout_s = 60;
   bool progress = true;  // the per-second line on stderr
+  // offline: subscriber s and publisher p are in group (index % offline_groups); a
+  // subscriber takes the messages of its group's publishers (fan = S / groups).
+  uint32_t offline_groups = 1;
+  bool drain_offline = false;           // offline: reconnect the subscribers afterwards
+  double drain_offline_timeout_s = 60;  // and wait at most this long for their queues
 };
 
 enum class Role : uint8_t { kSubscriber, kPublisher, kIdle, kEcho };
@@ -79,6 +87,10 @@ struct ClientSpec {
   // Subscriber: it receives every publisher's messages (fanout, fanin, shared), or only
   // those of publisher `index` (pairs).
   bool receives_all = false;
+  // offline: a persistent subscriber that goes offline once subscribed; it hears only the
+  // publishers of its group (publisher id % groups == group).
+  bool offline = false;
+  uint32_t group = 0;
 };
 
 struct Plan {
@@ -91,6 +103,10 @@ struct Plan {
   // echo 1): expected deliveries = sent * fan.
   uint32_t fan = 1;
   bool shared = false;  // deliveries are split among subscribers (progress counts arrivals)
+  // offline: subscribers are parked (offline) while publishers publish; success is the
+  // publisher's acknowledgement, and deliveries happen only with --drain_offline.
+  bool offline = false;
+  uint32_t groups = 1;  // offline: see BenchConfig::offline_groups
   uint32_t threads = 1;
   // Index in `clients` of publisher p.
   uint32_t first_publisher = 0;

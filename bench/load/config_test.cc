@@ -95,6 +95,63 @@ TEST(PlanTest, RejectsBadConfigurations) {
   EXPECT_FALSE(MakePlan(c).ok());
 }
 
+TEST(PlanTest, OfflineSubscribersTakeEveryPublisherByDefault) {
+  BenchConfig c = Config(Scenario::kOffline);
+  c.qos = mqtt::Qos::k1;
+  auto plan = MakePlan(c);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->subscribers, 10u);  // the scenario's defaults
+  EXPECT_EQ(plan->publishers, 100u);
+  EXPECT_TRUE(plan->offline);
+  EXPECT_EQ(plan->fan, 10u);  // every message queued for every subscriber
+  const ClientSpec& s = plan->clients[0];
+  EXPECT_EQ(s.role, Role::kSubscriber);
+  EXPECT_TRUE(s.offline);
+  EXPECT_TRUE(s.receives_all);
+  EXPECT_EQ(s.filter, "bench/offline/#");
+  EXPECT_EQ(plan->clients[plan->first_publisher + 7].topic, "bench/offline/7");
+  EXPECT_FALSE(plan->clients[plan->first_publisher].offline);
+  // Nobody receives while the publishers publish: the acknowledgements pace them.
+  EXPECT_EQ(EffectiveE2eWindow(c), 0u);
+}
+
+TEST(PlanTest, OfflineGroupsSplitSubscribersAndPublishers) {
+  BenchConfig c = Config(Scenario::kOffline);
+  c.qos = mqtt::Qos::k2;
+  c.subscribers = 6;
+  c.publishers = 4;
+  c.offline_groups = 3;
+  auto plan = MakePlan(c);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->fan, 2u);
+  EXPECT_EQ(plan->groups, 3u);
+  EXPECT_EQ(plan->clients[4].filter, "bench/offline/1/#");  // subscriber 4: group 1
+  EXPECT_EQ(plan->clients[4].group, 1u);
+  EXPECT_EQ(plan->clients[6 + 2].topic, "bench/offline/2/2");  // publisher 2: group 2
+  EXPECT_EQ(plan->clients[6 + 3].topic, "bench/offline/0/3");
+}
+
+TEST(PlanTest, OfflineRejectsQos0UnevenGroupsAndStrayDrain) {
+  BenchConfig c = Config(Scenario::kOffline);
+  EXPECT_FALSE(MakePlan(c).ok()) << "QoS 0 is never queued";
+  c.qos = mqtt::Qos::k1;
+  c.subscribers = 10;
+  c.offline_groups = 3;
+  EXPECT_FALSE(MakePlan(c).ok()) << "3 groups do not split 10 subscribers";
+  c.offline_groups = 0;
+  EXPECT_FALSE(MakePlan(c).ok());
+  c.offline_groups = 20;
+  EXPECT_FALSE(MakePlan(c).ok()) << "more groups than subscribers";
+  c.offline_groups = 5;
+  EXPECT_TRUE(MakePlan(c).ok());
+  c.drain_offline = true;
+  c.drain_offline_timeout_s = 0;
+  EXPECT_FALSE(MakePlan(c).ok());
+  c = Config(Scenario::kPairs);
+  c.drain_offline = true;
+  EXPECT_FALSE(MakePlan(c).ok()) << "--drain_offline belongs to the offline scenario";
+}
+
 TEST(PlanTest, EndToEndWindowOnlyWhenUnthrottled) {
   BenchConfig c = Config(Scenario::kPairs);
   c.inflight = 8;
@@ -117,6 +174,8 @@ TEST(ParseTest, VersionsAndScenarios) {
   Scenario s;
   ASSERT_TRUE(ParseScenario("fanin", &s));
   EXPECT_EQ(s, Scenario::kFanin);
+  ASSERT_TRUE(ParseScenario("offline", &s));
+  EXPECT_EQ(s, Scenario::kOffline);
   EXPECT_FALSE(ParseScenario("nope", &s));
 }
 

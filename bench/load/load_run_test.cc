@@ -191,6 +191,61 @@ TEST_F(LoadRunTest, PersistentSessionsAcrossTwoRuns) {
   }
 }
 
+// Subscribers park (persistent sessions, offline), publishers fill their queues; then the
+// subscribers come back and every acknowledged message is in every queue it belongs to.
+// Rate-limited so that the queues stay under the brokers' default 1,000 messages a session.
+TEST_F(LoadRunTest, OfflineQueuesAreAcknowledgedAndDrained) {
+  struct Case {
+    mqtt::ProtocolVersion version;
+    mqtt::Qos qos;
+    uint32_t groups;
+  };
+  for (const Case& k : {Case{mqtt::ProtocolVersion::kMqtt311, mqtt::Qos::k1, 1},
+                        Case{mqtt::ProtocolVersion::kMqtt5, mqtt::Qos::k2, 2}}) {
+    SCOPED_TRACE(::testing::Message() << "version " << static_cast<int>(k.version));
+    BenchConfig c = Short(Scenario::kOffline);
+    c.version = k.version;
+    c.qos = k.qos;
+    c.subscribers = 4;
+    c.publishers = 6;
+    c.offline_groups = k.groups;
+    c.rate = 100;  // 6 x 100 x 1.3 s: ~800 messages per queue at most
+    c.threads = 2;
+    c.drain_offline = true;
+    c.drain_offline_timeout_s = 20;
+    // Parked sessions outlive the run: each case needs its own client ids.
+    c.client_prefix = "offline" + std::to_string(static_cast<int>(k.version));
+    BenchResult r = RunClean(c);
+    EXPECT_EQ(r.connections, 10u);
+    EXPECT_EQ(r.copies_per_message, 4u / k.groups);
+    EXPECT_EQ(r.acked, r.sent);
+    EXPECT_EQ(r.ack_failures, 0u);
+    EXPECT_EQ(r.unacked, 0u);
+    EXPECT_EQ(r.reconnected, 4u);
+    EXPECT_EQ(r.sessions_resumed, 4u);  // the parked sessions, back
+    EXPECT_TRUE(r.offline_drained);
+    EXPECT_EQ(r.expected, r.acked_total * (4u / k.groups));
+    EXPECT_EQ(r.received, r.expected);
+    EXPECT_GT(r.offline_drain_ms, 0);
+  }
+}
+
+TEST_F(LoadRunTest, MessageCountEndsTheRunEarly) {
+  BenchConfig c = Short(Scenario::kPairs);
+  c.pairs = 10;
+  c.qos = mqtt::Qos::k1;
+  c.messages = 200;
+  c.warmup_s = 0;
+  c.duration_s = 30;
+  const auto start = std::chrono::steady_clock::now();
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.sent, 2000u);
+  EXPECT_EQ(r.sent_total, 2000u);
+  EXPECT_EQ(r.received, 2000u);
+  EXPECT_LT(r.window_s, 10);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(15));
+}
+
 TEST_F(LoadRunTest, IdleConnectionsPing) {
   BenchConfig c = Short(Scenario::kConnect);
   c.connections = 200;

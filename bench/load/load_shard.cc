@@ -53,6 +53,7 @@ LoadShard::LoadShard(shard::Shard& shard, RunContext& ctx)
     clients_.emplace_back();
     clients_.back().spec = &plan_.clients[k];
   }
+  connect_end_ = clients_.size();
   publisher_by_id_.assign(plan_.publishers, nullptr);
   pending_progress_.assign(plan_.publishers, 0);
   for (Client& cl : clients_) {
@@ -73,6 +74,9 @@ LoadShard::LoadShard(shard::Shard& shard, RunContext& ctx)
       s->client = &cl;
       s->receives_all = spec.receives_all;
       s->only_publisher = spec.index;
+      s->offline = spec.offline;
+      s->group = spec.group;
+      local_subscribers_ += spec.role == Role::kSubscriber ? 1 : 0;
       s->streams.resize(spec.receives_all ? plan_.publishers : 1);
       cl.sub = s.get();
       subscribers_.push_back(std::move(s));
@@ -121,6 +125,7 @@ void LoadShard::BuildPublisher(Publisher& p) {
     p.slot_mask = slots - 1;
     p.slot_id.assign(slots, 0);
     p.slot_state.assign(slots, SlotState::kFree);
+    p.slot_sent_ns.assign(slots, 0);
   }
   p.window = config_.inflight;
 }
@@ -147,7 +152,7 @@ void LoadShard::OnHousekeepingTimer(net::Timer* t) {
   LoadShard* self = static_cast<ShardTimer*>(t)->shard;
   self->CheckStalls(MonotonicNs());
   int64_t next = kHousekeepingMs;
-  if (self->connecting_started_ && self->next_connect_ < self->clients_.size() &&
+  if (self->connecting_started_ && self->next_connect_ < self->connect_end_ &&
       self->config_.connect_rate > 0) {
     next = kTimerTickMs;  // rate-limited connecting: come back soon for the next tokens
   }
@@ -200,7 +205,7 @@ void LoadShard::StartConnects() {
     allowed =
         static_cast<uint64_t>(static_cast<double>(now - connect_begin_ns_) * per_shard_per_ns) + 1;
   }
-  while (next_connect_ < clients_.size() && connecting_ < connect_concurrency_ &&
+  while (next_connect_ < connect_end_ && connecting_ < connect_concurrency_ &&
          connects_started_ < allowed) {
     const uint64_t tag = next_connect_++;
     Client& cl = clients_[tag];
@@ -251,13 +256,17 @@ void LoadShard::Send(Client& cl, const P& packet) {
   cl.last_tx_ms = shard_.now_ms();
 }
 
+// offline.cc sends DISCONNECT to park a subscriber.
+template void LoadShard::Send<mqtt::Disconnect>(Client& cl, const mqtt::Disconnect& packet);
+
 void LoadShard::SendConnect(Client& cl) {
   mqtt::Connect p;
   p.version = version_;
-  p.clean_start = config_.clean;
+  // An offline subscriber's session must outlive its connection, whatever --clean says.
+  p.clean_start = config_.clean && !cl.spec->offline;
   p.keep_alive_s = config_.keepalive_s;
   p.client_id = cl.spec->client_id;
-  if (mqtt::IsV5(version_) && !config_.clean) {
+  if (mqtt::IsV5(version_) && !p.clean_start) {
     p.properties.SetSessionExpiryInterval(config_.session_expiry_s);
   }
   Send(cl, p);
@@ -322,6 +331,10 @@ void LoadShard::OnClosed(net::Conn& c, int err) {
   }
   cl->conn = nullptr;
   c.set_user(nullptr);
+  if (cl->state == State::kParking) {
+    OnParked(*cl);
+    return;
+  }
   if (stopping_ || cl->state == State::kClosed) {
     cl->state = State::kClosed;
     return;
@@ -470,6 +483,12 @@ void LoadShard::OnConnack(Client& cl, const mqtt::Connack& p) {
       cl.pub->window = std::min<uint32_t>(cl.pub->window, props.receive_maximum);
     }
   }
+  if (reconnecting_ && cl.spec->offline) {
+    // Back for its queue: the session still holds the subscription.
+    cl.state = State::kReady;
+    ++reconnected_;
+    return;
+  }
   if (cl.sub != nullptr) {
     SendSubscribe(cl);
     cl.state = State::kAwaitSuback;
@@ -494,6 +513,10 @@ void LoadShard::OnSuback(Client& cl, const mqtt::Suback& p) {
                              static_cast<int>(rc)));
     return;
   }
+  if (cl.spec->offline) {
+    Park(cl);
+    return;
+  }
   BecomeReady(cl);
 }
 
@@ -516,11 +539,16 @@ void LoadShard::OnPublish(Client& cl, const mqtt::Publish& p) {
   ++stats_.received;
   StreamTracker* stream;
   if (sub->receives_all) {
-    if (h.publisher >= sub->streams.size()) {
+    if (h.publisher >= sub->streams.size() ||
+        (sub->offline && h.publisher % plan_.groups != sub->group)) {
       ++stats_.misrouted;
       return;
     }
     stream = &sub->streams[h.publisher];
+    if (sub->offline) {
+      OnOfflineArrival(*stream, h.seq);
+      return;
+    }
   } else {
     if (h.publisher != sub->only_publisher) {
       ++stats_.misrouted;
@@ -568,7 +596,8 @@ bool LoadShard::OnPublisherAck(Client& cl, mqtt::PacketType type, uint16_t packe
                              mqtt::PacketTypeName(type), packet_id));
     return false;
   }
-  if (mqtt::IsFailure(reason)) {
+  if (mqtt::IsFailure(reason) && !plan_.offline) {
+    // offline counts refusals (the store full or failing) apart: not an error of the run.
     Error(absl::StrFormat("%s: %s refused a PUBLISH: %s", cl.spec->client_id,
                           mqtt::PacketTypeName(type), mqtt::ReasonCodeName(reason)));
   }
@@ -576,11 +605,15 @@ bool LoadShard::OnPublisherAck(Client& cl, mqtt::PacketType type, uint16_t packe
   switch (type) {
     case mqtt::PacketType::kPuback:
       done = state == SlotState::kAwaitPuback;
+      if (done) {
+        RecordAck(*p, slot, reason);
+      }
       break;
     case mqtt::PacketType::kPubrec:
       if (state != SlotState::kAwaitPubrec) {
         break;
       }
+      RecordAck(*p, slot, reason);
       if (mqtt::IsFailure(reason)) {
         done = true;  // the flow ends at a failed PUBREC [MQTT-4.3.3]
         break;
@@ -625,6 +658,9 @@ void LoadShard::StartPublishing(uint64_t t0_ns) {
   }
   ScheduleAt(&start_timer_, t0_ns_);
   ScheduleAt(&window_end_timer_, w1_ns_);
+  if (config_.messages != 0 && publishers_.empty()) {
+    window_closed_ = true;  // nothing to send here: done at once
+  }
 }
 
 void LoadShard::Queue(Publisher& p) {
@@ -636,8 +672,8 @@ void LoadShard::Queue(Publisher& p) {
 
 void LoadShard::Pump(Publisher& p, uint64_t now_ns) {
   Client& cl = *p.client;
-  if (!publishing_ || cl.state != State::kReady || cl.conn == nullptr || now_ns < t0_ns_ ||
-      now_ns >= w1_ns_ || cl.conn->congested()) {
+  if (!publishing_ || p.finished || cl.state != State::kReady || cl.conn == nullptr ||
+      now_ns < t0_ns_ || now_ns >= w1_ns_ || cl.conn->congested()) {
     return;  // OnOutputDrained queues a congested publisher again
   }
   uint64_t n = kMaxBatch;
@@ -678,9 +714,16 @@ void LoadShard::Pump(Publisher& p, uint64_t now_ns) {
       n = 0;
     }
   }
+  if (config_.messages != 0) {
+    n = std::min(n, config_.messages - p.seq);
+  }
   uint64_t written = 0;
   while (written < n && WriteMessage(p, now_ns)) {
     ++written;
+  }
+  MaybeFinish(p);
+  if (p.finished) {
+    return;
   }
   if (rate_bound) {
     ScheduleAt(&p.timer,
@@ -700,6 +743,7 @@ bool LoadShard::WriteMessage(Publisher& p, uint64_t now_ns) {
       return false;  // an older id still holds the slot (acks out of order): wait for it
     }
     p.slot_id[slot] = packet_id;
+    p.slot_sent_ns[slot] = now_ns;
     p.slot_state[slot] =
         PublishQos() == mqtt::Qos::k1 ? SlotState::kAwaitPuback : SlotState::kAwaitPubrec;
     ++p.inflight;
@@ -728,6 +772,17 @@ bool LoadShard::WriteMessage(Publisher& p, uint64_t now_ns) {
   }
   p.client->last_tx_ms = shard_.now_ms();
   return true;
+}
+
+void LoadShard::MaybeFinish(Publisher& p) {
+  if (config_.messages == 0 || p.seq < config_.messages || p.finished) {
+    return;
+  }
+  p.finished = true;
+  if (++finished_publishers_ == publishers_.size()) {
+    // As at the window's end: nothing more is sent from this shard.
+    window_closed_ = true;
+  }
 }
 
 void LoadShard::AddProgress(uint32_t publisher, uint64_t deliveries) {
@@ -833,6 +888,14 @@ void LoadShard::PublishLive() {
   l.first_connect_ns.store(first_connect_ns_, kRelaxed);
   l.last_connack_ns.store(last_connack_ns_, kRelaxed);
   l.last_ready_ns.store(last_ready_ns_, kRelaxed);
+  if (plan_.offline) {
+    l.sent_window.store(stats_.sent_window, kRelaxed);
+    l.answered_window.store(stats_.acked_window + stats_.ack_failures_window, kRelaxed);
+    l.acked.store(stats_.acked, kRelaxed);
+    l.reconnected.store(reconnected_, kRelaxed);
+    l.offline_unique.store(stats_.offline_unique, kRelaxed);
+    l.last_arrival_ns.store(last_arrival_ns_, kRelaxed);
+  }
   if (window_closed_) {
     // Release: the main thread reads expected_window after seeing the flag.
     l.publishing_done.store(true, std::memory_order_release);
@@ -852,6 +915,9 @@ void LoadShard::OnMessage(const shard::Envelope& e) {
     case kMsgProgress:
       ApplyProgress(static_cast<uint32_t>(e.u64), e.aux);
       break;
+    case kMsgReconnect:
+      Reconnect();
+      break;
     case kMsgKick:
     default:
       break;
@@ -859,7 +925,7 @@ void LoadShard::OnMessage(const shard::Envelope& e) {
 }
 
 void LoadShard::OnLoopEnd() {
-  if (connecting_started_ && next_connect_ < clients_.size()) {
+  if (connecting_started_ && next_connect_ < connect_end_) {
     StartConnects();
   }
   FlushProgress();
@@ -903,6 +969,8 @@ void LoadShard::FillReport() {
   ShardReport& r = slot_.report;
   r = stats_;
   r.connections = ready_;
+  r.unacked = CountUnacked();
+  r.reconnected = reconnected_;
 }
 
 }  // namespace ringmq::bench

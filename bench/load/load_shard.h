@@ -64,6 +64,8 @@ class LoadShard final : public shard::ShardApp {
     kAwaitConnack,  // CONNECT sent
     kAwaitSuback,   // SUBSCRIBE sent
     kReady,
+    kParking,  // offline subscriber: DISCONNECT sent, waiting for the broker to close
+    kParked,   // offline subscriber: its session lives on in the broker without it
     kClosed,
   };
   struct Publisher;
@@ -103,6 +105,7 @@ class LoadShard final : public shard::ShardApp {
     // QoS > 0: packet id -> slot (id & slot_mask); at most `window` in flight.
     std::vector<uint16_t> slot_id;
     std::vector<SlotState> slot_state;
+    std::vector<uint64_t> slot_sent_ns;  // when the PUBLISH in the slot went out
     uint32_t slot_mask = 0;
     uint32_t window = 0;
     uint32_t inflight = 0;
@@ -112,12 +115,15 @@ class LoadShard final : public shard::ShardApp {
     uint64_t forgiven = 0;
     uint64_t last_progress_ns = 0;
     bool queued = false;
+    bool finished = false;  // sent its --messages
     PubTimer timer;
   };
   struct Subscriber {
     Client* client = nullptr;
     uint32_t only_publisher = 0;  // when !receives_all
     bool receives_all = false;
+    bool offline = false;                // parked while publishers publish (offline scenario)
+    uint32_t group = 0;                  // offline: hears publishers with id % groups == group
     std::vector<StreamTracker> streams;  // by publisher id, or one
   };
 
@@ -152,11 +158,20 @@ class LoadShard final : public shard::ShardApp {
   void Queue(Publisher& p);
   void Pump(Publisher& p, uint64_t now_ns);
   bool WriteMessage(Publisher& p, uint64_t now_ns);
+  void MaybeFinish(Publisher& p);
   void AddProgress(uint32_t publisher, uint64_t deliveries);
   void ApplyProgress(uint32_t publisher, uint64_t deliveries);
   void FlushProgress();
   void CheckStalls(uint64_t now_ns);
   void SendPings();
+  // The offline scenario (offline.cc).
+  void Park(Client& cl);
+  void OnParked(Client& cl);
+  void Reconnect();
+  void RecordAck(Publisher& p, uint32_t slot, mqtt::ReasonCode reason);
+  void OnOfflineArrival(StreamTracker& stream, uint64_t seq);
+  uint64_t CountUnacked() const;
+
   void SnapshotInterval();
   void PublishLive();
   void FillReport();
@@ -174,8 +189,9 @@ class LoadShard final : public shard::ShardApp {
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::vector<Publisher*> publisher_by_id_;  // local publishers by global id, else null
 
-  // Connecting.
+  // Connecting: clients_[next_connect_, connect_end_) are still to connect.
   size_t next_connect_ = 0;
+  size_t connect_end_ = 0;
   uint32_t connecting_ = 0;
   uint32_t connect_concurrency_ = 1;
   uint64_t connect_begin_ns_ = 0;
@@ -191,6 +207,7 @@ class LoadShard final : public shard::ShardApp {
   std::vector<Publisher*> draining_;
   std::vector<uint64_t> pending_progress_;  // by publisher id
   std::vector<uint32_t> progress_dirty_;
+  size_t finished_publishers_ = 0;
 
   ShardTimer housekeeping_timer_{&LoadShard::OnHousekeepingTimer};
   ShardTimer second_timer_{&LoadShard::OnSecondTimer};
@@ -209,6 +226,11 @@ class LoadShard final : public shard::ShardApp {
   uint64_t first_connect_ns_ = 0;
   uint64_t last_connack_ns_ = 0;
   uint64_t last_ready_ns_ = 0;
+  // offline: subscribers reconnected to drain their queues (--drain_offline).
+  size_t local_subscribers_ = 0;  // they come first in clients_
+  bool reconnecting_ = false;
+  uint64_t reconnected_ = 0;
+  uint64_t last_arrival_ns_ = 0;
 };
 
 }  // namespace ringmq::bench

@@ -20,7 +20,7 @@
 #include "core/base/flags_normalize.h"
 #include "core/base/log.h"
 
-ABSL_FLAG(std::string, scenario, "pairs", "pairs, fanout, fanin, shared, connect or echo");
+ABSL_FLAG(std::string, scenario, "pairs", "pairs, fanout, fanin, shared, connect, echo or offline");
 ABSL_FLAG(std::string, host, "127.0.0.1", "broker address (numeric; localhost allowed)");
 ABSL_FLAG(uint32_t, port, 1883, "broker port");
 ABSL_FLAG(std::string, mqtt_version, "3.1.1", "3.1, 3.1.1 or 5");
@@ -30,10 +30,13 @@ ABSL_FLAG(double, duration, 5, "measured seconds (connect: seconds held idle)");
 ABSL_FLAG(double, warmup, 1, "seconds of publishing before the measured window");
 ABSL_FLAG(uint32_t, pairs, 0, "pairs: number of publisher/subscriber pairs (default 100)");
 ABSL_FLAG(uint32_t, publishers, 0,
-          "publishers (default: pairs 100, fanout 1, fanin 100, shared 10)");
-ABSL_FLAG(uint32_t, subscribers, 0, "subscribers (default: fanout 100, fanin 1, shared 10)");
+          "publishers (default: pairs 100, fanout 1, fanin 100, shared 10, offline 100)");
+ABSL_FLAG(uint32_t, subscribers, 0,
+          "subscribers (default: fanout 100, fanin 1, shared 10, offline 10)");
 ABSL_FLAG(uint32_t, connections, 0, "connect/echo: connections (default 1000 / 100)");
 ABSL_FLAG(double, rate, 0, "messages/s per publisher; 0: as fast as the windows allow");
+ABSL_FLAG(uint64_t, messages, 0,
+          "messages per publisher, then it stops (the run ends when all have); 0: no limit");
 ABSL_FLAG(uint32_t, inflight, 16, "unacknowledged QoS>0 PUBLISHes per publisher");
 ABSL_FLAG(int64_t, e2e_window, -1,
           "with --rate 0: messages per publisher and subscriber sent but not yet received "
@@ -55,6 +58,12 @@ ABSL_FLAG(bool, strict, false, "QoS 0 loss and any reordering also fail the run"
 ABSL_FLAG(double, drain, 5, "seconds to wait after the window for messages sent in it");
 ABSL_FLAG(bool, progress, true, "a progress line per second on stderr");
 ABSL_FLAG(std::string, log_level, "warning", "engine log level");
+ABSL_FLAG(uint32_t, offline_groups, 1,
+          "offline: subscriber and publisher i in group i % N; a message is queued for the "
+          "subscribers of its publisher's group (N must divide --subscribers)");
+ABSL_FLAG(bool, drain_offline, false,
+          "offline: afterwards reconnect the subscribers and count what their queues held");
+ABSL_FLAG(double, drain_offline_timeout, 60, "offline: seconds the queues may take to drain");
 
 namespace {
 
@@ -62,7 +71,7 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   using ringmq::bench::ParseMqttVersion;
   using ringmq::bench::ParseScenario;
   if (!ParseScenario(absl::GetFlag(FLAGS_scenario), &c->scenario)) {
-    std::fprintf(stderr, "--scenario: pairs, fanout, fanin, shared, connect or echo\n");
+    std::fprintf(stderr, "--scenario: pairs, fanout, fanin, shared, connect, echo or offline\n");
     return false;
   }
   if (!ParseMqttVersion(absl::GetFlag(FLAGS_mqtt_version), &c->version)) {
@@ -96,6 +105,7 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   c->connections = absl::GetFlag(FLAGS_connections);
   c->rate = absl::GetFlag(FLAGS_rate);
   c->inflight = absl::GetFlag(FLAGS_inflight);
+  c->messages = absl::GetFlag(FLAGS_messages);
   c->e2e_window = absl::GetFlag(FLAGS_e2e_window);
   c->connect_rate = absl::GetFlag(FLAGS_connect_rate);
   c->connect_concurrency = absl::GetFlag(FLAGS_connect_concurrency);
@@ -112,6 +122,9 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   c->strict = absl::GetFlag(FLAGS_strict);
   c->drain_s = absl::GetFlag(FLAGS_drain);
   c->progress = absl::GetFlag(FLAGS_progress);
+  c->offline_groups = absl::GetFlag(FLAGS_offline_groups);
+  c->drain_offline = absl::GetFlag(FLAGS_drain_offline);
+  c->drain_offline_timeout_s = absl::GetFlag(FLAGS_drain_offline_timeout);
   return true;
 }
 
@@ -119,7 +132,7 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "MQTT load generator: ringmq-bench --scenario pairs|fanout|fanin|shared|connect|echo "
+      "MQTT load generator: ringmq-bench --scenario pairs|fanout|fanin|shared|connect|echo|offline "
       "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] [--broker-pid PID]");
   ringmq::base::NormalizedArgs args(argc, argv);  // --broker-pid for --broker_pid
   absl::ParseCommandLine(args.argc(), args.argv());

@@ -31,6 +31,7 @@ enum RunMsg : uint32_t {
   kMsgStartPublishing = 2,  // main -> shard: u64 = t0 (ns); the windows follow from config
   kMsgProgress = 3,         // shard -> shard: u64 = publisher id, aux = deliveries seen
   kMsgKick = 4,             // shard -> itself: more work next iteration, do not sleep
+  kMsgReconnect = 5,        // main -> shard (offline): reconnect the parked subscribers
 };
 
 struct alignas(64) LiveCounters {
@@ -47,6 +48,14 @@ struct alignas(64) LiveCounters {
   std::atomic<uint64_t> last_connack_ns{0};
   std::atomic<uint64_t> last_ready_ns{0};
   std::atomic<bool> publishing_done{false};  // this shard's clock passed the window's end
+  // offline: acknowledgements (success or failure) of PUBLISHes sent in the window, and the
+  // drain of the queues by the reconnected subscribers.
+  std::atomic<uint64_t> sent_window{0};
+  std::atomic<uint64_t> answered_window{0};
+  std::atomic<uint64_t> acked{0};  // successful acknowledgements, warm-up included
+  std::atomic<uint64_t> reconnected{0};
+  std::atomic<uint64_t> offline_unique{0};
+  std::atomic<uint64_t> last_arrival_ns{0};
 };
 
 struct ShardReport {
@@ -68,6 +77,18 @@ struct ShardReport {
   uint64_t sessions_resumed = 0;  // CONNACKs with Session Present 1
   uint64_t stalls = 0;            // e2e windows given up on after a silence (QoS 0 tail loss)
   std::vector<std::string> error_samples;
+  // offline. Acknowledged: a successful PUBACK (QoS 1) or PUBREC (QoS 2), whose latency
+  // since the PUBLISH went out is in ack_latency (messages sent in the window).
+  LogHistogram ack_latency;
+  uint64_t acked = 0;
+  uint64_t acked_window = 0;
+  uint64_t ack_failures = 0;  // acknowledgements with a failure reason code (5.0)
+  uint64_t ack_failures_window = 0;
+  uint64_t unacked = 0;  // PUBLISHes still waiting for their acknowledgement at the end
+  uint64_t reconnected = 0;
+  uint64_t offline_received = 0;  // by the reconnected subscribers (--drain_offline)
+  uint64_t offline_unique = 0;
+  uint64_t offline_duplicated = 0;
 };
 
 struct ShardSlot {

@@ -38,6 +38,13 @@ struct Totals {
   uint64_t last_connack_ns = 0;
   uint64_t last_ready_ns = 0;
   bool publishing_done = true;
+  // offline
+  uint64_t sent_window = 0;
+  uint64_t answered_window = 0;
+  uint64_t acked = 0;
+  uint64_t reconnected = 0;
+  uint64_t offline_unique = 0;
+  uint64_t last_arrival_ns = 0;
 };
 
 class Orchestrator {
@@ -54,12 +61,18 @@ class Orchestrator {
   // signal arrived (r->interrupted) or, once connected, a connection was lost (the run's
   // accounting is void then, and waiting for the window to end would only waste time).
   bool SleepUntil(uint64_t until_ns, BenchResult* r);
+  // The same, but back early once every publisher sent its --messages.
+  bool PublishUntil(uint64_t until_ns, BenchResult* r);
   void Post(uint32_t kind, uint64_t u64);
   void MaybeProgress(uint64_t now_ns);
   void SampleBroker(double* cpu_s, uint64_t* rss_kb);
   bool Connect(BenchResult* r);
   bool Publish(BenchResult* r);
   bool Hold(BenchResult* r);
+  bool DrainOffline(BenchResult* r);
+  // The count the drain after the window waits for: deliveries (subscribers present) or
+  // acknowledgements (offline).
+  bool WindowDone(const Totals& t, uint64_t* progress) const;
 
   const BenchConfig& config_;
   const Plan& plan_;
@@ -97,6 +110,12 @@ Totals Orchestrator::Sum() const {
     }
     t.last_connack_ns = std::max(t.last_connack_ns, l.last_connack_ns.load(kRelaxed));
     t.last_ready_ns = std::max(t.last_ready_ns, l.last_ready_ns.load(kRelaxed));
+    t.sent_window += l.sent_window.load(kRelaxed);
+    t.answered_window += l.answered_window.load(kRelaxed);
+    t.acked += l.acked.load(kRelaxed);
+    t.reconnected += l.reconnected.load(kRelaxed);
+    t.offline_unique += l.offline_unique.load(kRelaxed);
+    t.last_arrival_ns = std::max(t.last_arrival_ns, l.last_arrival_ns.load(kRelaxed));
   }
   return t;
 }
@@ -130,6 +149,18 @@ bool Orchestrator::SleepUntil(uint64_t until_ns, BenchResult* r) {
   }
 }
 
+bool Orchestrator::PublishUntil(uint64_t until_ns, BenchResult* r) {
+  for (;;) {
+    const uint64_t now = MonotonicNs();
+    if (now >= until_ns || (config_.messages != 0 && Sum().publishing_done)) {
+      return true;
+    }
+    if (!SleepUntil(std::min(until_ns, now + 20'000'000), r)) {
+      return false;
+    }
+  }
+}
+
 void Orchestrator::MaybeProgress(uint64_t now_ns) {
   if (now_ns < next_progress_ns_) {
     return;
@@ -144,12 +175,17 @@ void Orchestrator::MaybeProgress(uint64_t now_ns) {
   cumulative_.Merge(interval);
   const double dt = static_cast<double>(now_ns - last_progress_ns_) / 1e9;
   if (config_.progress) {
+    // offline: p99 of the acknowledgements, and acknowledgements per second beside.
+    const std::string acked =
+        plan_.offline
+            ? absl::StrFormat("  acked/s %.0f", static_cast<double>(t.acked - last_.acked) / dt)
+            : "";
     std::fprintf(stderr,
                  "[%6.1fs] %-8s conns %" PRIu64
-                 "/%zu  sent/s %.0f  recv/s %.0f  p99(1s) %.0fus  "
+                 "/%zu  sent/s %.0f%s  recv/s %.0f  p99(1s) %.0fus  "
                  "p99 %.0fus  errors %" PRIu64 "\n",
                  static_cast<double>(now_ns - start_ns_) / 1e9, phase_, t.ready,
-                 plan_.clients.size(), static_cast<double>(t.sent - last_.sent) / dt,
+                 plan_.clients.size(), static_cast<double>(t.sent - last_.sent) / dt, acked.c_str(),
                  static_cast<double>(t.received - last_.received) / dt,
                  static_cast<double>(interval.Quantile(0.99)) / 1e3,
                  static_cast<double>(cumulative_.Quantile(0.99)) / 1e3, t.errors);
@@ -234,7 +270,7 @@ bool Orchestrator::Publish(BenchResult* r) {
   const uint64_t w1 = w0 + static_cast<uint64_t>(config_.duration_s * 1e9);
   Post(kMsgStartPublishing, t0);
   phase_ = "warmup";
-  if (!SleepUntil(w0, r)) {
+  if (!PublishUntil(w0, r)) {
     return false;
   }
   phase_ = "measure";
@@ -242,11 +278,12 @@ bool Orchestrator::Publish(BenchResult* r) {
   double cpu1 = 0;
   SampleBroker(&cpu0, nullptr);
   const double self0 = base::SelfCpuSeconds();
-  const bool ok = SleepUntil(w1, r);
+  const bool ok = PublishUntil(w1, r);
   SampleBroker(&cpu1, &r->broker_rss_kb);
   r->tool_cpu_s = base::SelfCpuSeconds() - self0;
   r->broker_cpu_s = cpu1 - cpu0;
-  r->window_s = static_cast<double>(std::min(MonotonicNs(), w1) - w0) / 1e9;
+  const uint64_t end = std::min(MonotonicNs(), w1);  // earlier if --messages were all sent
+  r->window_s = end > w0 ? static_cast<double>(end - w0) / 1e9 : 0;
   if (!ok) {
     return false;
   }
@@ -258,12 +295,13 @@ bool Orchestrator::Publish(BenchResult* r) {
   for (;;) {
     const uint64_t now = MonotonicNs();
     Totals t = Sum();
-    if (t.publishing_done && t.unique_window >= t.expected_window) {
+    uint64_t progress = 0;
+    if (WindowDone(t, &progress)) {
       r->drained = true;
       break;
     }
-    if (t.unique_window != last_unique) {
-      last_unique = t.unique_window;
+    if (progress != last_unique) {
+      last_unique = progress;
       last_change = now;
     }
     if (now >= deadline || (t.publishing_done && now - last_change >= kQuietNs)) {
@@ -273,6 +311,54 @@ bool Orchestrator::Publish(BenchResult* r) {
     if (!SleepUntil(std::min(deadline, now + 5'000'000), r)) {
       return false;
     }
+  }
+  return true;
+}
+
+bool Orchestrator::WindowDone(const Totals& t, uint64_t* progress) const {
+  if (plan_.offline) {
+    *progress = t.answered_window;
+    return t.publishing_done && t.answered_window >= t.sent_window;
+  }
+  *progress = t.unique_window;
+  return t.publishing_done && t.unique_window >= t.expected_window;
+}
+
+bool Orchestrator::DrainOffline(BenchResult* r) {
+  phase_ = "reconnect";
+  const uint64_t start = MonotonicNs();
+  const uint64_t deadline = start + static_cast<uint64_t>(config_.drain_offline_timeout_s * 1e9);
+  const uint64_t expected = Sum().acked * plan_.fan;
+  Post(kMsgReconnect, 0);
+  uint64_t last_change = start;
+  uint64_t last_unique = 0;
+  for (;;) {
+    const uint64_t now = MonotonicNs();
+    const Totals t = Sum();
+    if (t.reconnected >= plan_.subscribers && r->offline_reconnect_ms == 0) {
+      r->offline_reconnect_ms = static_cast<double>(now - start) / 1e6;
+      phase_ = "drain";
+    }
+    if (t.offline_unique != last_unique) {
+      last_unique = t.offline_unique;
+      last_change = now;
+    }
+    if (t.offline_unique >= expected) {
+      r->offline_drained = true;
+      break;
+    }
+    const bool quiet = r->offline_reconnect_ms > 0 && now - last_change >= kQuietNs;
+    if (now >= deadline || quiet) {
+      break;
+    }
+    if (!SleepUntil(std::min(deadline, now + 5'000'000), r)) {
+      return false;
+    }
+  }
+  const Totals t = Sum();
+  if (t.last_arrival_ns > start) {
+    r->offline_drain_ms = static_cast<double>(t.last_arrival_ns - start) / 1e6;
+    r->offline_drain_rate = static_cast<double>(t.offline_unique) / (r->offline_drain_ms / 1e3);
   }
   return true;
 }
@@ -289,8 +375,8 @@ void Orchestrator::Run(BenchResult* r) {
   }
   if (config_.scenario == Scenario::kConnect) {
     Hold(r);
-  } else {
-    Publish(r);
+  } else if (Publish(r) && config_.drain_offline) {
+    DrainOffline(r);
   }
   if (config_.broker_pid > 0) {
     if (auto mem = base::ProcessMemoryKb(config_.broker_pid); mem.ok()) {
@@ -300,7 +386,36 @@ void Orchestrator::Run(BenchResult* r) {
 }
 
 // Sums the shards' reports into `r`. Every shard thread has ended: the reports are complete.
-void MergeReports(const BenchConfig& config, const RunContext& ctx, BenchResult* r) {
+// offline: the acknowledgements are the measure; the drain's arrivals (--drain_offline) fill
+// received/expected/lost/duplicated.
+void MergeOffline(const Plan& plan, const RunContext& ctx, BenchResult* r, LogHistogram* latency) {
+  uint64_t unique = 0;
+  for (const auto& slot : ctx.slots) {
+    const ShardReport& s = slot->report;
+    latency->Merge(s.ack_latency);
+    r->acked += s.acked_window;
+    r->ack_failures += s.ack_failures_window;
+    r->acked_total += s.acked;
+    r->ack_failures_total += s.ack_failures;
+    r->unacked += s.unacked;
+    r->reconnected += s.reconnected;
+    unique += s.offline_unique;
+    r->duplicated += s.offline_duplicated;
+  }
+  r->copies_per_message = plan.fan;
+  r->queued_copies = r->acked_total * plan.fan;
+  r->received = unique;
+  if (r->reconnected > 0) {
+    r->expected = r->queued_copies;
+    r->lost = r->expected > unique ? r->expected - unique : 0;
+  }
+  if (r->window_s > 0) {
+    r->throughput = static_cast<double>(r->acked) / r->window_s;
+  }
+}
+
+void MergeReports(const BenchConfig& config, const Plan& plan, const RunContext& ctx,
+                  BenchResult* r) {
   LogHistogram latency;
   for (const auto& slot : ctx.slots) {
     const ShardReport& s = slot->report;
@@ -329,6 +444,15 @@ void MergeReports(const BenchConfig& config, const RunContext& ctx, BenchResult*
   if (r->window_s > 0 && config.scenario != Scenario::kConnect) {
     r->throughput = static_cast<double>(r->received) / r->window_s;
   }
+  if (plan.offline) {
+    r->sent = 0;
+    r->expected = r->received = r->lost = r->duplicated = 0;
+    for (const auto& slot : ctx.slots) {
+      r->sent += slot->report.sent_window;
+    }
+    latency.Clear();
+    MergeOffline(plan, ctx, r, &latency);
+  }
   r->p50_us = static_cast<double>(latency.Quantile(0.50)) / 1e3;
   r->p90_us = static_cast<double>(latency.Quantile(0.90)) / 1e3;
   r->p99_us = static_cast<double>(latency.Quantile(0.99)) / 1e3;
@@ -336,7 +460,9 @@ void MergeReports(const BenchConfig& config, const RunContext& ctx, BenchResult*
   r->max_us = static_cast<double>(latency.max()) / 1e3;
   r->mean_us = latency.mean() / 1e3;
   if (r->broker_cpu_s > 0) {
-    r->msgs_per_broker_cpu_s = static_cast<double>(r->received) / r->broker_cpu_s;
+    // offline: acknowledged messages per broker CPU-s.
+    const uint64_t done = plan.offline ? r->acked : r->received;
+    r->msgs_per_broker_cpu_s = static_cast<double>(done) / r->broker_cpu_s;
   }
 }
 
@@ -414,7 +540,7 @@ absl::StatusOr<BenchResult> RunBench(const BenchConfig& config) {
     r.tool_sleeps = engine.shard.sleeps;
   }
 
-  MergeReports(config, ctx, &r);
+  MergeReports(config, *plan, ctx, &r);
   return r;
 }
 
@@ -530,6 +656,23 @@ std::string ToJson(const BenchConfig& c, const BenchResult& r) {
     }
     j.Field("broker_cpu_s", r.broker_cpu_s);
     j.Field("msgs_per_broker_cpu_s", r.msgs_per_broker_cpu_s);
+  }
+  if (c.scenario == Scenario::kOffline) {
+    j.Field("copies_per_message", r.copies_per_message);
+    j.Field("acked", r.acked);
+    j.Field("ack_failures", r.ack_failures);
+    j.Field("acked_total", r.acked_total);
+    j.Field("ack_failures_total", r.ack_failures_total);
+    j.Field("unacked", r.unacked);
+    j.Field("queued_copies", r.queued_copies);
+    j.Field("drain_offline", c.drain_offline);
+    if (c.drain_offline) {
+      j.Field("reconnected", r.reconnected);
+      j.Field("offline_drained", r.offline_drained);
+      j.Field("offline_reconnect_ms", r.offline_reconnect_ms);
+      j.Field("offline_drain_ms", r.offline_drain_ms);
+      j.Field("offline_drain_rate", r.offline_drain_rate);
+    }
   }
   j.Field("tool_cpu_s", r.tool_cpu_s);
   j.Field("tool_cpu_cores", r.window_s > 0 ? r.tool_cpu_s / r.window_s : 0.0);

@@ -12,7 +12,10 @@
 //      `connect` instead holds the connections idle for the duration;
 //   3. drain: after w1, until every message sent in the window has arrived, nothing arrived
 //      for a second, or --drain seconds passed;
-//   4. stop: DISCONNECT everywhere, shards join, their reports are merged.
+//   4. offline with --drain_offline: the parked subscribers connect again and receive their
+//      queues, until every acknowledged message arrived in every queue that should hold it,
+//      nothing arrived for a second, or --drain_offline_timeout passed;
+//   5. stop: DISCONNECT everywhere, shards join, their reports are merged.
 // The broker's CPU time (/proc/PID/stat) and the tool's own are sampled at w0 and w1.
 #pragma once
 
@@ -73,6 +76,21 @@ struct BenchResult {
   uint64_t tool_bytes_in = 0;
   uint64_t tool_loops = 0;
   uint64_t tool_sleeps = 0;
+  // offline: throughput counts acknowledged PUBLISHes and the latency fields are
+  // PUBLISH -> PUBACK (PUBREC at QoS 2); received/expected/lost/duplicated describe the
+  // drain by the reconnected subscribers (--drain_offline), 0 without it.
+  uint64_t acked = 0;         // in the window, success
+  uint64_t ack_failures = 0;  // in the window, a failure reason code (5.0)
+  uint64_t acked_total = 0;   // warm-up included: what the queues must hold
+  uint64_t ack_failures_total = 0;
+  uint64_t unacked = 0;             // still waiting for an acknowledgement at the end
+  uint64_t copies_per_message = 0;  // subscribers each message is queued for
+  uint64_t queued_copies = 0;       // acked_total x copies_per_message
+  bool offline_drained = false;     // every queued copy arrived (--drain_offline)
+  uint64_t reconnected = 0;
+  double offline_reconnect_ms = 0;  // kMsgReconnect -> every subscriber's CONNACK
+  double offline_drain_ms = 0;      // kMsgReconnect -> the last arrival
+  double offline_drain_rate = 0;    // distinct arrivals / offline_drain_ms
 };
 
 absl::StatusOr<BenchResult> RunBench(const BenchConfig& config);
