@@ -190,7 +190,11 @@ void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
   if (was_persistent && !s->persistent()) {
     store().SessionEnded(s->client_id(), 0);  // it ends with this connection now
   }
-  StoreSession(*s);
+  // A resumed session's write is also its store barrier (AwaitResumeBarrier).
+  const bool resume_waits = present && AwaitResumeBarrier(c, *s);
+  if (!present) {
+    StoreSession(*s);
+  }
   SetWill(*s, pkt);
   StoreWill(*s);
   WriteConnack(c, *s, present, assigned, expiry_capped);
@@ -209,8 +213,8 @@ void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
   // whatever waited while the client was away.
   if (present) {
     s->MarkAllUnsent();
-    if (AwaitResumeBarrier(c, *s)) {
-      return;
+    if (resume_waits) {
+      return;  // sent once the barrier is durable (ResponsePartDone)
     }
   }
   SendQueued(*s);
@@ -218,10 +222,11 @@ void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
 
 // What the session's previous connection wrote may not be durable yet (a PUBLISH's packet id,
 // a release, a PUBREC): answering the new connection from memory before it is could, after a
-// crash, turn a completed QoS 2 exchange into a lost or duplicated message. One more write of
-// the session, with a token, commits after all the earlier writes of this shard (the writer
-// commits a shard's writes in order): until then the client's packets wait (blocked) and
-// nothing of the session is sent. Returns whether it waits.
+// crash, turn a completed QoS 2 exchange into a lost or duplicated message. The resumed
+// session's own write carries a token and commits after all the earlier writes of this shard
+// (the writer commits a shard's writes in order): until then the client's packets wait
+// (blocked) and nothing of the session is sent. Returns whether it waits. Placed in the
+// response queue behind the CONNACK, which goes out at once.
 bool BrokerShard::AwaitResumeBarrier(Connection& c, const Session& s) {
   if (!s.persistent() || !shared_.store->durable()) {
     return false;

@@ -94,7 +94,6 @@ absl::Status BatchWriter::Commit(std::span<const StoreOp> ops, int64_t now_ms) {
         rollback_.Run();
         return s;
       }
-      ++skipped_;
       RINGMQ_LOG_EVERY_S(kError, 10, "store: a write of kind %d for client %s skipped: %s",
                          static_cast<int>(op.kind), op.client, sqlite3_errmsg(db_));
     }
@@ -183,30 +182,28 @@ int BatchWriter::EndSession(const StoreOp& op) {
   return SQLITE_DONE;
 }
 
+int64_t BatchWriter::KnownBody(uint64_t message_id) const {
+  if (IsStoreId(message_id)) {
+    return static_cast<int64_t>(message_id);  // recovered: the id is its row
+  }
+  if (auto it = recent_bodies_.find(message_id); it != recent_bodies_.end()) {
+    return it->second;
+  }
+  auto old = older_bodies_.find(message_id);
+  return old != older_bodies_.end() ? old->second : 0;
+}
+
 int BatchWriter::BodyRow(const StoreOp& op, int64_t* row) {
-  // A body this writer already holds: one more reference to it.
-  if (IsStoreId(op.message_id)) {
-    // Recovered: the id is its row, committed in an earlier run, and AUTOINCREMENT never
-    // gives a committed row's number to another body. Gone (all its queues done): insert.
-    const int rc = body_ref_row_.Bind(1, static_cast<int64_t>(op.message_id)).Run();
-    if (rc != SQLITE_DONE) {
-      return rc;
+  // A body this writer already holds: one more reference to it. A recovered row is named by
+  // its number alone (AUTOINCREMENT never gives a committed row's number to another body); a
+  // remembered one also by the id it records (bid). Gone meanwhile: inserted again below.
+  if (const int64_t known = KnownBody(op.message_id); known != 0) {
+    Statement& ref = IsStoreId(op.message_id) ? body_ref_row_ : body_ref_;
+    ref.Bind(1, known);
+    if (!IsStoreId(op.message_id)) {
+      ref.Bind(2, static_cast<int64_t>(op.message_id));
     }
-    if (sqlite3_changes(db_) == 1) {
-      *row = static_cast<int64_t>(op.message_id);
-      return SQLITE_DONE;
-    }
-  }
-  int64_t known = 0;
-  if (IsStoreId(op.message_id)) {
-    // not remembered: inserted below
-  } else if (auto it = recent_bodies_.find(op.message_id); it != recent_bodies_.end()) {
-    known = it->second;
-  } else if (auto old = older_bodies_.find(op.message_id); old != older_bodies_.end()) {
-    known = old->second;
-  }
-  if (known != 0) {
-    const int rc = body_ref_.Bind(1, known).Bind(2, static_cast<int64_t>(op.message_id)).Run();
+    const int rc = ref.Run();
     if (rc != SQLITE_DONE) {
       return rc;
     }

@@ -36,14 +36,13 @@ class BatchWriter {
   // Writes outside a transaction when idle: a WAL checkpoint and, when many pages are free,
   // some of them given back to the file system.
   void Idle();
-  // Writes skipped because they contradicted the store (a bug elsewhere; logged).
-  uint64_t skipped() const { return skipped_; }
 
  private:
   int Apply(const StoreOp& op);
   int EndSession(const StoreOp& op);
   int Queue(const StoreOp& op);
   int BodyRow(const StoreOp& op, int64_t* row);
+  int64_t KnownBody(uint64_t message_id) const;  // its row, or 0
   absl::Status Error(const char* what, int rc) const;
 
   sqlite3* db_;
@@ -58,7 +57,6 @@ class BatchWriter {
   // Broker message id -> the row that holds its body; two generations, the older dropped
   // as the newer fills (copies of one message reach the writer within a few batches).
   absl::flat_hash_map<uint64_t, int64_t> recent_bodies_, older_bodies_;
-  uint64_t skipped_ = 0;
   int64_t last_idle_ms_ = 0;
 };
 
