@@ -590,12 +590,14 @@ def render(args, brokers, scenarios, results, echo_runs, notes, bench, echo_serv
     return "\n".join(out)
 
 
-def write_section(path, md):
+def write_section(path, md, begin=BEGIN, end=END):
+    """Replaces the text between the markers `begin` and `end` in `path` (appends if missing).
+    Also used by the other benchmark scripts, with their own markers."""
     text = open(path).read() if os.path.exists(path) else ""
-    block = f"{BEGIN}\n{md}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        before = text[:text.index(BEGIN)]
-        after = text[text.index(END) + len(END):]
+    block = f"{begin}\n{md}\n{end}"
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        before = text[:text.index(begin)]
+        after = text[text.index(end) + len(end):]
         text = before + block + after
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"

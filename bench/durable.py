@@ -274,7 +274,7 @@ def main():
     if args.no_write:
         print(md)
         return
-    write_section(args.output, md)
+    compare.write_section(args.output, md, BEGIN, END)
     print(f"wrote {os.path.relpath(args.output, os.getcwd())}", file=sys.stderr)
 
 
@@ -416,17 +416,6 @@ def render(args, brokers, groups, modes, results, bench, common, mode_args, load
                        + " --port PORT --broker-pid PID")
     out.append("```")
     return "\n".join(out)
-
-
-def write_section(path, md):
-    text = open(path).read() if os.path.exists(path) else ""
-    block = f"{BEGIN}\n{md}\n{END}"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

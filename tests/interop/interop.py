@@ -126,6 +126,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def log_tail(path, kind, lines=40):
+    """The last `lines` lines of the broker log at `path`, headed, for a failure message."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    tail = text[-lines:]
+    return f"--- last {len(tail)} lines of the {kind} log ---\n" + "\n".join(tail)
+
+
 def port_from_listening_line(line):
     """The port of the first HOST:PORT word, as PortFromListeningLine() in subprocess.h."""
     for word in line.split(" "):
@@ -247,13 +258,7 @@ class Broker:
         return error
 
     def log_tail(self, lines=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode(errors="replace").splitlines()
-        except OSError:
-            return ""
-        tail = text[-lines:]
-        return f"--- last {len(tail)} lines of the {self.kind} log ---\n" + "\n".join(tail)
+        return log_tail(self.log_path, self.kind, lines)
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)  # the config, the log, ringmq's store

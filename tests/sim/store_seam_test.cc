@@ -128,6 +128,27 @@ bool Arrives(SteppedBroker& b, SimClient& c, PacketType type, int rounds = 10) {
   return StepUntil(b, c, type, nullptr, rounds).has_value();
 }
 
+mqtt::Subscribe SubscribePacket(std::string filter, Qos qos) {
+  mqtt::Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({std::move(filter), {.max_qos = qos}});
+  return s;
+}
+
+// A persistent session on `shard`, subscribed to `filter`: its SUBACK waits for the store,
+// which commits here. A test failure if the SUBACK does not come.
+std::unique_ptr<SimClient> DurableSubscriber(SteppedBroker& b, LateStore& store, uint32_t shard,
+                                             const std::string& id, std::string filter, Qos qos) {
+  auto c = b.Accept(shard);
+  c->Send(PersistentConnect(id));
+  b.StepAll(3);
+  c->Send(SubscribePacket(std::move(filter), qos));
+  b.StepAll(3);
+  store.CommitFromAnotherThread(store.TakePending());
+  EXPECT_TRUE(Arrives(b, *c, PacketType::kSuback));
+  return c;
+}
+
 // A QoS 1 PUBLISH matching persistent sessions on both shards (one connected, one away) is
 // acknowledged only once every store write for it has committed, on whichever shard it was
 // made; completions come from another thread, in reverse order. A QoS 2 PUBREC waits for its
@@ -201,16 +222,7 @@ TEST(StoreSeamTest, WhatTheStoreCannotKeepIsRefusedNeverAcknowledged) {
   SteppedBrokerOptions o;
   o.store = &store;
   ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
-  auto sub = b->Accept(1);
-  sub->Send(PersistentConnect(SpreadId("away", 1)));
-  b->StepAll(3);
-  mqtt::Subscribe s;
-  s.packet_id = 1;
-  s.subscriptions.push_back({"d/#", {.max_qos = Qos::k2}});
-  sub->Send(s);
-  b->StepAll(3);
-  store.CommitFromAnotherThread(store.TakePending());
-  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  auto sub = DurableSubscriber(*b, store, 1, SpreadId("away", 1), "d/#", Qos::k2);
   sub->Close();
   b->StepAll(3);
   auto clean = ConnectClient(*b, 1, SpreadId("clean", 1));
@@ -235,7 +247,8 @@ TEST(StoreSeamTest, WhatTheStoreCannotKeepIsRefusedNeverAcknowledged) {
   ack = StepUntil(*b, *v5, PacketType::kPuback);
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(ack->reason(), ReasonCode::kQuotaExceeded);
-  v5->Send(s);  // the persistent publisher subscribes: refused, it could not be kept
+  v5->Send(SubscribePacket(
+      "d/#", Qos::k2));  // the persistent publisher subscribes: refused, it could not be kept
   auto suback = StepUntil(*b, *v5, PacketType::kSuback);
   ASSERT_TRUE(suback.has_value());
   // A message for clean sessions only needs no store: acknowledged and delivered.
@@ -276,18 +289,8 @@ TEST(StoreSeamTest, AMessageIsStoredEverywhereOrNowhere) {
   SteppedBrokerOptions o;
   o.store = &store;
   ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
-  std::vector<std::unique_ptr<SimClient>> subs;
   for (uint32_t shard : {0u, 1u}) {
-    auto c = b->Accept(shard);
-    c->Send(PersistentConnect(SpreadId("both", shard)));
-    b->StepAll(3);
-    mqtt::Subscribe s;
-    s.packet_id = 1;
-    s.subscriptions.push_back({"w/#", {.max_qos = Qos::k1}});
-    c->Send(s);
-    b->StepAll(3);
-    store.CommitFromAnotherThread(store.TakePending());
-    ASSERT_TRUE(Arrives(*b, *c, PacketType::kSuback));
+    auto c = DurableSubscriber(*b, store, shard, SpreadId("both", shard), "w/#", Qos::k1);
     c->Close();
     b->StepAll(3);
   }
@@ -328,16 +331,7 @@ TEST(StoreSeamTest, ARefusedQos2MessageReleasesItsStoredPacketId) {
   o.store = &store;
   o.config.max_queued_messages = 1;
   ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
-  auto sub = b->Accept(1);
-  sub->Send(PersistentConnect(SpreadId("full", 1)));
-  b->StepAll(3);
-  mqtt::Subscribe s;
-  s.packet_id = 1;
-  s.subscriptions.push_back({"q/#", {.max_qos = Qos::k1}});
-  sub->Send(s);
-  b->StepAll(3);
-  store.CommitFromAnotherThread(store.TakePending());
-  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  auto sub = DurableSubscriber(*b, store, 1, SpreadId("full", 1), "q/#", Qos::k1);
   sub->Close();  // away, with room for one queued message
   b->StepAll(3);
   auto pub = b->Accept(0);
@@ -372,16 +366,7 @@ TEST(StoreSeamTest, TheSecondHalfOfQos2WaitsForItsWriteBothWays) {
   SteppedBrokerOptions o;
   o.store = &store;
   ASSERT_OK_AND_ASSIGN(auto b, SteppedBroker::Start(o));
-  auto sub = b->Accept(1);
-  sub->Send(PersistentConnect(SpreadId("sub2", 1)));
-  b->StepAll(3);
-  mqtt::Subscribe s;
-  s.packet_id = 1;
-  s.subscriptions.push_back({"e/#", {.max_qos = Qos::k2}});
-  sub->Send(s);
-  b->StepAll(3);
-  store.CommitFromAnotherThread(store.TakePending());
-  ASSERT_TRUE(Arrives(*b, *sub, PacketType::kSuback));
+  auto sub = DurableSubscriber(*b, store, 1, SpreadId("sub2", 1), "e/#", Qos::k2);
   auto pub = b->Accept(0);
   pub->Send(PersistentConnect(SpreadId("pub2", 0)));
   ASSERT_TRUE(Arrives(*b, *pub, PacketType::kConnack));
@@ -457,16 +442,7 @@ TEST(StoreSeamTest, AHandedOnMessageLeavesItsFirstQueueOnlyOnceDurableInTheNext)
   const std::string a_id = SpreadId("memberA", 0);
   std::vector<std::unique_ptr<SimClient>> members;
   for (const std::string& id : {a_id, SpreadId("memberB", 1)}) {
-    auto c = b->Accept(id == a_id ? 0 : 1);
-    c->Send(PersistentConnect(id));
-    b->StepAll(3);
-    mqtt::Subscribe sub;
-    sub.packet_id = 1;
-    sub.subscriptions.push_back({"$share/g/h/#", {.max_qos = Qos::k1}});
-    c->Send(sub);
-    b->StepAll(3);
-    store.CommitFromAnotherThread(store.TakePending());
-    ASSERT_TRUE(Arrives(*b, *c, PacketType::kSuback));
+    auto c = DurableSubscriber(*b, store, id == a_id ? 0 : 1, id, "$share/g/h/#", Qos::k1);
     members.push_back(std::move(c));
   }
   members[1]->Close();  // B away: A gets both, one in flight, one queued

@@ -866,13 +866,7 @@ class BrokerProcess:
         return None
 
     def log_tail(self, lines=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode(errors="replace").splitlines()
-        except OSError:
-            return ""
-        tail = text[-lines:]
-        return f"--- last {len(tail)} lines of the {self.kind} log ---\n" + "\n".join(tail)
+        return interop.log_tail(self.log_path, self.kind, lines)
 
 
 # ---- the test --------------------------------------------------------------------------------
