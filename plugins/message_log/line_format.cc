@@ -1,0 +1,183 @@
+#include "line_format.h"
+
+#include <sodium.h>
+#include <time.h>
+
+#include <cstdio>
+
+// Header-only, built with JSON_NOEXCEPTION (meson.build): an error would abort, so nothing
+// below may fail. The one input that could, invalid UTF-8, dump() replaces with U+FFFD
+// (error_handler_t::replace).
+#include <nlohmann/json.hpp>
+
+namespace ringmq::message_log {
+namespace {
+
+// The length of the sequence a lead byte starts, or 0 for a byte that cannot start one.
+size_t SequenceLength(unsigned char c) {
+  if (c < 0x80) {
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    return 2;
+  }
+  if (c >= 0xE0 && c <= 0xEF) {
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    const size_t len = SequenceLength(c);
+    if (len == 0 || i + len > n) {
+      return false;
+    }
+    // The second byte's range depends on the lead byte (overlong forms, surrogates, >10FFFF).
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c == 0xE0) {
+      lo = 0xA0;
+    } else if (c == 0xED) {
+      hi = 0x9F;
+    } else if (c == 0xF0) {
+      lo = 0x90;
+    } else if (c == 0xF4) {
+      hi = 0x8F;
+    }
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char b = p[i + k];
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
+        return false;
+      }
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string_view WithoutCutSequence(std::string_view s) {
+  // Look back over at most three continuation bytes for the lead byte of the last sequence.
+  for (size_t back = 1; back <= 4 && back <= s.size(); ++back) {
+    const auto c = static_cast<unsigned char>(s[s.size() - back]);
+    if ((c & 0xC0) != 0x80) {
+      const size_t len = SequenceLength(c);
+      return len > back ? s.substr(0, s.size() - back) : s;
+    }
+  }
+  return s;
+}
+
+std::string_view EventName(Event e) {
+  switch (e) {
+    case Event::kPublished:
+      return "published";
+    case Event::kDelivered:
+      return "delivered";
+    case Event::kDropped:
+      return "dropped";
+  }
+  return "other";
+}
+
+std::string_view DropReasonName(uint32_t reason) {
+  switch (reason) {
+    case RINGMQ_DROP_OFFLINE:
+      return "offline";
+    case RINGMQ_DROP_SLOW_CONSUMER:
+      return "slow_consumer";
+    case RINGMQ_DROP_QUEUE_FULL:
+      return "queue_full";
+    case RINGMQ_DROP_EXPIRED:
+      return "expired";
+    case RINGMQ_DROP_TOO_LARGE:
+      return "too_large";
+    case RINGMQ_DROP_NOT_STORED:
+      return "not_stored";
+    default:
+      return "other";  // an enum value newer than this plugin (plugin.h: unknown is "other")
+  }
+}
+
+std::string_view LineFormatter::Time(int64_t unix_ms) {
+  int64_t s = unix_ms / 1000;
+  int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    s -= 1;
+    ms += 1000;
+  }
+  if (s != cached_s_) {
+    const time_t t = static_cast<time_t>(s);
+    tm utc{};
+    gmtime_r(&t, &utc);
+    strftime(time_, sizeof(time_), "%Y-%m-%dT%H:%M:%S.000Z", &utc);
+    cached_s_ = s;
+  }
+  // Only the milliseconds change within a second: ".mmmZ" is the last five characters.
+  const size_t len = std::char_traits<char>::length(time_);
+  time_[len - 4] = static_cast<char>('0' + ms / 100);
+  time_[len - 3] = static_cast<char>('0' + ms / 10 % 10);
+  time_[len - 2] = static_cast<char>('0' + ms % 10);
+  return {time_, len};
+}
+
+void LineFormatter::Append(const Record& r, std::string* out) {
+  nlohmann::ordered_json j;
+  j["time"] = Time(r.time_ms);
+  j["event"] = EventName(r.event);
+  if (r.event == Event::kDropped) {
+    j["reason"] = DropReasonName(r.drop_reason);
+  }
+  if (r.has_client) {
+    j["client_id"] = r.client_id();
+  } else {
+    j["client_id"] = nullptr;
+  }
+  if (r.has_username) {
+    j["username"] = r.username();
+  } else {
+    j["username"] = nullptr;
+  }
+  j["topic"] = r.topic();
+  j["qos"] = r.qos;
+  j["retain"] = r.retain;
+  j["size"] = r.payload_size;
+  if (r.payload_mode != PayloadMode::kNone) {
+    std::string_view payload = r.payload();
+    bool utf8 = r.payload_mode == PayloadMode::kUtf8;
+    if (r.payload_mode == PayloadMode::kAuto) {
+      const std::string_view whole = r.truncated ? WithoutCutSequence(payload) : payload;
+      utf8 = IsValidUtf8(whole);
+      if (utf8) {
+        payload = whole;
+      }
+    } else if (utf8 && r.truncated) {
+      payload = WithoutCutSequence(payload);
+    }
+    if (utf8) {
+      j["payload"] = payload;
+    } else {
+      base64_.resize(sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_ORIGINAL));
+      sodium_bin2base64(base64_.data(), base64_.size(),
+                        reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
+                        sodium_base64_VARIANT_ORIGINAL);
+      base64_.resize(base64_.size() - 1);  // the terminating NUL
+      j["payload"] = base64_;
+    }
+    j["encoding"] = utf8 ? "utf8" : "base64";
+    j["truncated"] = r.truncated;
+  }
+  out->append(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  out->push_back('\n');
+}
+
+}  // namespace ringmq::message_log
