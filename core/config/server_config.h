@@ -1,11 +1,13 @@
 // ServerConfig: everything the ringmq executable is told, as typed values: the broker's
-// limits (BrokerConfig), the listeners and the engine's settings. Filled from command-line
-// flags (core/server/main.cc) and, later, from a config file; Validate() checks every value
-// once, in one place, and names the setting in its message. Main thread only.
+// limits (BrokerConfig), the listeners, the engine's settings and the plugins to load. Filled
+// from a TOML file (config_file.h) and command-line flags over it (core/server/flags.h);
+// Validate() checks every value once, in one place, and names the setting in its message.
+// Main thread only.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +19,19 @@
 #include "core/shard/shard_set.h"
 
 namespace ringmq::config {
+
+// One [[plugin]] of the config file: the plugin host loads them in this order, which is also
+// the order their hooks are called in.
+struct PluginSpec {
+  std::string name;
+  std::string path;  // empty: found by name
+  // [plugin.options] in file order, TOML scalars as text: strings unquoted, integers in
+  // decimal, booleans true/false, floats and dates as written.
+  std::vector<std::pair<std::string, std::string>> options;
+  std::string origin;  // "FILE:LINE" of its [[plugin]] header, for messages
+
+  bool operator==(const PluginSpec&) const = default;
+};
 
 struct ServerConfig {
   broker::BrokerConfig broker;
@@ -45,6 +60,9 @@ struct ServerConfig {
     uint32_t retry_ms = 500;
     bool full_check = false;
   } store;
+
+  std::vector<PluginSpec> plugins;  // in load (and call) order
+  std::string config_path;          // the file read (--config), empty: none
 
   // Checks every value (the broker's too); the message names the setting and its range.
   absl::Status Validate() const;
