@@ -64,6 +64,7 @@ struct Core {
   uint64_t dropped_published = UINT64_MAX;  // the first tick publishes (a retained 0 too)
   uint64_t dropped_logged = 0;
   int64_t last_drop_log_ms = 0;
+  bool publish_refusal_logged = false;
 };
 
 void WriteError(const std::string& message, char* error, size_t error_size) {
@@ -258,7 +259,10 @@ void OnTick(void* core_plugin_ptr, int64_t now_ms) {
     m.topic = ringmq_str{g->dropped_topic.data(), g->dropped_topic.size()};
     m.payload = ringmq_str{text.data(), text.size()};
     if (g->host->publish(c->core, &m) == 0) {
-      c->dropped_published = dropped;  // else: again on the next tick
+      c->dropped_published = dropped;
+    } else if (!c->publish_refusal_logged) {  // tried again on every tick, said once
+      Log(g->host, RINGMQ_LOG_WARNING, "host->publish refused " + g->dropped_topic);
+      c->publish_refusal_logged = true;
     }
   }
   // Log when the count grew, at most once per kDropLogIntervalMs.

@@ -68,16 +68,18 @@ def run_broker(so):
     broker = example_broker.PluginBroker(config).start_or_skip()
     try:
         a = example_broker.RawClient(broker.port, "rl-a")
+        # Accepted: 0x00, or 0x10 (no matching subscribers); refused: 0x97.
         codes = [a.publish_qos1("rl/a", b"x") for _ in range(6)]
-        interop.expect_equal("PUBACK reasons for a burst of 6 (burst = 3)",
-                             [0, 0, 0, 0x97, 0x97, 0x97], codes)
+        interop.expect_equal("PUBACK reasons for a burst of 6 (burst = 3), accepted = ok",
+                             ["ok", "ok", "ok", 0x97, 0x97, 0x97],
+                             ["ok" if c < 0x80 else c for c in codes])
         b = example_broker.RawClient(broker.port, "rl-b")
-        interop.expect_equal("another client's bucket", 0, b.publish_qos1("rl/b", b"x"))
+        interop.check(b.publish_qos1("rl/b", b"x") < 0x80, "another client has its own bucket")
         a.disconnect()
         b.disconnect()
         a = example_broker.RawClient(broker.port, "rl-a")
-        interop.expect_equal("after reconnecting (the bucket was forgotten)", 0,
-                             a.publish_qos1("rl/a", b"x"))
+        interop.check(a.publish_qos1("rl/a", b"x") < 0x80,
+                      "accepted after reconnecting (the bucket was forgotten)")
         a.disconnect()
     except Exception:
         print(broker.log_tail(), flush=True)

@@ -91,10 +91,13 @@ def scenario_lines(broker, log):
 
 
 def scenario_dropped(broker, log):
+    interop.check("host->publish refused" not in broker.read_log(),
+                  "the host refused message_log's publish of its $SYS topic")
     sub = Subscriber(broker.port, "ml-sys", "$SYS/broker/plugins/message_log/dropped")
     topic, payload, retain = interop.queue_get(sub.messages, "the dropped count")
     sub.close()
     interop.expect_equal("dropped count", b"0", payload)
+    interop.check(retain, "the dropped count is retained")
 
 
 def scenario_reload(broker, log):
