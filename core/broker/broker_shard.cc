@@ -12,30 +12,24 @@ namespace ringmq::broker {
 Connection::Connection(BrokerShard* s, net::Conn* c, uint32_t max_packet_size)
     : shard(s), conn(c), reader(max_packet_size), timer(this, nullptr) {}
 
-namespace {
-
-RetainedStore::Limits RetainedLimits(const BrokerConfig& c, uint32_t shards) {
-  // Each shard holds one partition: its share of the totals, rounded up.
-  RetainedStore::Limits l;
-  l.max_count = static_cast<size_t>((c.max_retained_messages + shards - 1) / shards);
-  l.max_bytes = static_cast<size_t>((c.max_retained_bytes + shards - 1) / shards);
-  return l;
-}
-
-}  // namespace
-
 BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
     : ShardOwned(shard.index()),
       shard_(shard),
       shared_(shared),
       shards_(shared.shards),
+      config_(shared.config),
       router_(shard.index(), shared.shards),
       interest_(shard, shared.shards),
-      retained_(RetainedLimits(shared.config, shared.shards)),
+      retained_(RetainedStore::ShareOf(shared.config.max_retained_messages,
+                                       shared.config.max_retained_bytes, shared.shards)),
       defer_timer_(this, &BrokerShard::OnDeferTimer),
       sys_timer_(this, &BrokerShard::OnSysTimer),
       retained_timer_(this, &BrokerShard::OnRetainedSweep),
-      decision_timer_(this, &BrokerShard::OnDecisionTimer) {}
+      decision_timer_(this, &BrokerShard::OnDecisionTimer) {
+  if (hooks() != nullptr) {
+    hooks()->OnShardStart(*this);  // the hooks' per-shard state, on this shard's thread
+  }
+}
 
 BrokerShard::~BrokerShard() {
   // Connections still here at destruction (a shutdown that gave up on some): free their
@@ -298,6 +292,9 @@ void BrokerShard::OnStop() {
     } else if (c->state != Connection::State::kClosing) {
       CloseConnection(*c, net::CloseMode::kNow, 0);
     }
+  }
+  if (hooks() != nullptr) {
+    hooks()->OnShardStop(shard_.index());  // after the last client's events
   }
 }
 

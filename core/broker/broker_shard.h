@@ -114,7 +114,7 @@ struct BrokerShared {
 
 class PublishEncoder;
 
-class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
+class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, public ShardServices {
  public:
   BrokerShard(shard::Shard& shard, const BrokerShared& shared);
   ~BrokerShard() override;
@@ -134,8 +134,16 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void OnStop() override;
   void OnDiscard(const shard::Envelope& e) override;
 
+  // ShardServices (for the hooks; plugins.cc)
+  uint32_t shard_index() const override { return shard_.index(); }
+  int64_t clock_ms() const override { return now_ms(); }
+  bool PublishFromBroker(std::string_view topic, std::string_view payload, mqtt::Qos qos,
+                         bool retain) override;
+  net::TimerWheel& shard_timers() override { return shard_.timers(); }
+
   int64_t now_ms() const { return shard_.now_ms(); }
-  const BrokerConfig& config() const { return shared_.config; }
+  // This shard's copy of the limits (a reload posts a new one: ConfigMsg).
+  const BrokerConfig& config() const { return config_; }
 
   // What this shard holds, for tests that check nothing is left behind.
   struct Footprint {
@@ -189,6 +197,9 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void Handle(uint32_t from, RetainedReplyMsg&& m);
   void Handle(uint32_t from, DecisionMsg&& m);
   void Handle(uint32_t from, StoreCommittedMsg&& m);
+  void Handle(uint32_t from, CallMsg&& m);
+  void Handle(uint32_t from, DisconnectMsg&& m);
+  void Handle(uint32_t from, ConfigMsg&& m);
   template <typename M>
   void Send(uint32_t target, M&& m) {
     shard_.Send(target, ToEnvelope(std::move(m)));
@@ -217,6 +228,19 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   void ProcessConnect(Connection& c, const mqtt::Connect& pkt);
   // The CONNECT's decisions (authentication, and the will as a PUBLISH): the CONNACK waits.
   void AskConnectDecisions(Connection& c, PendingResponse& r, const mqtt::Connect& pkt);
+  // ---- enhanced authentication (enhanced_auth.cc) --------------------------------------
+  void StartEnhancedAuth(Connection& c, const mqtt::Connect& pkt);
+  void RunAuthStep(Connection& c, std::string_view data);
+  void ApplyAuthStep(Connection& c, Decision d, std::string data);
+  void WriteAuth(Connection& c, mqtt::ReasonCode rc, std::string_view data);
+  // The exchange succeeded: the CONNECT's other decisions (its will), then CONNACK.
+  void AuthenticatedConnect(Connection& c);
+  // Takes the AUTH behind the CONNECT in `held`, if it is complete.
+  void TryAuthPacket(Connection& c);
+  mqtt::DecodeStatus HandleAuth(Connection& c, const mqtt::Auth& p);  // re-authentication
+  bool TakeAuthCompletion(DecisionMsg& m);  // false: not an authentication step's ticket
+  bool ExpireAuthStep(uint64_t ticket);     // false: not an authentication step's ticket
+
   // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
   void FinishConnect(Connection& c, const PendingResponse& r);
   // Takeover, clean start, resume or a new session for `client_id`; null when the session
@@ -395,6 +419,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
 
   // ---- decisions (decisions.cc) -------------------------------------------------------------
   ClientInfo ClientInfoOf(const Connection& c) const;
+  ClientInfo ClientInfoOf(const Session& s) const;  // its connection's, when it has one
+  ClientInfo PublisherInfo(const Message& m) const;  // by the publisher's session on this shard
   // Applies what the hooks answered for the response `r` (`entry`: the SUBSCRIBE filter it
   // is about, or -1): nothing to do, a refusal noted in `r`, or a wait registered for
   // `ticket` with its deadline.
@@ -446,7 +472,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   // ---- $SYS (sys.cc) ----------------------------------------------------------------------
   void PublishSys();
   static void OnSysTimer(net::Timer* t);
-  void PublishInternal(std::string_view topic, std::string_view payload, bool retain);
+  void PublishInternal(std::string_view topic, std::string_view payload, bool retain,
+                       mqtt::Qos qos = mqtt::Qos::k0);
 
   // ---- misc -------------------------------------------------------------------------------
   Connection* ConnectionOf(net::Conn& c) { return static_cast<Connection*>(c.user()); }
@@ -461,6 +488,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
   shard::Shard& shard_;
   const BrokerShared& shared_;
   const uint32_t shards_;
+  BrokerConfig config_;
 
   // Sessions by client id: a set of pointers hashed by the session's own id (no second
   // copy of the id, 8-byte slots), looked up by string_view.
@@ -488,6 +516,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned {
 
   // Asynchronous completions: token -> the connection whose response waits for it.
   absl::flat_hash_map<uint64_t, net::ConnId> tokens_;
+  // Pending enhanced-authentication steps: ticket -> connection.
+  absl::flat_hash_map<uint64_t, net::ConnId> auth_tickets_;
   uint64_t last_token_ = 0;
   uint64_t last_message_id_ = 0;
 

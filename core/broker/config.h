@@ -68,6 +68,7 @@ struct BrokerConfig {
 
   // Checks every value; the message names the setting (its flag spelling) and the range.
   absl::Status Validate() const;
+  bool operator==(const BrokerConfig&) const = default;
 };
 
 // Highest max_topic_levels Validate() accepts: the tries recurse once per level.

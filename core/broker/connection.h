@@ -54,6 +54,18 @@ struct OutboundAliases {
   size_t bytes = 0;  // topic bytes held (bounded by BrokerConfig::max_topic_alias_bytes)
 };
 
+// An MQTT 5.0 enhanced authentication [MQTT-4.12] in progress, or done (the method stays for
+// re-authentication, which must use the same one [MQTT-4.12.1-1]).
+struct AuthExchange {
+  std::string method;
+  std::string client_id;     // the CONNECT's (or the assigned one), until the session has it
+  std::string connack_data;  // Authentication Data for the CONNACK (the last step's)
+  uint32_t step = 0;
+  bool awaiting_client = false;  // an AUTH 0x18 went out: the client's AUTH comes next
+  bool reauth = false;           // a re-authentication (after CONNACK) is in progress
+  bool done = false;             // the CONNECT's exchange succeeded
+};
+
 class Connection {
  public:
   enum class State : uint8_t { kAwaitConnect, kAuthorizing, kConnected, kClosing };
@@ -84,6 +96,7 @@ class Connection {
   std::unique_ptr<std::string> assigned_id;
   // The user name of the CONNECT (for the decisions that follow); null when none was given.
   std::unique_ptr<std::string> username;
+  std::unique_ptr<AuthExchange> auth;  // enhanced authentication; null when not used
   ConnectionTimer timer;  // connect timeout, then keep alive
 
   // Keep alive: the last complete control packet, and reading held by the broker.

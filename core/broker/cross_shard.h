@@ -14,6 +14,9 @@
 // And from threads that are not shards (through Shard::PostExternal):
 //   DecisionMsg        a pending decision (hooks.h) is made
 //   StoreCommittedMsg  a store write that was pending is durable (persistence/offline_store.h)
+//   CallMsg            run a function on the shard's thread (a plugin's per-core reload)
+//   DisconnectMsg      disconnect the client with this id, if it is connected here
+//   ConfigMsg          the broker's limits changed (a reload): take this copy
 //
 // Built on the sender's thread, consumed on the receiver's.
 #pragma once
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "core/base/asserts.h"
+#include "core/broker/config.h"
 #include "core/broker/hooks.h"
 #include "core/broker/message.h"
 #include "core/broker/shared_group_key.h"
@@ -42,6 +46,9 @@ enum class MsgKind : uint32_t {
   kRetainedReply,
   kDecision,
   kStoreCommitted,
+  kCall,
+  kDisconnect,
+  kConfig,
 };
 
 // A change of one shard's interest in a filter: for plain subscriptions, whether it has any
@@ -184,18 +191,21 @@ struct DecisionMsg {
   static constexpr MsgKind kKind = MsgKind::kDecision;
   uint64_t ticket = 0;
   Decision decision;
+  std::unique_ptr<std::string> auth_data;  // an enhanced-authentication step's (or null)
 
   shard::Envelope Pack() && {
     shard::Envelope e;
     e.u64 = ticket;
     e.aux = (uint64_t{static_cast<uint8_t>(decision.verdict)} << 8) |
             static_cast<uint8_t>(decision.reason);
+    e.ptr = auth_data.release();
     return e;
   }
   static DecisionMsg Unpack(const shard::Envelope& e) {
     return {
         e.u64,
-        {static_cast<Verdict>((e.aux >> 8) & 0xFF), static_cast<mqtt::ReasonCode>(e.aux & 0xFF)}};
+        {static_cast<Verdict>((e.aux >> 8) & 0xFF), static_cast<mqtt::ReasonCode>(e.aux & 0xFF)},
+        std::unique_ptr<std::string>(static_cast<std::string*>(e.ptr))};
   }
 };
 
@@ -209,6 +219,53 @@ struct StoreCommittedMsg {
     return e;
   }
   static StoreCommittedMsg Unpack(const shard::Envelope& e) { return {e.u64}; }
+};
+
+struct CallMsg {
+  static constexpr MsgKind kKind = MsgKind::kCall;
+  void (*fn)(void* arg) = nullptr;  // must not own `arg`: a dropped call never runs
+  void* arg = nullptr;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = arg;
+    e.u64 = reinterpret_cast<uintptr_t>(fn);
+    return e;
+  }
+  static CallMsg Unpack(const shard::Envelope& e) {
+    return {reinterpret_cast<void (*)(void*)>(static_cast<uintptr_t>(e.u64)), e.ptr};
+  }
+};
+
+struct DisconnectMsg {
+  static constexpr MsgKind kKind = MsgKind::kDisconnect;
+  std::unique_ptr<std::string> client_id;
+  mqtt::ReasonCode reason = mqtt::ReasonCode::kAdministrativeAction;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = client_id.release();
+    e.aux = static_cast<uint8_t>(reason);
+    return e;
+  }
+  static DisconnectMsg Unpack(const shard::Envelope& e) {
+    return {std::unique_ptr<std::string>(static_cast<std::string*>(e.ptr)),
+            static_cast<mqtt::ReasonCode>(e.aux & 0xFF)};
+  }
+};
+
+struct ConfigMsg {
+  static constexpr MsgKind kKind = MsgKind::kConfig;
+  std::unique_ptr<BrokerConfig> config;
+
+  shard::Envelope Pack() && {
+    shard::Envelope e;
+    e.ptr = config.release();
+    return e;
+  }
+  static ConfigMsg Unpack(const shard::Envelope& e) {
+    return {std::unique_ptr<BrokerConfig>(static_cast<BrokerConfig*>(e.ptr))};
+  }
 };
 
 // The shard a token or ticket belongs to (its top byte, see BrokerShard::NewToken).
@@ -255,6 +312,15 @@ bool Visit(const shard::Envelope& e, F&& f) {
       return true;
     case MsgKind::kStoreCommitted:
       f(StoreCommittedMsg::Unpack(e));
+      return true;
+    case MsgKind::kCall:
+      f(CallMsg::Unpack(e));
+      return true;
+    case MsgKind::kDisconnect:
+      f(DisconnectMsg::Unpack(e));
+      return true;
+    case MsgKind::kConfig:
+      f(ConfigMsg::Unpack(e));
       return true;
   }
   return false;

@@ -12,7 +12,32 @@ ClientInfo BrokerShard::ClientInfoOf(const Connection& c) const {
   ClientInfo ci;
   ci.client_id = ClientId(c);
   ci.username = c.username ? std::string_view(*c.username) : std::string_view();
+  ci.has_username = c.username != nullptr;
   ci.version = c.version;
+  ci.shard = shard_.index();
+  ci.socket_fd = c.conn != nullptr ? c.conn->fd() : -1;
+  return ci;
+}
+
+ClientInfo BrokerShard::ClientInfoOf(const Session& s) const {
+  if (s.connection != nullptr) {
+    return ClientInfoOf(*s.connection);
+  }
+  ClientInfo ci;
+  ci.client_id = s.client_id();
+  ci.shard = shard_.index();
+  return ci;
+}
+
+ClientInfo BrokerShard::PublisherInfo(const Message& m) const {
+  if (!m.publisher_id().empty()) {
+    if (auto it = sessions_.find(m.publisher_id()); it != sessions_.end()) {
+      return ClientInfoOf(**it);
+    }
+  }
+  ClientInfo ci;
+  ci.client_id = m.publisher_id();
+  ci.shard = shard_.index();
   return ci;
 }
 
@@ -23,6 +48,9 @@ void BrokerShard::AskDecision(Connection& c, PendingResponse& r, Decision d, uin
       return;
     case Verdict::kDeny:
       NoteRefusal(r, entry, d.reason);
+      return;
+    case Verdict::kContinue:  // enhanced authentication only: not an answer here
+      NoteRefusal(r, entry, ReasonCode::kUnspecifiedError);
       return;
     case Verdict::kPending:
       AwaitParts(c, r, 1);
@@ -65,17 +93,27 @@ void BrokerShard::FinishDecision(uint64_t token, int entry, Decision d) {
 }
 
 void BrokerShard::Handle(uint32_t /*from*/, DecisionMsg&& m) {
+  if (TakeAuthCompletion(m)) {
+    return;
+  }
   auto it = pending_decisions_.find(m.ticket);
   if (it == pending_decisions_.end()) {
     // Its deadline passed (or its connection went): counted and dropped.
     ShardCounters::Add(counters().late_decisions, 1);
     return;
   }
-  const auto [token, entry] = it->second;
-  pending_decisions_.erase(it);
-  if (m.decision.verdict == Verdict::kPending) {
+  if (m.decision.verdict == Verdict::kPending || m.decision.verdict == Verdict::kContinue) {
     m.decision = Decision::Deny(ReasonCode::kUnspecifiedError);  // not an answer
   }
+  if (hooks() != nullptr) {
+    // A chain of deciders may ask its next one: then the same ticket is awaited again.
+    m.decision = hooks()->OnDecisionCompleted(shard_.index(), m.ticket, m.decision);
+    if (m.decision.verdict == Verdict::kPending) {
+      return;
+    }
+  }
+  const auto [token, entry] = it->second;
+  pending_decisions_.erase(it);
   FinishDecision(token, entry, m.decision);
 }
 
@@ -86,6 +124,9 @@ void BrokerShard::OnDecisionTimer(net::Timer* t) {
   while (!deadlines.empty() && deadlines.front().first <= b->now_ms()) {
     const uint64_t ticket = deadlines.front().second;
     deadlines.pop_front();
+    if (b->ExpireAuthStep(ticket)) {
+      continue;
+    }
     auto it = b->pending_decisions_.find(ticket);
     if (it == b->pending_decisions_.end()) {
       continue;  // decided in time
@@ -93,6 +134,9 @@ void BrokerShard::OnDecisionTimer(net::Timer* t) {
     const auto [token, entry] = it->second;
     b->pending_decisions_.erase(it);
     ShardCounters::Add(b->counters().decision_timeouts, 1);
+    if (b->hooks() != nullptr) {
+      b->hooks()->OnDecisionAbandoned(b->shard_.index(), ticket);
+    }
     RINGMQ_LOG_EVERY_S(kWarning, 10, "a decision took longer than %d ms: refused",
                        b->config().decision_timeout_ms);
     // A CONNECT nobody answered: the server is unavailable; anything else: unspecified.

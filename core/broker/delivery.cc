@@ -133,7 +133,7 @@ bool BrokerShard::QueueHasRoom(const Session& s, const Message& m) {
 void BrokerShard::MessageDropped(const Session& s, const Message& m, Qos qos, DropReason why) {
   ShardCounters::Add(counters().dropped, 1);
   if (hooks() != nullptr) {
-    hooks()->OnMessageDropped({m, s.client_id(), qos}, why);
+    hooks()->OnMessageDropped({m, ClientInfoOf(s), qos}, why);
   }
 }
 
@@ -257,7 +257,7 @@ bool BrokerShard::WritePublish(Connection& c, const Message& m, Qos qos, bool re
     // Larger than the client's Maximum Packet Size: dropped for it [MQTT-3.1.2-24/25].
     MessageDropped(*c.session, m, qos, DropReason::kTooLarge);
   } else if (!dup && hooks() != nullptr) {
-    hooks()->OnMessageDelivered({m, c.session->client_id(), qos});
+    hooks()->OnMessageDelivered({m, ClientInfoOf(c), qos});
   }
   return written;
 }

@@ -13,21 +13,30 @@
 // 3; PUBLISH/SUBSCRIBE: 0x80), and a late answer is counted ($SYS/broker/limits/late-
 // decisions) and dropped.
 //
+// Per shard: OnShardStart is called on each shard's thread before it serves a client, with
+// the services a hook may use on that shard (publish, timers); OnShardStop after its last
+// event. A chain of deciders (the plugin host) answers Pending and, when its ticket is
+// completed, is asked again through OnDecisionCompleted on the shard's thread: it may give
+// the final answer or keep waiting on the same ticket (the next plugin pends).
+//
 // Message events: each comes from exactly one place in the broker (MessagePublished in
 // routing.cc, MessageDelivered and MessageDropped in delivery.cc), so an observer sees every
 // message once per event.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/broker/message.h"
 #include "core/mqtt/reason_code.h"
 #include "core/mqtt/types.h"
+#include "core/net/timer_wheel.h"
 
 namespace ringmq::broker {
 
-enum class Verdict : uint8_t { kAllow, kDeny, kPending };
+// kContinue: enhanced authentication only (another AUTH round with the client).
+enum class Verdict : uint8_t { kAllow, kDeny, kPending, kContinue };
 
 struct Decision {
   Verdict verdict = Verdict::kAllow;
@@ -46,6 +55,9 @@ struct ClientInfo {
   std::string_view client_id;
   std::string_view username;  // empty when none was given
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
+  bool has_username = false;
+  uint32_t shard = 0;  // the shard the call is made on
+  int socket_fd = -1;  // the connection's socket (for its peer address); -1: none
 };
 
 struct ConnectRequest {
@@ -58,6 +70,7 @@ struct ConnectRequest {
 struct PublishRequest {
   ClientInfo client;
   std::string_view topic;
+  std::string_view payload;
   mqtt::Qos qos = mqtt::Qos::k0;
   bool retain = false;
   bool will = false;  // the will of a CONNECT, decided with it
@@ -67,6 +80,21 @@ struct SubscribeRequest {
   ClientInfo client;
   std::string_view filter;  // as sent, "$share/..." included
   mqtt::Qos qos = mqtt::Qos::k0;
+};
+
+// MQTT 5.0 enhanced authentication [MQTT-4.12]: the CONNECT that names an Authentication
+// Method (step 0), each AUTH the client sends, and re-authentication once connected.
+struct AuthStepRequest {
+  ClientInfo client;
+  std::string_view method;
+  std::string_view data;  // Authentication Data (binary), empty when absent
+  uint32_t step = 0;
+  bool reauth = false;  // after CONNACK (AUTH 0x19)
+};
+
+struct AuthStepResult {
+  Decision decision;  // kAllow, kDeny, kPending or kContinue
+  std::string data;   // Authentication Data for the AUTH (continue) or CONNACK/AUTH (allow)
 };
 
 // Why a message did not reach a subscriber.
@@ -82,8 +110,23 @@ std::string_view DropReasonName(DropReason r);
 
 struct MessageEvent {
   const Message& message;
-  std::string_view client_id;  // publisher (published) or receiver (delivered, dropped)
+  ClientInfo client;  // publisher (published) or receiver (delivered, dropped)
   mqtt::Qos qos = mqtt::Qos::k0;
+};
+
+// What a shard offers the hooks called on it (OnShardStart). Its thread only.
+class ShardServices {
+ public:
+  virtual uint32_t shard_index() const = 0;
+  virtual int64_t clock_ms() const = 0;
+  // A message from the broker itself (no publisher, no decision). False: `topic` is not a
+  // valid topic name.
+  virtual bool PublishFromBroker(std::string_view topic, std::string_view payload, mqtt::Qos qos,
+                                 bool retain) = 0;
+  virtual net::TimerWheel& shard_timers() = 0;
+
+ protected:
+  ~ShardServices() = default;
 };
 
 class BrokerHooks {
@@ -100,6 +143,24 @@ class BrokerHooks {
     return Decision::Allow();
   }
 
+  // Enhanced authentication: whether any method is offered (no: a CONNECT with a method is
+  // refused with 0x8C), and one step of an exchange (a pending step is completed with
+  // DecisionCompleter::CompleteAuth).
+  virtual bool OffersEnhancedAuth() const { return false; }
+  virtual AuthStepResult OnAuthStep(const AuthStepRequest& /*r*/, uint64_t /*ticket*/) {
+    return {Decision::Deny(mqtt::ReasonCode::kBadAuthenticationMethod), {}};
+  }
+
+  virtual void OnShardStart(ShardServices& /*shard*/) {}
+  virtual void OnShardStop(uint32_t /*shard*/) {}
+  // A pending decision was completed with `d` (shard thread): the final answer, or Pending
+  // to wait on the same ticket again.
+  virtual Decision OnDecisionCompleted(uint32_t /*shard*/, uint64_t /*ticket*/, Decision d) {
+    return d;
+  }
+  // A pending decision's deadline passed: whatever was kept for `ticket` can go.
+  virtual void OnDecisionAbandoned(uint32_t /*shard*/, uint64_t /*ticket*/) {}
+
   virtual void OnMessagePublished(const MessageEvent& /*e*/) {}
   virtual void OnMessageDelivered(const MessageEvent& /*e*/) {}
   virtual void OnMessageDropped(const MessageEvent& /*e*/, DropReason /*why*/) {}
@@ -112,6 +173,8 @@ class DecisionCompleter {
  public:
   virtual ~DecisionCompleter() = default;
   virtual void Complete(uint64_t ticket, Decision d) = 0;  // any thread
+  // A pending enhanced-authentication step: kAllow, kContinue or kDeny, with the data to send.
+  virtual void CompleteAuth(uint64_t ticket, Decision d, std::string data) = 0;  // any thread
 };
 
 }  // namespace ringmq::broker

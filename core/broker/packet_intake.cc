@@ -18,6 +18,9 @@ void BrokerShard::ProcessInput(Connection& c, std::span<const uint8_t> data) {
       return;
     case Connection::State::kAuthorizing:
       HoldInput(c, data);  // pipelined after a CONNECT that waits for its decision
+      if (c.auth != nullptr && c.auth->awaiting_client) {
+        TryAuthPacket(c);  // the next step of an enhanced authentication
+      }
       return;
     case Connection::State::kConnected: {
       if (c.blocked || c.held_size() > 0) {
@@ -154,9 +157,7 @@ mqtt::SinkAction BrokerShard::HandlePacket(Connection& c, const mqtt::FixedHeade
       s = mqtt::DecodeStatus::Protocol("a second CONNECT [MQTT-3.1.0-2]");
       break;
     case PacketType::kAuth:
-      dispatch(&mqtt::DecodeAuth, [&](mqtt::Auth&) {
-        s = mqtt::DecodeStatus::Protocol("AUTH without an Authentication Method [MQTT-4.12.0-7]");
-      });
+      dispatch(&mqtt::DecodeAuth, [&](mqtt::Auth& p) { s = HandleAuth(c, p); });
       break;
     default:
       s = mqtt::DecodeStatus::Protocol("a packet type only a server sends");

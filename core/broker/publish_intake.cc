@@ -132,7 +132,8 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   uint64_t ticket = 0;
   if (refusal.reason == ReasonCode::kSuccess && hooks() != nullptr) {
     ticket = NewToken();
-    decision = hooks()->OnPublish({ClientInfoOf(c), topic, p.qos, p.retain, false}, ticket);
+    decision =
+        hooks()->OnPublish({ClientInfoOf(c), topic, p.payload, p.qos, p.retain, false}, ticket);
     if (decision.verdict == Verdict::kDeny) {
       refusal = {decision.reason, "not authorized"};
     }

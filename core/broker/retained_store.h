@@ -34,6 +34,13 @@ class RetainedStore {
   };
   RetainedStore() = default;
   explicit RetainedStore(const Limits& limits) : limits_(limits) {}
+  // One shard's partition: its share of the totals, rounded up.
+  static Limits ShareOf(uint64_t max_count, uint64_t max_bytes, uint32_t shards) {
+    return {static_cast<size_t>((max_count + shards - 1) / shards),
+            static_cast<size_t>((max_bytes + shards - 1) / shards)};
+  }
+  // New limits (a reload): what is held stays; what comes next obeys them.
+  void set_limits(const Limits& limits) { limits_ = limits; }
 
   enum class SetResult { kStored, kDeleted, kRefused };
   // Stores `m` as the retained message of its topic; an empty payload deletes instead
@@ -78,7 +85,7 @@ class RetainedStore {
             std::vector<std::string>* expired);
   void RebuildExpiryHeap();
 
-  const Limits limits_{};
+  Limits limits_{};
   Node root_;
   size_t count_ = 0;
   size_t bytes_ = 0;

@@ -89,7 +89,8 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
 void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
   c.version = pkt.version;
   const bool v5 = mqtt::IsV5(c.version);
-  if (v5 && pkt.properties.Has(mqtt::PropertyId::kAuthenticationMethod)) {
+  const bool enhanced = v5 && pkt.properties.Has(mqtt::PropertyId::kAuthenticationMethod);
+  if (enhanced && (hooks() == nullptr || !hooks()->OffersEnhancedAuth())) {
     // No enhanced-authentication method is configured [MQTT-4.12.0-1].
     RefuseConnect(c, c.version, ReasonCode::kBadAuthenticationMethod,
                   "authentication method not supported");
@@ -132,6 +133,10 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
     c.username = std::make_unique<std::string>(*pkt.username);
   }
   c.state = Connection::State::kAuthorizing;
+  if (enhanced) {
+    StartEnhancedAuth(c, pkt);  // the CONNACK waits for the exchange
+    return;
+  }
   PendingResponse& r = AddResponse(c, PendingResponse::Kind::kConnack, 0);
   AskConnectDecisions(c, r, pkt);
   Defer(c, r);
@@ -144,14 +149,17 @@ void BrokerShard::AskConnectDecisions(Connection& c, PendingResponse& r, const m
   }
   ClientInfo ci = ClientInfoOf(c);
   ci.client_id = c.assigned_id ? std::string_view(*c.assigned_id) : pkt.client_id;
-  ConnectRequest req{ci, pkt.password.value_or(std::string_view()), pkt.password.has_value(),
-                     pkt.clean_start};
-  const uint64_t t = NewToken();
-  AskDecision(c, r, hooks()->OnConnect(req, t), t, -1);
+  if (c.auth == nullptr) {  // else its enhanced authentication stood for this decision
+    ConnectRequest req{ci, pkt.password.value_or(std::string_view()), pkt.password.has_value(),
+                       pkt.clean_start};
+    const uint64_t t = NewToken();
+    AskDecision(c, r, hooks()->OnConnect(req, t), t, -1);
+  }
   if (pkt.will) {
     // The will is a PUBLISH of this client's, decided with the CONNECT.
     const uint64_t tw = NewToken();
-    const PublishRequest will{ci, pkt.will->topic, pkt.will->qos, pkt.will->retain, true};
+    const PublishRequest will{ci,           pkt.will->topic,  pkt.will->payload,
+                              pkt.will->qos, pkt.will->retain, true};
     AskDecision(c, r, hooks()->OnPublish(will, tw), tw, -1);
   }
 }
@@ -330,6 +338,12 @@ void BrokerShard::WriteConnack(Connection& c, const Session& s, bool present, bo
     }
     if (expiry_capped) {
       p.SetSessionExpiryInterval(s.expiry_s);
+    }
+    if (c.auth != nullptr) {  // the method [MQTT-4.12.0-5], and the last step's data
+      p.SetAuthenticationMethod(c.auth->method);
+      if (!c.auth->connack_data.empty()) {
+        p.SetAuthenticationData(c.auth->connack_data);
+      }
     }
   }
   Write(c, ack);

@@ -18,11 +18,13 @@ void BrokerShard::OnSysTimer(net::Timer* t) {
                               b->now_ms() + int64_t{b->config().sys_interval_s} * 1000);
 }
 
-void BrokerShard::PublishInternal(std::string_view topic, std::string_view payload, bool retain) {
+void BrokerShard::PublishInternal(std::string_view topic, std::string_view payload, bool retain,
+                                  mqtt::Qos qos) {
   MessageInit init;
   init.topic = topic;
   init.payload = payload;
   init.retain = retain;
+  init.qos = qos;
   Route(Message::Create(init), nullptr);
 }
 

@@ -19,7 +19,10 @@
 #include "core/broker/recovery.h"
 #include "core/config/server_config.h"
 #include "core/server/flags.h"
+#include "core/plugin/init_guard.h"
+#include "core/plugin/plugin_host.h"
 #include "core/server/memory_release.h"
+#include "core/server/reload.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
@@ -57,6 +60,19 @@ absl::StatusOr<std::unique_ptr<ringmq::persistence::OfflineStore>> OpenStore(
   }
   std::printf("store sqlite %s sync %s\n", (*store)->path().c_str(), c.store.sync.c_str());
   return std::unique_ptr<ringmq::persistence::OfflineStore>(std::move(*store));
+}
+
+// The plugins of the config, in its order: loaded, global_init run. An error names the
+// plugin and where it was configured.
+absl::Status LoadPlugins(const ringmq::config::ServerConfig& c, ringmq::plugin::PluginHost& host) {
+  for (const ringmq::config::PluginSpec& p : c.plugins) {
+    if (absl::Status s = host.Add(p.name, p.path, p.options); !s.ok()) {
+      return absl::Status(s.code(), p.origin.empty()
+                                        ? std::string(s.message())
+                                        : absl::StrFormat("%s: %s", p.origin, s.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -102,7 +118,9 @@ int main(int argc, char** argv) {
   RINGMQ_LOG(kInfo, "%s, system allocator", shared.version);
 #endif
 
-  ringmq::shard::StopSignals stop_signals;  // before any shard thread exists
+  // SIGINT/SIGTERM stop, SIGHUP reloads; taken before any shard thread exists.
+  ringmq::shard::StopSignals stop_signals(ringmq::shard::StopSignals::OnExit::kKeepBlocked,
+                                          /*hangup=*/true);
 
   ringmq::shard::ShardSet set(*opts);
   // Store completions reach the shard that waits for them; then what the store kept comes
@@ -114,10 +132,31 @@ int main(int argc, char** argv) {
     return Fail(absl::StrFormat("the store cannot be recovered: %s", r.message()));
   }
   shared.recovery = recovered.Take();
-  absl::Status s = set.Start([&shared](ringmq::shard::Shard& sh) {
-    return std::make_unique<ringmq::broker::BrokerShard>(sh, shared);
-  });
+  // Plugins in config order; each shard runs their core_init on its thread as it starts. A
+  // plugin that fails (or crashes) in init stops the broker: it never runs without them.
+  ringmq::plugin::PluginHost plugins(opts->threads, &completions);
+  absl::Status s;
+  {
+    ringmq::plugin::CrashNotes crash_notes;
+    if (absl::Status p = LoadPlugins(config, plugins); !p.ok()) {
+      return Fail(std::string(p.message()));
+    }
+    shared.hooks = plugins.size() > 0 ? &plugins : nullptr;
+    s = set.Start([&shared](ringmq::shard::Shard& sh) {
+      return std::make_unique<ringmq::broker::BrokerShard>(sh, shared);
+    });
+  }
+  if (s.ok()) {
+    s = plugins.CoreInitError();
+    if (!s.ok()) {
+      set.Stop();
+      completions.Close();
+      set.Wait();
+    }
+  }
   if (!s.ok()) {
+    plugins.Shutdown();
+    (*store)->Close();
     std::fprintf(stderr, "ringmq: %s\n", std::string(s.message()).c_str());
     return 1;
   }
@@ -128,12 +167,20 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  const int sig = stop_signals.Wait();
+  ringmq::server::Reloader reloader(config, &plugins, &completions);
+  int sig = 0;
+  while ((sig = stop_signals.Wait()) == SIGHUP) {
+    RINGMQ_LOG(kInfo, "SIGHUP: reloading %s", config.config_path.empty()
+                                                  ? std::string("(no --config: flags only)")
+                                                  : config.config_path);
+    reloader.Reload();
+  }
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   set.Stop();
   completions.Close();  // commits from now on reach no shard (their reactors go with Wait)
   set.Wait();
-  (*store)->Close();  // what the shards wrote last is committed
+  plugins.Shutdown();  // every core_fini ran on its shard
+  (*store)->Close();   // what the shards wrote last is committed
   RINGMQ_LOG(kInfo, "stopped");
   return 0;
 }

@@ -21,10 +21,15 @@ class StopSignals {
 
   // Call before any shard thread exists: threads inherit the mask, so no shard is
   // interrupted by a signal meant for the process.
-  explicit StopSignals(OnExit on_exit = OnExit::kKeepBlocked) : on_exit_(on_exit) {
+  // With `hangup`, SIGHUP is taken the same way and Wait() returns it too (a reload).
+  explicit StopSignals(OnExit on_exit = OnExit::kKeepBlocked, bool hangup = false)
+      : on_exit_(on_exit) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    if (hangup) {
+      sigaddset(&set_, SIGHUP);
+    }
     pthread_sigmask(SIG_BLOCK, &set_, &old_mask_);
     struct sigaction ignore = {};
     ignore.sa_handler = SIG_IGN;
@@ -41,7 +46,7 @@ class StopSignals {
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  // Blocks until SIGINT or SIGTERM arrives; returns its number.
+  // Blocks until SIGINT or SIGTERM (or SIGHUP, if taken) arrives; returns its number.
   int Wait() {
     int sig = 0;
     sigwait(&set_, &sig);

@@ -157,7 +157,9 @@ def _accepts(port):
 class Broker:
     """The broker under test in its own process, on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self):
+    def __init__(self, extra_args=(), log_level="warning"):
+        self.extra_args = list(extra_args)  # ringmq only: e.g. ["--config", FILE]
+        self.log_level = log_level
         self.kind = os.environ.get("RINGMQ_TEST_BROKER", "ringmq") or "ringmq"
         if self.kind not in ("ringmq", "mosquitto"):
             raise SystemExit(f"RINGMQ_TEST_BROKER={self.kind}: expected ringmq or mosquitto")
@@ -182,8 +184,8 @@ class Broker:
         if not os.access(exe, os.X_OK):
             raise SystemExit(f"RINGMQ_BROKER={exe} is not an executable (is the broker built? "
                              "or run with RINGMQ_TEST_BROKER=mosquitto)")
-        argv = [exe, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "warning",
-                "--data-dir", os.path.join(self.dir, "data")]
+        argv = [exe, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", self.log_level,
+                "--data-dir", os.path.join(self.dir, "data")] + self.extra_args
         self.proc = popen(argv, stdout=subprocess.PIPE, stderr=self.log)
         lines = queue.Queue()
 
