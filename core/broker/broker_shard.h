@@ -241,6 +241,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
   bool TakeAuthCompletion(DecisionMsg& m);  // false: not an authentication step's ticket
   bool ExpireAuthStep(uint64_t ticket);     // false: not an authentication step's ticket
 
+  // The CONNECT at the front of `held` (before CONNACK): its header, and the packet if `pkt`.
+  mqtt::FixedHeader HeldConnect(Connection& c, mqtt::Connect* pkt);
   // The CONNECT was accepted: attach the session, write CONNACK, resume deliveries.
   void FinishConnect(Connection& c, const PendingResponse& r);
   // Takeover, clean start, resume or a new session for `client_id`; null when the session
@@ -419,7 +421,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
 
   // ---- decisions (decisions.cc) -------------------------------------------------------------
   ClientInfo ClientInfoOf(const Connection& c) const;
-  ClientInfo ClientInfoOf(const Session& s) const;  // its connection's, when it has one
+  ClientInfo ClientInfoOf(const Session& s) const;   // its connection's, when it has one
   ClientInfo PublisherInfo(const Message& m) const;  // by the publisher's session on this shard
   // Applies what the hooks answered for the response `r` (`entry`: the SUBSCRIBE filter it
   // is about, or -1): nothing to do, a refusal noted in `r`, or a wait registered for

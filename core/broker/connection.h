@@ -97,7 +97,7 @@ class Connection {
   // The user name of the CONNECT (for the decisions that follow); null when none was given.
   std::unique_ptr<std::string> username;
   std::unique_ptr<AuthExchange> auth;  // enhanced authentication; null when not used
-  ConnectionTimer timer;  // connect timeout, then keep alive
+  ConnectionTimer timer;               // connect timeout, then keep alive
 
   // Keep alive: the last complete control packet, and reading held by the broker.
   int64_t last_packet_ms = 0;

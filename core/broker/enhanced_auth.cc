@@ -88,12 +88,8 @@ void BrokerShard::WriteAuth(Connection& c, ReasonCode rc, std::string_view data)
 }
 
 void BrokerShard::AuthenticatedConnect(Connection& c) {
-  const std::string& held = c.Held();
-  std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
-  mqtt::FixedHeader h;
-  (void)mqtt::ParseFixedHeader(all, config().max_packet_size, &h);
   mqtt::Connect pkt;
-  (void)mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), &pkt);
+  HeldConnect(c, &pkt);
   PendingResponse& r = AddResponse(c, PendingResponse::Kind::kConnack, 0);
   AskConnectDecisions(c, r, pkt);  // the will; the method stood for authentication
   Defer(c, r);
@@ -101,11 +97,9 @@ void BrokerShard::AuthenticatedConnect(Connection& c) {
 }
 
 void BrokerShard::TryAuthPacket(Connection& c) {
+  const size_t at = HeldConnect(c, nullptr).packet_size();
   std::string& held = c.Held();
   std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
-  mqtt::FixedHeader connect;
-  (void)mqtt::ParseFixedHeader(all, config().max_packet_size, &connect);
-  const size_t at = connect.packet_size();
   std::span<const uint8_t> rest = all.subspan(at);
   mqtt::FixedHeader h;
   switch (mqtt::ParseFixedHeader(rest, config().max_packet_size, &h)) {

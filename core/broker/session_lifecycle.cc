@@ -158,24 +158,37 @@ void BrokerShard::AskConnectDecisions(Connection& c, PendingResponse& r, const m
   if (pkt.will) {
     // The will is a PUBLISH of this client's, decided with the CONNECT.
     const uint64_t tw = NewToken();
-    const PublishRequest will{ci,           pkt.will->topic,  pkt.will->payload,
-                              pkt.will->qos, pkt.will->retain, true};
+    const PublishRequest will{
+        ci, pkt.will->topic, pkt.will->payload, pkt.will->qos, pkt.will->retain, true};
     AskDecision(c, r, hooks()->OnPublish(will, tw), tw, -1);
   }
 }
 
-void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
-  if (r.denied) {
-    RefuseConnect(c, c.version, r.reason, "refused by the authentication decision");
-    return;
-  }
-  // The CONNECT is still at the front of `held` (decoded once already, so this succeeds).
+mqtt::FixedHeader BrokerShard::HeldConnect(Connection& c, mqtt::Connect* pkt) {
+  // Decoded once already when it arrived, so this succeeds.
   const std::string& held = c.Held();
   std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(held.data()), held.size());
   mqtt::FixedHeader h;
   (void)mqtt::ParseFixedHeader(all, config().max_packet_size, &h);
+  if (pkt != nullptr) {
+    (void)mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), pkt);
+  }
+  return h;
+}
+
+void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
+  if (r.denied) {
+    // 3.x has return codes for these refusals only; anything else is "not authorized".
+    const ReasonCode rc = mqtt::IsV5(c.version) || r.reason == ReasonCode::kBadUserNameOrPassword ||
+                                  r.reason == ReasonCode::kServerUnavailable ||
+                                  r.reason == ReasonCode::kServerBusy
+                              ? r.reason
+                              : ReasonCode::kNotAuthorized;
+    RefuseConnect(c, c.version, rc, "refused by the authentication decision");
+    return;
+  }
   mqtt::Connect pkt;
-  (void)mqtt::DecodeConnect(h, all.subspan(h.header_size, h.remaining_length), &pkt);
+  const mqtt::FixedHeader h = HeldConnect(c, &pkt);
   const bool v5 = mqtt::IsV5(c.version);
   const std::string client_id =
       c.assigned_id ? std::move(*c.assigned_id) : std::string(pkt.client_id);

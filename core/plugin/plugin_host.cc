@@ -72,6 +72,18 @@ std::unique_ptr<PendingChain> Own(const PluginHost::Request& r, std::string addr
   return c;
 }
 
+// What global_init and reload get: views of the options, valid while this lives.
+struct PluginConfig {
+  PluginConfig(std::string_view name, const Options& options, uint32_t cores) {
+    for (const auto& [k, v] : options) {
+      views.push_back({Str(k), Str(v)});
+    }
+    config = {sizeof(ringmq_plugin_config), Str(name), views.data(), views.size(), cores};
+  }
+  std::vector<ringmq_option> views;
+  ringmq_plugin_config config;
+};
+
 ringmq_message MessageOf(const broker::Message& m, mqtt::Qos qos) {
   ringmq_message msg{};
   msg.struct_size = sizeof msg;
@@ -121,17 +133,12 @@ absl::Status PluginHost::Add(std::string_view name, std::string_view path, const
   plugins_.push_back(std::move(slot));
   PluginSlot& s = *plugins_.back();
   const LoadedPlugin& p = *s.loaded;
-  std::vector<ringmq_option> opts;
-  for (const auto& [k, v] : options) {
-    opts.push_back({Str(k), Str(v)});
-  }
-  const ringmq_plugin_config cfg{sizeof(ringmq_plugin_config), Str(p.name), opts.data(),
-                                 opts.size(), cores_};
+  const PluginConfig cfg(p.name, options, cores_);
   if (p.hooks.global_init != nullptr) {
     char error[512] = "";
     const std::string note = absl::StrFormat("plugin %s crashed in global_init", p.name);
     InitGuard guard(note.c_str());
-    s.global = p.hooks.global_init(&s.table.api, &cfg, error, sizeof error);
+    s.global = p.hooks.global_init(&s.table.api, &cfg.config, error, sizeof error);
     if (s.global == nullptr) {
       error[sizeof error - 1] = '\0';
       absl::Status failed = absl::FailedPreconditionError(
@@ -251,14 +258,9 @@ std::vector<std::string> PluginHost::Reload(const std::vector<Options>& options)
     if (p.hooks.reload == nullptr) {
       continue;
     }
-    std::vector<ringmq_option> opts;
-    for (const auto& [k, v] : options[i]) {
-      opts.push_back({Str(k), Str(v)});
-    }
-    const ringmq_plugin_config cfg{sizeof(ringmq_plugin_config), Str(p.name), opts.data(),
-                                   opts.size(), cores_};
+    const PluginConfig cfg(p.name, options[i], cores_);
     char error[512] = "";
-    if (!p.hooks.reload(s.global, &cfg, error, sizeof error)) {
+    if (!p.hooks.reload(s.global, &cfg.config, error, sizeof error)) {
       error[sizeof error - 1] = '\0';
       kept[i] = absl::StrFormat("plugin %s kept its running configuration: %s", p.name,
                                 error[0] != '\0' ? error : "(it gave no reason)");
@@ -497,40 +499,33 @@ void PluginHost::OnMessageDropped(const broker::MessageEvent& e, broker::DropRea
   Event(e, kDropped, static_cast<uint32_t>(why));
 }
 
-void PluginHost::OnClientConnected(const broker::ClientInfo& c) {
+void PluginHost::ClientEvent(const broker::ClientInfo& c, ClientHook hook) {
   if (ringmq_core* core = ReadyCore(c.shard)) {
     ringmq_client client;
     client.info = &c;
-    ForEach(*core, &ringmq_plugin_hooks::on_client_connected,
-            [&](auto fn, void* state) { fn(state, &client); });
+    ForEach(*core, hook, [&](auto fn, void* state) { fn(state, &client); });
   }
 }
 
+void PluginHost::OnClientConnected(const broker::ClientInfo& c) {
+  ClientEvent(c, &ringmq_plugin_hooks::on_client_connected);
+}
+
 void PluginHost::OnClientDisconnected(const broker::ClientInfo& c) {
-  if (ringmq_core* core = ReadyCore(c.shard)) {
-    ringmq_client client;
-    client.info = &c;
-    ForEach(*core, &ringmq_plugin_hooks::on_client_disconnected,
-            [&](auto fn, void* state) { fn(state, &client); });
-  }
+  ClientEvent(c, &ringmq_plugin_hooks::on_client_disconnected);
 }
 
 // ---- for the host functions ---------------------------------------------------------------
 
+static_assert(static_cast<int>(base::LogLevel::kDebug) == RINGMQ_LOG_DEBUG &&
+              static_cast<int>(base::LogLevel::kError) == RINGMQ_LOG_ERROR);
+
 void PluginHost::Log(size_t plugin, uint32_t level, std::string_view message) const {
-  const std::string& name = plugins_[plugin]->loaded->name;
-  switch (level) {
-    case RINGMQ_LOG_DEBUG:
-      RINGMQ_LOG(kDebug, "%s: %s", name, message);
-      return;
-    case RINGMQ_LOG_WARNING:
-      RINGMQ_LOG(kWarning, "%s: %s", name, message);
-      return;
-    case RINGMQ_LOG_ERROR:
-      RINGMQ_LOG(kError, "%s: %s", name, message);
-      return;
-    default:
-      RINGMQ_LOG(kInfo, "%s: %s", name, message);
+  // RINGMQ_LOG_* are the host's levels in order; anything else logs at info.
+  const base::LogLevel l =
+      level <= RINGMQ_LOG_ERROR ? static_cast<base::LogLevel>(level) : base::LogLevel::kInfo;
+  if (base::LogEnabled(l)) {
+    base::LogLine(l, absl::StrFormat("%s: %s", plugins_[plugin]->loaded->name, message));
   }
 }
 

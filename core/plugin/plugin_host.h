@@ -120,6 +120,8 @@ class PluginHost final : public broker::BrokerHooks {
   template <typename Hook, typename F>
   void ForEach(ringmq_core& core, Hook ringmq_plugin_hooks::*hook, F&& f);
   void Event(const broker::MessageEvent& e, int kind, uint32_t reason);
+  using ClientHook = void (*ringmq_plugin_hooks::*)(void*, const ringmq_client*);
+  void ClientEvent(const broker::ClientInfo& c, ClientHook hook);
   void CoreInit(ringmq_core& core);
   static void RunCoreReload(void* arg);
 

@@ -18,9 +18,9 @@
 #include "core/broker/completions.h"
 #include "core/broker/recovery.h"
 #include "core/config/server_config.h"
-#include "core/server/flags.h"
 #include "core/plugin/init_guard.h"
 #include "core/plugin/plugin_host.h"
+#include "core/server/flags.h"
 #include "core/server/memory_release.h"
 #include "core/server/reload.h"
 #include "core/shard/shard_set.h"
@@ -170,9 +170,9 @@ int main(int argc, char** argv) {
   ringmq::server::Reloader reloader(config, &plugins, &completions);
   int sig = 0;
   while ((sig = stop_signals.Wait()) == SIGHUP) {
-    RINGMQ_LOG(kInfo, "SIGHUP: reloading %s", config.config_path.empty()
-                                                  ? std::string("(no --config: flags only)")
-                                                  : config.config_path);
+    RINGMQ_LOG(
+        kInfo, "SIGHUP: reloading %s",
+        config.config_path.empty() ? std::string("(no --config: flags only)") : config.config_path);
     reloader.Reload();
   }
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);

@@ -8,6 +8,8 @@
  *
  * Pure C11 (also compiles as C++), depending only on <stddef.h>, <stdint.h> and <stdbool.h>.
  * Build a plugin with:   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags ringmq) ...
+ * (A C++ plugin also needs a linker version script exporting only ringmq_plugin_entry:
+ * instances of std:: templates stay visible despite -fvisibility=hidden.)
  *
  * STABILITY RULES
  * - Versions: RINGMQ_PLUGIN_ABI_MAJOR changes only when something existing changes meaning or
@@ -76,24 +78,19 @@ extern "C" {
 
 /* A view of bytes: not NUL-terminated, valid as documented where it appears. */
 typedef struct ringmq_str {
-  const char *ptr;
+  const char* ptr;
   size_t len;
 } ringmq_str;
 
 /* Log levels for host->log. Unknown values log at RINGMQ_LOG_INFO. */
-enum {
-  RINGMQ_LOG_DEBUG = 0,
-  RINGMQ_LOG_INFO = 1,
-  RINGMQ_LOG_WARNING = 2,
-  RINGMQ_LOG_ERROR = 3
-};
+enum { RINGMQ_LOG_DEBUG = 0, RINGMQ_LOG_INFO = 1, RINGMQ_LOG_WARNING = 2, RINGMQ_LOG_ERROR = 3 };
 
 /* What a decision hook answers. Unknown values count as RINGMQ_DENY with reason 0x80. */
 enum {
-  RINGMQ_ALLOW = 0,    /* go on (the next plugin is asked, if any) */
-  RINGMQ_DENY = 1,     /* refuse, with `reason` */
-  RINGMQ_PENDING = 2,  /* the answer comes later through host->complete(ticket, ...) */
-  RINGMQ_CONTINUE = 3  /* enhanced authentication only: send AUTH 0x18 with the reply data */
+  RINGMQ_ALLOW = 0,   /* go on (the next plugin is asked, if any) */
+  RINGMQ_DENY = 1,    /* refuse, with `reason` */
+  RINGMQ_PENDING = 2, /* the answer comes later through host->complete(ticket, ...) */
+  RINGMQ_CONTINUE = 3 /* enhanced authentication only: send AUTH 0x18 with the reply data */
 };
 
 /* A decision: verdict (above) and, with RINGMQ_DENY, an MQTT 5.0 reason code:
@@ -129,7 +126,7 @@ enum {
 /* A message, as hooks see it and as host->publish takes it. */
 typedef struct ringmq_message {
   uint32_t struct_size;
-  uint32_t qos;    /* 0, 1 or 2 */
+  uint32_t qos; /* 0, 1 or 2 */
   bool retain;
   ringmq_str topic;
   ringmq_str payload;
@@ -164,9 +161,9 @@ typedef struct ringmq_option {
 typedef struct ringmq_plugin_config {
   uint32_t struct_size;
   ringmq_str name;              /* the plugin's name in the config (its table's `name`) */
-  const ringmq_option *options; /* in the order of the file */
+  const ringmq_option* options; /* in the order of the file */
   size_t option_count;
-  uint32_t core_count;          /* shards: core_init is called with 0 .. core_count-1 */
+  uint32_t core_count; /* shards: core_init is called with 0 .. core_count-1 */
 } ringmq_plugin_config;
 
 /* ---- host functions -------------------------------------------------------------------- */
@@ -179,56 +176,55 @@ struct ringmq_host_api {
   uint16_t abi_major, abi_minor; /* the host's version */
 
   /* Any thread. Writes one line to the broker's log, prefixed with the plugin's name. */
-  void (*log)(const ringmq_host_api *host, uint32_t level, ringmq_str message);
+  void (*log)(const ringmq_host_api* host, uint32_t level, ringmq_str message);
 
   /* Any thread. Completes a decision a hook answered with RINGMQ_PENDING. A ticket is
    * completed once; a ticket whose deadline passed (the client was already refused), whose
    * client went away, or that is unknown is counted as late and dropped. d.verdict must be
    * RINGMQ_ALLOW or RINGMQ_DENY (anything else counts as DENY 0x80). */
-  void (*complete)(const ringmq_host_api *host, uint64_t ticket, ringmq_decision d);
+  void (*complete)(const ringmq_host_api* host, uint64_t ticket, ringmq_decision d);
 
   /* Any thread. Completes an enhanced-authentication step answered with RINGMQ_PENDING:
    * ALLOW (CONNACK, with `data` as its Authentication Data when not empty), CONTINUE (AUTH
    * 0x18 with `data`) or DENY. `data` is copied. */
-  void (*complete_auth)(const ringmq_host_api *host, uint64_t ticket, ringmq_decision d,
+  void (*complete_auth)(const ringmq_host_api* host, uint64_t ticket, ringmq_decision d,
                         ringmq_str data);
 
   /* Shard thread, during auth_step only. Sets the Authentication Data sent back with this
    * step's answer (AUTH 0x18 with RINGMQ_CONTINUE, CONNACK with RINGMQ_ALLOW). Copied. */
-  void (*auth_reply)(ringmq_auth_reply *reply, ringmq_str data);
+  void (*auth_reply)(ringmq_auth_reply* reply, ringmq_str data);
 
   /* Reading the client a hook is about. Shard thread, during that hook only. The views are
    * valid during the hook. */
-  ringmq_str (*client_id)(const ringmq_client *c);
+  ringmq_str (*client_id)(const ringmq_client* c);
   /* The user name; *present (may be NULL) says whether the CONNECT had one. */
-  ringmq_str (*client_username)(const ringmq_client *c, bool *present);
+  ringmq_str (*client_username)(const ringmq_client* c, bool* present);
   /* "IP:PORT" ("[IPv6]:PORT") of the peer; empty for a session without a connection. */
-  ringmq_str (*client_address)(const ringmq_client *c);
+  ringmq_str (*client_address)(const ringmq_client* c);
   /* The identity from the client's TLS certificate (subject CN or SAN, as configured);
    * empty without TLS or without a certificate. */
-  ringmq_str (*client_cert_identity)(const ringmq_client *c);
+  ringmq_str (*client_cert_identity)(const ringmq_client* c);
   /* RINGMQ_MQTT_31, RINGMQ_MQTT_311 or RINGMQ_MQTT_50. */
-  uint32_t (*client_protocol)(const ringmq_client *c);
+  uint32_t (*client_protocol)(const ringmq_client* c);
 
   /* Shard thread of `core`. Publishes a message from the broker itself (no publisher, no
    * authorisation hook; message events are called as for any message). Returns 0, or -1
    * when the topic is not a valid topic name or the message is refused (limits). */
-  int (*publish)(ringmq_core *core, const ringmq_message *m);
+  int (*publish)(ringmq_core* core, const ringmq_message* m);
 
   /* Any thread. Disconnects the client with this id wherever it is connected (5.0 clients
    * get DISCONNECT with `reason`, e.g. 0x87 or 0x98 administrative action; 3.x clients are
    * closed). Asynchronous; nothing happens when no such client is connected. */
-  void (*disconnect)(const ringmq_host_api *host, ringmq_str client_id, uint32_t reason);
+  void (*disconnect)(const ringmq_host_api* host, ringmq_str client_id, uint32_t reason);
 
   /* Shard thread of `core`. Calls fn(arg) on this shard's thread once, after delay_ms
    * (resolution: a few milliseconds). Returns a timer id (never 0). */
-  uint64_t (*timer_start)(ringmq_core *core, uint32_t delay_ms, void (*fn)(void *arg),
-                          void *arg);
+  uint64_t (*timer_start)(ringmq_core* core, uint32_t delay_ms, void (*fn)(void* arg), void* arg);
   /* Shard thread of `core`. Cancels a timer that has not fired; an unknown id is ignored. */
-  void (*timer_cancel)(ringmq_core *core, uint64_t timer_id);
+  void (*timer_cancel)(ringmq_core* core, uint64_t timer_id);
 
   /* Any thread. The index of the shard (0 .. core_count-1). */
-  uint32_t (*core_index)(const ringmq_core *core);
+  uint32_t (*core_index)(const ringmq_core* core);
 };
 
 /* ---- plugin hooks ---------------------------------------------------------------------- */
@@ -241,26 +237,26 @@ typedef struct ringmq_plugin_hooks {
   /* Main thread, once, before any shard runs. Parses the options; returns the plugin's
    * global state (any non-NULL pointer; NULL means failure: write why into error, at most
    * error_size bytes with the terminating NUL, and the broker stops with that message). */
-  void *(*global_init)(const ringmq_host_api *host, const ringmq_plugin_config *config,
-                       char *error, size_t error_size);
+  void* (*global_init)(const ringmq_host_api* host, const ringmq_plugin_config* config, char* error,
+                       size_t error_size);
   /* Main thread, once, after every core_fini. */
-  void (*global_fini)(void *global_plugin_ptr);
+  void (*global_fini)(void* global_plugin_ptr);
 
   /* The shard's thread, once per shard before it serves clients. Returns this core's state
    * (given to every hook on this shard; may be the global pointer; NULL means failure: the
    * broker stops). `core` is the host's handle of this shard for host functions. */
-  void *(*core_init)(void *global_plugin_ptr, ringmq_core *core, uint32_t core_index);
+  void* (*core_init)(void* global_plugin_ptr, ringmq_core* core, uint32_t core_index);
   /* The shard's thread, once, after its last hook. */
-  void (*core_fini)(void *core_plugin_ptr);
+  void (*core_fini)(void* core_plugin_ptr);
 
   /* Main thread, on SIGHUP, while the shards run. Reads the options again (password files,
    * rules...). Return true to take them; false keeps the running configuration (write why
    * into error). The new state must be published to the shards safely (an atomic pointer,
    * or core_reload below). */
-  bool (*reload)(void *global_plugin_ptr, const ringmq_plugin_config *config, char *error,
+  bool (*reload)(void* global_plugin_ptr, const ringmq_plugin_config* config, char* error,
                  size_t error_size);
   /* Each shard's thread, after a successful reload: take the new state into this core. */
-  void (*core_reload)(void *core_plugin_ptr);
+  void (*core_reload)(void* core_plugin_ptr);
 
   /* Decisions (shard thread). `ticket` names the decision for a RINGMQ_PENDING answer; it is
    * unique for the life of the broker. A pending decision not completed within the broker's
@@ -268,44 +264,46 @@ typedef struct ringmq_plugin_hooks {
    * (3.x: return code 3), PUBLISH/SUBSCRIBE with 0x80. */
 
   /* A CONNECT (without an Authentication Method). DENY reasons: 0x86, 0x87, 0x8A, ... */
-  ringmq_decision (*authenticate)(void *core_plugin_ptr, const ringmq_client *client,
-                                  const ringmq_connect *connect, uint64_t ticket);
+  ringmq_decision (*authenticate)(void* core_plugin_ptr, const ringmq_client* client,
+                                  const ringmq_connect* connect, uint64_t ticket);
   /* 5.0 enhanced authentication: a CONNECT with an Authentication Method (step 0) and each
    * AUTH of the exchange. Answer CONTINUE (with host->auth_reply data: AUTH 0x18 goes to the
    * client, whose next AUTH is the next step), ALLOW (CONNACK), DENY, or PENDING. A plugin
    * that does not know the method answers DENY 0x8C; when no plugin implements this hook a
    * CONNECT with a method is refused with 0x8C. Plugins are asked in order until one does
    * not answer DENY 0x8C. */
-  ringmq_decision (*auth_step)(void *core_plugin_ptr, const ringmq_client *client,
-                               const ringmq_auth_step *step, ringmq_auth_reply *reply,
+  ringmq_decision (*auth_step)(void* core_plugin_ptr, const ringmq_client* client,
+                               const ringmq_auth_step* step, ringmq_auth_reply* reply,
                                uint64_t ticket);
   /* A PUBLISH before it is routed, and a CONNECT's will (will = true) before the CONNECT is
    * accepted. DENY: 5.0 PUBACK/PUBREC with the reason (0x87), the message is not delivered;
-   * a refused will refuses the CONNECT. */
-  ringmq_decision (*authorize_publish)(void *core_plugin_ptr, const ringmq_client *client,
-                                       const ringmq_message *message, bool will,
-                                       uint64_t ticket);
+   * a refused will refuses the CONNECT.  The will's decision is asked together with
+   * authenticate, not after it: a CONNECT is accepted only when both allow. */
+  ringmq_decision (*authorize_publish)(void* core_plugin_ptr, const ringmq_client* client,
+                                       const ringmq_message* message, bool will, uint64_t ticket);
   /* Each topic filter of a SUBSCRIBE ("$share/group/..." as sent). DENY: that filter's
    * SUBACK code is the reason (5.0, e.g. 0x87) or 0x80 (3.x). */
-  ringmq_decision (*authorize_subscribe)(void *core_plugin_ptr, const ringmq_client *client,
+  ringmq_decision (*authorize_subscribe)(void* core_plugin_ptr, const ringmq_client* client,
                                          ringmq_str filter, uint32_t qos, uint64_t ticket);
 
   /* Events (shard thread). */
-  /* A message accepted from a client (or from host->publish), once, before delivery. */
-  void (*on_message_published)(void *core_plugin_ptr, const ringmq_client *publisher,
-                               const ringmq_message *message);
+  /* A message accepted from a client (or from host->publish), once, before delivery. A
+   * message of host->publish has a publisher whose client id is empty; its events come
+   * during the host->publish call, inside the hook that made it. */
+  void (*on_message_published)(void* core_plugin_ptr, const ringmq_client* publisher,
+                               const ringmq_message* message);
   /* A message written to a subscriber's connection (first sending; resends are not
    * events). `message->qos` is the QoS it is delivered with. */
-  void (*on_message_delivered)(void *core_plugin_ptr, const ringmq_client *receiver,
-                               const ringmq_message *message);
+  void (*on_message_delivered)(void* core_plugin_ptr, const ringmq_client* receiver,
+                               const ringmq_message* message);
   /* A message that will not reach a subscriber, and why (RINGMQ_DROP_*). */
-  void (*on_message_dropped)(void *core_plugin_ptr, const ringmq_client *receiver,
-                             const ringmq_message *message, uint32_t reason);
+  void (*on_message_dropped)(void* core_plugin_ptr, const ringmq_client* receiver,
+                             const ringmq_message* message, uint32_t reason);
   /* A client was accepted (after CONNACK) / its connection ended. */
-  void (*on_client_connected)(void *core_plugin_ptr, const ringmq_client *client);
-  void (*on_client_disconnected)(void *core_plugin_ptr, const ringmq_client *client);
+  void (*on_client_connected)(void* core_plugin_ptr, const ringmq_client* client);
+  void (*on_client_disconnected)(void* core_plugin_ptr, const ringmq_client* client);
   /* Every tick_interval_ms (descriptor) on every shard. now_ms: a monotonic clock. */
-  void (*on_tick)(void *core_plugin_ptr, int64_t now_ms);
+  void (*on_tick)(void* core_plugin_ptr, int64_t now_ms);
 } ringmq_plugin_hooks;
 
 /* What the entry point returns. Static storage is the usual choice. */
@@ -314,17 +312,17 @@ typedef struct ringmq_plugin_descriptor {
   uint16_t abi_major, abi_minor; /* RINGMQ_PLUGIN_ABI_MAJOR, RINGMQ_PLUGIN_ABI_MINOR */
   ringmq_str name;               /* e.g. "auth_file" */
   ringmq_str version;            /* the plugin's own version, for the log */
-  const ringmq_plugin_hooks *hooks;
-  uint32_t tick_interval_ms;     /* on_tick period; 0: 1000 */
+  const ringmq_plugin_hooks* hooks;
+  uint32_t tick_interval_ms; /* on_tick period; 0: 1000 */
 } ringmq_plugin_descriptor;
 
 /* The entry point, called once on the main thread right after dlopen. Return NULL to refuse
  * to run in this host (for example when host->abi_minor is older than what you need). */
-typedef const ringmq_plugin_descriptor *(*ringmq_plugin_entry_fn)(const ringmq_host_api *host);
+typedef const ringmq_plugin_descriptor* (*ringmq_plugin_entry_fn)(const ringmq_host_api* host);
 #define RINGMQ_PLUGIN_ENTRY_SYMBOL "ringmq_plugin_entry"
 
-RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor *ringmq_plugin_entry(
-    const ringmq_host_api *host);
+RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor* ringmq_plugin_entry(
+    const ringmq_host_api* host);
 
 /* Small helpers for decisions. */
 static inline ringmq_decision ringmq_allow(void) {
@@ -343,7 +341,7 @@ static inline ringmq_decision ringmq_continue(void) {
   ringmq_decision d = {RINGMQ_CONTINUE, 0};
   return d;
 }
-static inline ringmq_str ringmq_str_of(const char *nul_terminated) {
+static inline ringmq_str ringmq_str_of(const char* nul_terminated) {
   ringmq_str s = {nul_terminated, 0};
   while (nul_terminated != NULL && nul_terminated[s.len] != '\0') {
     ++s.len;

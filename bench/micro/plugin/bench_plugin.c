@@ -8,8 +8,8 @@ typedef struct {
 
 static state states[64];
 
-static void *global_init(const ringmq_host_api *host, const ringmq_plugin_config *cfg,
-                         char *error, size_t error_size) {
+static void* global_init(const ringmq_host_api* host, const ringmq_plugin_config* cfg, char* error,
+                         size_t error_size) {
   (void)host;
   (void)cfg;
   (void)error;
@@ -17,13 +17,13 @@ static void *global_init(const ringmq_host_api *host, const ringmq_plugin_config
   return states;
 }
 
-static void *core_init(void *global, ringmq_core *core, uint32_t index) {
+static void* core_init(void* global, ringmq_core* core, uint32_t index) {
   (void)core;
-  return &((state *)global)[index % 64];
+  return &((state*)global)[index % 64];
 }
 
-static ringmq_decision authorize_publish(void *p, const ringmq_client *c,
-                                         const ringmq_message *m, bool will, uint64_t ticket) {
+static ringmq_decision authorize_publish(void* p, const ringmq_client* c, const ringmq_message* m,
+                                         bool will, uint64_t ticket) {
   (void)p;
   (void)c;
   (void)will;
@@ -31,10 +31,10 @@ static ringmq_decision authorize_publish(void *p, const ringmq_client *c,
   return m->topic.len > 0 && m->topic.ptr[0] == '!' ? ringmq_deny(0x87) : ringmq_allow();
 }
 
-static void on_published(void *p, const ringmq_client *c, const ringmq_message *m) {
+static void on_published(void* p, const ringmq_client* c, const ringmq_message* m) {
   (void)c;
   (void)m;
-  ++((state *)p)->events;
+  ++((state*)p)->events;
 }
 
 static const ringmq_plugin_hooks hooks = {
@@ -55,8 +55,8 @@ static const ringmq_plugin_descriptor descriptor = {
     .tick_interval_ms = 0,
 };
 
-RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor *ringmq_plugin_entry(
-    const ringmq_host_api *host) {
+RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor* ringmq_plugin_entry(
+    const ringmq_host_api* host) {
   (void)host;
   return &descriptor;
 }

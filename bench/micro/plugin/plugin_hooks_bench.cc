@@ -1,7 +1,7 @@
 // The cost of a hook call through the plugin ABI (core/plugin): a PUBLISH decision and a
 // "published" event with 0, 1 and 3 plugins loaded (bench_plugin.so, which does almost
 // nothing), next to the broker calling no hooks at all. Run:
-//   build/bench/micro/plugin_hooks_bench build/bench/micro/plugin/bench_plugin.so
+//   build/bench/micro/plugin_hooks_bench build/bench/micro/bench_plugin.so
 #include <cstdio>
 #include <string>
 

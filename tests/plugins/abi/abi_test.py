@@ -358,6 +358,16 @@ def test_chain():
         assert b.stop() is None, b.log_tail()
 
 
+def test_refusal_codes_3x_lacks():
+    """A plugin's refusal with a code 3.1.1 has no return code for: return code 5."""
+    b = start(plugin_block("test_plugin", connect="deny"))
+    try:
+        assert Raw(b.port, "q5", 5, "quota", "x").connack == 0x97
+        assert Raw(b.port, "q3", 4, "quota", "x").connack == 5
+    finally:
+        assert b.stop() is None, b.log_tail()
+
+
 def test_disconnect():
     b = start(plugin_block("test_plugin"))
     try:

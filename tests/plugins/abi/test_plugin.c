@@ -4,8 +4,8 @@
  *   crash_in = "global_init" | "core_init"   dereferences NULL there
  *   fail_core_init = N       core_init fails on core N
  *   connect = "allow" | "deny" | "pending_thread" | "pending_timer" | "never"
- *       deny: user "bad" gets 0x86; pending_thread: a thread of the plugin completes the
- *       decision after 50 ms (password "secret" allows, anything else 0x86); pending_timer:
+ *       deny: user "bad" gets 0x86, user "quota" 0x97; pending_thread: a thread of the plugin
+ * completes the decision after 50 ms (password "secret" allows, anything else 0x86); pending_timer:
  *       a timer on the shard does; never: no answer (the deadline decides)
  *   deny_topic_prefix = "x/" publishes (and wills) to topics starting with it get 0x87;
  *                            subscriptions to filters starting with it get 0x87
@@ -35,7 +35,7 @@
 #endif
 
 typedef struct {
-  const ringmq_host_api *host;
+  const ringmq_host_api* host;
   char connect[32];
   char deny_prefix[64];
   char crash_in[32];
@@ -45,8 +45,8 @@ typedef struct {
 } global_state;
 
 typedef struct {
-  global_state *g;
-  ringmq_core *core;
+  global_state* g;
+  ringmq_core* core;
   uint32_t index;
   pthread_t thread;
   unsigned long hooks, wrong_thread;
@@ -54,15 +54,15 @@ typedef struct {
 } core_state;
 
 typedef struct {
-  const ringmq_host_api *host;
+  const ringmq_host_api* host;
   uint64_t ticket;
   ringmq_decision d;
 } completion;
 
-static const ringmq_host_api *the_host;
+static const ringmq_host_api* the_host;
 
-static void logf_(uint32_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(uint32_t level, const char *fmt, ...) {
+static void logf_(uint32_t level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(uint32_t level, const char* fmt, ...) {
   char buf[256];
   va_list ap;
   va_start(ap, fmt);
@@ -71,26 +71,26 @@ static void logf_(uint32_t level, const char *fmt, ...) {
   the_host->log(the_host, level, ringmq_str_of(buf));
 }
 
-static int eq(ringmq_str s, const char *lit) {
+static int eq(ringmq_str s, const char* lit) {
   size_t n = strlen(lit);
   return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-static void copy_str(char *dst, size_t cap, ringmq_str s) {
+static void copy_str(char* dst, size_t cap, ringmq_str s) {
   size_t n = s.len < cap - 1 ? s.len : cap - 1;
   memcpy(dst, s.ptr, n);
   dst[n] = '\0';
 }
 
 /* Every hook: on the thread and core of this state's core_init? */
-static void check_thread(core_state *c) {
+static void check_thread(core_state* c) {
   ++c->hooks;
   if (!pthread_equal(c->thread, pthread_self()) || the_host->core_index(c->core) != c->index) {
     ++c->wrong_thread;
   }
 }
 
-static int get_option(const ringmq_plugin_config *cfg, const char *key, ringmq_str *out) {
+static int get_option(const ringmq_plugin_config* cfg, const char* key, ringmq_str* out) {
   for (size_t i = 0; i < cfg->option_count; ++i) {
     if (eq(cfg->options[i].key, key)) {
       *out = cfg->options[i].value;
@@ -100,7 +100,7 @@ static int get_option(const ringmq_plugin_config *cfg, const char *key, ringmq_s
   return 0;
 }
 
-static int apply_options(global_state *g, const ringmq_plugin_config *cfg, char *error,
+static int apply_options(global_state* g, const ringmq_plugin_config* cfg, char* error,
                          size_t error_size) {
   ringmq_str v;
   strcpy(g->connect, "allow");
@@ -138,13 +138,13 @@ static int apply_options(global_state *g, const ringmq_plugin_config *cfg, char 
 }
 
 static void crash(void) {
-  volatile int *volatile p = NULL;
+  volatile int* volatile p = NULL;
   *p = 1;
 }
 
-static void *global_init(const ringmq_host_api *host, const ringmq_plugin_config *cfg,
-                         char *error, size_t error_size) {
-  global_state *g = calloc(1, sizeof *g);
+static void* global_init(const ringmq_host_api* host, const ringmq_plugin_config* cfg, char* error,
+                         size_t error_size) {
+  global_state* g = calloc(1, sizeof *g);
   g->host = host;
   if (!apply_options(g, cfg, error, error_size)) {
     free(g);
@@ -157,20 +157,20 @@ static void *global_init(const ringmq_host_api *host, const ringmq_plugin_config
   return g;
 }
 
-static void global_fini(void *p) {
+static void global_fini(void* p) {
   logf_(RINGMQ_LOG_INFO, "global_fini");
   free(p);
 }
 
-static void *core_init(void *global, ringmq_core *core, uint32_t index) {
-  global_state *g = global;
+static void* core_init(void* global, ringmq_core* core, uint32_t index) {
+  global_state* g = global;
   if (strcmp(g->crash_in, "core_init") == 0) {
     crash();
   }
   if (g->fail_core == (long)index) {
     return NULL;
   }
-  core_state *c = calloc(1, sizeof *c);
+  core_state* c = calloc(1, sizeof *c);
   c->g = g;
   c->core = core;
   c->index = index;
@@ -178,15 +178,15 @@ static void *core_init(void *global, ringmq_core *core, uint32_t index) {
   return c;
 }
 
-static void core_fini(void *p) {
-  core_state *c = p;
+static void core_fini(void* p) {
+  core_state* c = p;
   logf_(RINGMQ_LOG_INFO, "core %u: hooks %lu, wrong thread %lu", c->index, c->hooks,
         c->wrong_thread);
   free(c);
 }
 
-static bool reload(void *global, const ringmq_plugin_config *cfg, char *error, size_t size) {
-  global_state *g = global;
+static bool reload(void* global, const ringmq_plugin_config* cfg, char* error, size_t size) {
+  global_state* g = global;
   global_state next = *g;
   if (!apply_options(&next, cfg, error, size)) {
     return false;
@@ -196,14 +196,14 @@ static bool reload(void *global, const ringmq_plugin_config *cfg, char *error, s
   return true;
 }
 
-static void core_reload(void *p) {
-  core_state *c = p;
+static void core_reload(void* p) {
+  core_state* c = p;
   check_thread(c);
   logf_(RINGMQ_LOG_INFO, "core_reload on core %u", c->index);
 }
 
-static void *complete_later(void *arg) {
-  completion *c = arg;
+static void* complete_later(void* arg) {
+  completion* c = arg;
   struct timespec ts = {0, 50 * 1000 * 1000};
   nanosleep(&ts, NULL);
   c->host->complete(c->host, c->ticket, c->d);
@@ -211,20 +211,23 @@ static void *complete_later(void *arg) {
   return NULL;
 }
 
-static void complete_now(void *arg) {
-  completion *c = arg;
+static void complete_now(void* arg) {
+  completion* c = arg;
   c->host->complete(c->host, c->ticket, c->d);
   free(c);
 }
 
-static ringmq_decision authenticate(void *p, const ringmq_client *client,
-                                    const ringmq_connect *connect, uint64_t ticket) {
-  core_state *c = p;
+static ringmq_decision authenticate(void* p, const ringmq_client* client,
+                                    const ringmq_connect* connect, uint64_t ticket) {
+  core_state* c = p;
   check_thread(c);
-  const char *mode = c->g->connect;
+  const char* mode = c->g->connect;
   if (strcmp(mode, "deny") == 0) {
     bool present = false;
     ringmq_str user = the_host->client_username(client, &present);
+    if (present && eq(user, "quota")) {
+      return ringmq_deny(0x97); /* a code 3.x has no return code for */
+    }
     return present && eq(user, "bad") ? ringmq_deny(0x86) : ringmq_allow();
   }
   if (strcmp(mode, "never") == 0) {
@@ -234,11 +237,11 @@ static ringmq_decision authenticate(void *p, const ringmq_client *client,
   if (!pending_thread && strcmp(mode, "pending_timer") != 0) {
     return ringmq_allow();
   }
-  completion *later = malloc(sizeof *later);
+  completion* later = malloc(sizeof *later);
   later->host = c->g->host;
   later->ticket = ticket;
-  later->d = connect->has_password && eq(connect->password, "secret") ? ringmq_allow()
-                                                                      : ringmq_deny(0x86);
+  later->d =
+      connect->has_password && eq(connect->password, "secret") ? ringmq_allow() : ringmq_deny(0x86);
   if (pending_thread) {
     pthread_t t;
     pthread_create(&t, NULL, complete_later, later);
@@ -250,30 +253,29 @@ static ringmq_decision authenticate(void *p, const ringmq_client *client,
 }
 
 typedef struct {
-  const ringmq_host_api *host;
+  const ringmq_host_api* host;
   uint64_t ticket;
   ringmq_decision d;
-  const char *data;
+  const char* data;
 } auth_completion;
 
-static void *complete_auth_later(void *arg) {
-  auth_completion *a = arg;
+static void* complete_auth_later(void* arg) {
+  auth_completion* a = arg;
   a->host->complete_auth(a->host, a->ticket, a->d, ringmq_str_of(a->data));
   free(a);
   return NULL;
 }
 
-static ringmq_decision auth_step(void *p, const ringmq_client *client,
-                                 const ringmq_auth_step *step, ringmq_auth_reply *reply,
-                                 uint64_t ticket) {
-  core_state *c = p;
+static ringmq_decision auth_step(void* p, const ringmq_client* client, const ringmq_auth_step* step,
+                                 ringmq_auth_reply* reply, uint64_t ticket) {
+  core_state* c = p;
   (void)client;
   check_thread(c);
   if (c->g->auth[0] == '\0' || !eq(step->method, "TEST-CHALLENGE")) {
     return ringmq_deny(0x8C);
   }
   ringmq_decision d = ringmq_deny(0x87);
-  const char *data = "";
+  const char* data = "";
   if (step->step == 0) {
     d = ringmq_continue();
     data = "challenge";
@@ -282,7 +284,7 @@ static ringmq_decision auth_step(void *p, const ringmq_client *client,
     data = "welcome";
   }
   if (strcmp(c->g->auth, "thread") == 0) {
-    auth_completion *a = malloc(sizeof *a);
+    auth_completion* a = malloc(sizeof *a);
     a->host = c->g->host;
     a->ticket = ticket;
     a->d = d;
@@ -296,27 +298,27 @@ static ringmq_decision auth_step(void *p, const ringmq_client *client,
   return d;
 }
 
-static int denied(const core_state *c, ringmq_str topic) {
+static int denied(const core_state* c, ringmq_str topic) {
   size_t n = strlen(c->g->deny_prefix);
   return n > 0 && topic.len >= n && memcmp(topic.ptr, c->g->deny_prefix, n) == 0;
 }
 
-static void *kick(void *arg) {
-  char *id = arg;
+static void* kick(void* arg) {
+  char* id = arg;
   the_host->disconnect(the_host, ringmq_str_of(id), 0x98);
   free(id);
   return NULL;
 }
 
-static ringmq_decision authorize_publish(void *p, const ringmq_client *client,
-                                         const ringmq_message *m, bool will, uint64_t ticket) {
-  core_state *c = p;
+static ringmq_decision authorize_publish(void* p, const ringmq_client* client,
+                                         const ringmq_message* m, bool will, uint64_t ticket) {
+  core_state* c = p;
   (void)client;
   (void)will;
   (void)ticket;
   check_thread(c);
   if (eq(m->topic, "plugin-test/kick")) {
-    char *id = calloc(1, m->payload.len + 1);
+    char* id = calloc(1, m->payload.len + 1);
     memcpy(id, m->payload.ptr, m->payload.len);
     pthread_t t;
     pthread_create(&t, NULL, kick, id);
@@ -325,9 +327,9 @@ static ringmq_decision authorize_publish(void *p, const ringmq_client *client,
   return denied(c, m->topic) ? ringmq_deny(0x87) : ringmq_allow();
 }
 
-static ringmq_decision authorize_subscribe(void *p, const ringmq_client *client,
-                                           ringmq_str filter, uint32_t qos, uint64_t ticket) {
-  core_state *c = p;
+static ringmq_decision authorize_subscribe(void* p, const ringmq_client* client, ringmq_str filter,
+                                           uint32_t qos, uint64_t ticket) {
+  core_state* c = p;
   (void)client;
   (void)qos;
   (void)ticket;
@@ -335,29 +337,29 @@ static ringmq_decision authorize_subscribe(void *p, const ringmq_client *client,
   return denied(c, filter) ? ringmq_deny(0x87) : ringmq_allow();
 }
 
-static void on_event(void *p, const ringmq_client *client, const ringmq_message *m) {
+static void on_event(void* p, const ringmq_client* client, const ringmq_message* m) {
   (void)client;
   (void)m;
   check_thread(p);
 }
 
-static void on_dropped(void *p, const ringmq_client *client, const ringmq_message *m,
+static void on_dropped(void* p, const ringmq_client* client, const ringmq_message* m,
                        uint32_t reason) {
   (void)reason;
   on_event(p, client, m);
 }
 
-static void on_client(void *p, const ringmq_client *client) {
-  core_state *c = p;
+static void on_client(void* p, const ringmq_client* client) {
+  core_state* c = p;
   check_thread(c);
   ringmq_str addr = the_host->client_address(client);
   ringmq_str id = the_host->client_id(client);
-  logf_(RINGMQ_LOG_DEBUG, "client %.*s from %.*s protocol %u", (int)id.len, id.ptr,
-        (int)addr.len, addr.ptr, the_host->client_protocol(client));
+  logf_(RINGMQ_LOG_DEBUG, "client %.*s from %.*s protocol %u", (int)id.len, id.ptr, (int)addr.len,
+        addr.ptr, the_host->client_protocol(client));
 }
 
-static void on_tick(void *p, int64_t now_ms) {
-  core_state *c = p;
+static void on_tick(void* p, int64_t now_ms) {
+  core_state* c = p;
   (void)now_ms;
   check_thread(c);
   if (!c->ticked) {
@@ -403,8 +405,8 @@ static const ringmq_plugin_descriptor descriptor = {
     .tick_interval_ms = 100,
 };
 
-RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor *ringmq_plugin_entry(
-    const ringmq_host_api *host) {
+RINGMQ_PLUGIN_EXPORT const ringmq_plugin_descriptor* ringmq_plugin_entry(
+    const ringmq_host_api* host) {
   the_host = host;
   return &descriptor;
 }
