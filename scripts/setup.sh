@@ -16,7 +16,7 @@ packages=(
   # libraries (Debian 12 versions: liburing 2.3, Abseil 20220623, mimalloc 2.0)
   liburing-dev libmimalloc-dev libabsl-dev libsqlite3-dev
   # the config file (TOML), the auth_file plugin (argon2id, base64), JSON lines of message_log
-  libtomlplusplus-dev libsodium-dev nlohmann-json3-dev
+  libtomlplusplus-dev libsodium-dev nlohmann-json3-dev rapidjson-dev
   # the test and benchmark programs are part of every build
   libgtest-dev libgmock-dev libbenchmark-dev
 )

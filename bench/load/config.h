@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,7 +64,9 @@ struct BenchConfig {
   uint32_t session_expiry_s = 3600;  // MQTT 5, when !clean
   uint16_t keepalive_s = 60;
   std::string topic_prefix = "bench";
-  std::string client_prefix;  // empty: "rb<pid>"
+  std::string client_prefix;            // empty: "rb<pid>"
+  std::optional<std::string> username;  // every client sends these in CONNECT when set
+  std::optional<std::string> password;
   std::string shared_group = "g";
   bool strict = false;  // QoS 0 loss fails the run too
   double drain_s = 5;   // at most this long after the window for late messages

@@ -266,6 +266,12 @@ void LoadShard::SendConnect(Client& cl) {
   p.clean_start = config_.clean && !cl.spec->offline;
   p.keep_alive_s = config_.keepalive_s;
   p.client_id = cl.spec->client_id;
+  if (config_.username) {
+    p.username = *config_.username;
+  }
+  if (config_.password) {
+    p.password = *config_.password;
+  }
   if (mqtt::IsV5(version_) && !p.clean_start) {
     p.properties.SetSessionExpiryInterval(config_.session_expiry_s);
   }

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -54,6 +55,9 @@ ABSL_FLAG(uint32_t, session_expiry, 3600, "MQTT 5 session expiry (s) with --nocl
 ABSL_FLAG(uint32_t, keepalive, 60, "keep-alive (s); PINGREQ after half of it idle; 0: none");
 ABSL_FLAG(std::string, topic_prefix, "bench", "first topic level");
 ABSL_FLAG(std::string, client_prefix, "", "client id prefix (default rb<pid>)");
+ABSL_FLAG(std::string, username, "", "user name every client sends in CONNECT (empty: none)");
+ABSL_FLAG(std::string, password, "",
+          "password every client sends (empty: none; RINGMQ_BENCH_PASSWORD if set)");
 ABSL_FLAG(bool, strict, false, "QoS 0 loss and any reordering also fail the run");
 ABSL_FLAG(double, drain, 5, "seconds to wait after the window for messages sent in it");
 ABSL_FLAG(bool, progress, true, "a progress line per second on stderr");
@@ -119,6 +123,16 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   c->keepalive_s = static_cast<uint16_t>(keepalive);
   c->topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
   c->client_prefix = absl::GetFlag(FLAGS_client_prefix);
+  if (std::string user = absl::GetFlag(FLAGS_username); !user.empty()) {
+    c->username = std::move(user);
+  }
+  std::string password = absl::GetFlag(FLAGS_password);
+  if (const char* env = std::getenv("RINGMQ_BENCH_PASSWORD"); password.empty() && env != nullptr) {
+    password = env;
+  }
+  if (!password.empty()) {
+    c->password = std::move(password);
+  }
   c->strict = absl::GetFlag(FLAGS_strict);
   c->drain_s = absl::GetFlag(FLAGS_drain);
   c->progress = absl::GetFlag(FLAGS_progress);

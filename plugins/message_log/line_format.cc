@@ -5,9 +5,10 @@
 
 #include <cstdio>
 
-// Header-only, built with JSON_NOEXCEPTION (meson.build): an error would abort, so nothing
-// below may fail. The one input that could, invalid UTF-8, dump() replaces with U+FFFD
-// (error_handler_t::replace).
+// Both header-only. nlohmann is built with JSON_NOEXCEPTION (meson.build): an error would
+// abort, so it only sees what cannot fail (invalid UTF-8 is replaced: error_handler_t::replace).
+#include <rapidjson/writer.h>
+
 #include <nlohmann/json.hpp>
 
 namespace ringmq::message_log {
@@ -130,53 +131,102 @@ std::string_view LineFormatter::Time(int64_t unix_ms) {
   return {time_, len};
 }
 
-void LineFormatter::Append(const Record& r, std::string* out) {
-  nlohmann::ordered_json j;
-  j["time"] = Time(r.time_ms);
-  j["event"] = EventName(r.event);
-  if (r.event == Event::kDropped) {
-    j["reason"] = DropReasonName(r.drop_reason);
+namespace {
+
+// RapidJSON's writer appends to the caller's buffer directly (no line object, no allocation
+// once the buffer has grown).
+struct StringOut {
+  using Ch = char;
+  std::string* s;
+  void Put(char c) { s->push_back(c); }
+  void Flush() {}
+};
+using Writer = rapidjson::Writer<StringOut>;
+
+// RapidJSON copies bytes as they are; a string that is not valid UTF-8 goes through
+// nlohmann's dump, which writes U+FFFD for each invalid byte (rare: the broker only lets
+// valid UTF-8 into client ids, user names and topics, so this is the utf8 payload's path).
+void String(Writer& w, std::string_view v) {
+  if (IsValidUtf8(v)) {
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    return;
   }
-  if (r.has_client) {
-    j["client_id"] = r.client_id();
+  const std::string quoted =
+      nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  w.RawValue(quoted.data(), quoted.size(), rapidjson::kStringType);
+}
+
+void Key(Writer& w, std::string_view k) {
+  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+}
+
+void StringOrNull(Writer& w, bool present, std::string_view v) {
+  if (present) {
+    String(w, v);
   } else {
-    j["client_id"] = nullptr;
+    w.Null();
   }
-  if (r.has_username) {
-    j["username"] = r.username();
-  } else {
-    j["username"] = nullptr;
-  }
-  j["topic"] = r.topic();
-  j["qos"] = r.qos;
-  j["retain"] = r.retain;
-  j["size"] = r.payload_size;
-  if (r.payload_mode != PayloadMode::kNone) {
-    std::string_view payload = r.payload();
-    bool utf8 = r.payload_mode == PayloadMode::kUtf8;
-    if (r.payload_mode == PayloadMode::kAuto) {
-      const std::string_view whole = r.truncated ? WithoutCutSequence(payload) : payload;
-      utf8 = IsValidUtf8(whole);
-      if (utf8) {
-        payload = whole;
-      }
-    } else if (utf8 && r.truncated) {
-      payload = WithoutCutSequence(payload);
-    }
+}
+
+// payload, encoding, truncated. `base64` is the formatter's reused buffer.
+void AppendPayload(Writer& w, const Record& r, std::string* base64) {
+  std::string_view payload = r.payload();
+  bool utf8 = r.payload_mode == PayloadMode::kUtf8;
+  if (r.payload_mode == PayloadMode::kAuto) {
+    const std::string_view whole = r.truncated ? WithoutCutSequence(payload) : payload;
+    utf8 = IsValidUtf8(whole);
     if (utf8) {
-      j["payload"] = payload;
-    } else {
-      base64_.resize(sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_ORIGINAL));
-      sodium_bin2base64(base64_.data(), base64_.size(),
-                        reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
-                        sodium_base64_VARIANT_ORIGINAL);
-      base64_.resize(base64_.size() - 1);  // the terminating NUL
-      j["payload"] = base64_;
+      payload = whole;
     }
-    j["encoding"] = utf8 ? "utf8" : "base64";
-    j["truncated"] = r.truncated;
+  } else if (utf8 && r.truncated) {
+    payload = WithoutCutSequence(payload);
   }
-  out->append(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  Key(w, "payload");
+  if (utf8) {
+    String(w, payload);
+  } else {
+    base64->resize(sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_ORIGINAL));
+    sodium_bin2base64(base64->data(), base64->size(),
+                      reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    w.String(base64->data(), static_cast<rapidjson::SizeType>(base64->size() - 1));  // no NUL
+  }
+  Key(w, "encoding");
+  String(w, utf8 ? "utf8" : "base64");
+  Key(w, "truncated");
+  w.Bool(r.truncated);
+}
+
+}  // namespace
+
+void LineFormatter::Append(const Record& r, std::string* out) {
+  StringOut sink{out};
+  Writer w(sink);
+  w.StartObject();
+  Key(w, "time");
+  String(w, Time(r.time_ms));
+  Key(w, "event");
+  String(w, EventName(r.event));
+  if (r.event == Event::kDropped) {
+    Key(w, "reason");
+    String(w, DropReasonName(r.drop_reason));
+  }
+  Key(w, "client_id");
+  StringOrNull(w, r.has_client, r.client_id());
+  Key(w, "username");
+  StringOrNull(w, r.has_username, r.username());
+  Key(w, "topic");
+  String(w, r.topic());
+  Key(w, "qos");
+  w.Uint(r.qos);
+  Key(w, "retain");
+  w.Bool(r.retain);
+  Key(w, "size");
+  w.Uint64(r.payload_size);
+  if (r.payload_mode != PayloadMode::kNone) {
+    AppendPayload(w, r, &base64_);
+  }
+  w.EndObject();
   out->push_back('\n');
 }
 

@@ -158,6 +158,18 @@ TEST(MessageLogFormat, InvalidUtf8InNamesIsReplaced) {
   EXPECT_EQ(j["topic"], "t/\xEF\xBF\xBD");
 }
 
+TEST(MessageLogFormat, QuotesBackslashesAndControlCharactersAreEscaped) {
+  const std::string payload(
+      "say \"hi\"\\\n\t\x01\x00"
+      "end",
+      16);
+  const json j = Format(MakeRecord("c\"1", "a/\\", payload, PayloadMode::kUtf8));
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["client_id"], "c\"1");
+  EXPECT_EQ(j["topic"], "a/\\");
+  EXPECT_EQ(j["payload"], payload);
+}
+
 TEST(MessageLogFormat, TruncatedUtf8DropsACutCharacter) {
   // "aé" cut after "a\xc3": the half character goes, and auto still says utf8.
   for (PayloadMode mode : {PayloadMode::kUtf8, PayloadMode::kAuto}) {

@@ -1,7 +1,6 @@
-// libFuzzer target for the ACL (not wired yet: tests/fuzz/meson.build builds it as
-// ['auth_file_acl', [auth_file_dep], []] with the source plugins/auth_file/acl_fuzz.cc).
-// Input: "FILTER_A\nFILTER_B\nACL TEXT...". Checks that parsing never crashes, that decisions
-// never crash on any input, and the algebra's invariants:
+// libFuzzer target for auth_file's ACL file and topic filter algebra. Input:
+// "FILTER_A\nFILTER_B\nACL TEXT...". Checks that parsing never crashes, that decisions never crash
+// on any input, and the algebra's invariants:
 //   FilterCovers(a, a); FiltersOverlap symmetric; a concrete topic t of b (wildcards filled in)
 //   that b matches is matched by a whenever FilterCovers(a, b), and shows FiltersOverlap(a, b)
 //   whenever a matches it.
@@ -11,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "acl.h"
-#include "topic_filter.h"
+#include "plugins/auth_file/acl.h"
+#include "plugins/auth_file/topic_filter.h"
 
 namespace {
 
