@@ -68,8 +68,10 @@ void BrokerShard::OnStart() {
 
 void BrokerShard::OnAccepted(net::Conn& c) {
   AssertOnOwnShard();
-  if (!c.has_transport() && shared_.transport_factory) {
-    c.SetTransport(shared_.transport_factory(c.listener_id()));
+  if (!c.has_transport() && shared_.attach_transport &&
+      !shared_.attach_transport(shard_.index(), c)) {
+    shard_.reactor().Close(c, net::CloseMode::kNow, -ECONNREFUSED);
+    return;
   }
   auto* conn = new Connection(this, &c, config().max_packet_size);
   conn->timer.set_callback(&BrokerShard::OnConnectionTimer);

@@ -103,10 +103,11 @@ struct BrokerShared {
   mutable std::atomic<uint64_t> sessions_total{0};
   // Authentication, authorisation and message events (null: everything allowed, no events).
   BrokerHooks* hooks = nullptr;
-  // The transport for a connection accepted on a listener (net/transport.h; null or an
-  // empty result: plain TCP). Called on the accepting shard's thread, so on several shards at
-  // once: it must be thread-safe. A connection handed from another shard keeps its own.
-  std::function<std::unique_ptr<net::Transport>(uint32_t listener_id)> transport_factory;
+  // Gives a connection accepted on a listener its transport (net/transport.h; null or no
+  // transport set: plain TCP), or answers false to refuse the connection (it is closed).
+  // Called on the accepting shard's thread (`shard`), so on several shards at once: it must
+  // be thread-safe. A connection handed from another shard keeps its own.
+  std::function<bool(uint32_t shard, net::Conn& c)> attach_transport;
   // What the store gave back at start, by the shard that owns it now (empty: nothing). Each
   // shard takes its own slot once, in OnStart.
   mutable std::vector<std::unique_ptr<ShardRecovery>> recovery;

@@ -44,6 +44,7 @@ absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view
                                          const std::string& prefix) {
   std::string address = "127.0.0.1";
   uint64_t port = 1883;
+  std::string protocol = "mqtt";
   for (const TomlNode& e : table.children) {
     const std::string key = absl::StrCat(prefix, ".", e.key);
     const FilePlace at{file, e.line, key};
@@ -55,6 +56,7 @@ absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view
     } else if (e.key == "protocol") {
       s = ExpectKind(e, Kind::kString, at);
       s = s.ok() ? CheckProtocol(e, at) : s;
+      protocol = e.text;
     } else {
       s = FileError(at, "unknown key (known: address, port, protocol)");
     }
@@ -68,7 +70,7 @@ absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view
     return FileError({file, table.line, prefix + ".address"},
                      absl::StrFormat("%s: %s", text, ep.status().message()));
   }
-  return text;
+  return protocol == "websocket" ? absl::StrCat("ws://", text) : text;
 }
 
 // [plugin.options]: scalars only, kept as text in file order.

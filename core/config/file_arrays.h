@@ -16,10 +16,11 @@ namespace ringmq::config {
 
 // The listener protocols this build serves; a [[listener]] asking for another is refused
 // with this list.
-inline constexpr const char* kListenerProtocols[] = {"mqtt"};
+// "websocket" needs a plugin that serves it (plugins/websocket).
+inline constexpr const char* kListenerProtocols[] = {"mqtt", "websocket"};
 
 // [[listener]] address = "127.0.0.1", port = 1883, protocol = "mqtt" -> "HOST:PORT" (IPv6:
-// "[::1]:PORT") each, replacing *listen.
+// "[::1]:PORT"; protocol "websocket": "ws://HOST:PORT") each, replacing *listen.
 absl::Status ReadListeners(const TomlNode& node, std::string_view file,
                            std::vector<std::string>* listen);
 

@@ -6,23 +6,23 @@
 #include "core/net/reactor.h"
 
 namespace ringmq::config {
-namespace {
 
-absl::StatusOr<net::Endpoint> ParseListener(const std::string& text) {
+absl::StatusOr<Listener> ParseListener(const std::string& text) {
   std::string scheme;
   auto ep = net::ParseEndpoint(text, &scheme);
   if (!ep.ok()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("listen %s: %s", text, std::string(ep.status().message())));
   }
-  if (!scheme.empty() && scheme != "mqtt" && scheme != "tcp") {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("listen %s: no transport for '%s://' (only mqtt:// so far)", text, scheme));
+  if (scheme.empty() || scheme == "mqtt" || scheme == "tcp") {
+    return Listener{*ep, "mqtt"};
   }
-  return ep;
+  if (scheme == "ws") {
+    return Listener{*ep, "websocket"};
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "listen %s: no transport for '%s://' (mqtt://, tcp:// or ws://)", text, scheme));
 }
-
-}  // namespace
 
 absl::Status ServerConfig::Validate() const {
   if (absl::Status s = broker.Validate(); !s.ok()) {
@@ -110,11 +110,12 @@ absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
   o.shard.reactor.tcp_keepalive = tcp_keepalive;
   o.shard.mailbox_capacity = mailbox_capacity;
   for (const std::string& text : listen) {
-    auto ep = ParseListener(text);
-    if (!ep.ok()) {
-      return ep.status();
+    auto l = ParseListener(text);
+    if (!l.ok()) {
+      return l.status();
     }
-    o.listeners.push_back({*ep, 0, "mqtt"});
+    // The listener's id is its place in the list: what a transport is chosen by.
+    o.listeners.push_back({l->endpoint, static_cast<uint32_t>(o.listeners.size()), l->protocol});
   }
   return o;
 }

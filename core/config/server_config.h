@@ -33,10 +33,17 @@ struct PluginSpec {
   bool operator==(const PluginSpec&) const = default;
 };
 
+// One --listen / [[listener]]: where, and the protocol ("mqtt" or "websocket").
+struct Listener {
+  net::Endpoint endpoint;
+  std::string protocol;
+};
+absl::StatusOr<Listener> ParseListener(const std::string& text);
+
 struct ServerConfig {
   broker::BrokerConfig broker;
 
-  // HOST:PORT, mqtt://HOST:PORT or [V6]:PORT.
+  // HOST:PORT, mqtt://HOST:PORT or [V6]:PORT; ws://HOST:PORT for MQTT over WebSocket.
   std::vector<std::string> listen = {"127.0.0.1:1883"};
   uint32_t threads = 0;  // 0: one per CPU
   std::string io_backend = "auto";

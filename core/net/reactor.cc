@@ -326,6 +326,18 @@ void Reactor::Close(Conn& c, CloseMode mode, int err) {
   }
   c.flush_then_close_ = true;
   c.close_err_ = err;
+  if (c.transport_ != nullptr && !c.transport_->closed_by_transport) {
+    // The application's last output is framed now, so that the transport's closing bytes
+    // come after it.
+    Conn::TransportState& ts = *c.transport_;
+    if (!c.out_.empty() && ts.transport->OnOutbound(&c.out_, &ts.wire) != Transport::Status::kOk) {
+      c.out_.Clear();
+    }
+    ts.transport->OnClosing(&ts.wire);
+    if (!ts.wire.empty()) {
+      c.MarkDirty();
+    }
+  }
   c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
   PauseRead(c);
   lingering_.push_back(c.id());
@@ -346,8 +358,8 @@ void Reactor::DeliverInput(Conn& c, std::span<const uint8_t> data) {
     if (!ts.wire.empty()) {
       c.MarkDirty();  // a handshake answer or a control frame to send
     }
-    if (st == Transport::Status::kClose) {
-      BeginClose(c, -EPROTO);
+    if (st != Transport::Status::kOk) {
+      TransportClose(c, st);
       return;
     }
     data = std::span(reinterpret_cast<const uint8_t*>(ts.inbound.data()), ts.inbound.size());
@@ -367,11 +379,31 @@ bool Reactor::FrameOutput(Conn& c) {
     return true;
   }
   Conn::TransportState& ts = *c.transport_;
-  if (ts.transport->OnOutbound(&c.out_, &ts.wire) == Transport::Status::kClose) {
-    BeginClose(c, -EPROTO);
-    return false;
+  if (ts.closed_by_transport) {
+    c.out_.Clear();  // the transport is done: only what it queued goes out
+    return true;
+  }
+  const Transport::Status st = ts.transport->OnOutbound(&c.out_, &ts.wire);
+  if (st != Transport::Status::kOk) {
+    TransportClose(c, st);
+    return st == Transport::Status::kCloseAfterSend;
   }
   return true;
+}
+
+void Reactor::TransportClose(Conn& c, Transport::Status st) {
+  if (st == Transport::Status::kClose) {
+    BeginClose(c, -EPROTO);
+    return;
+  }
+  // What the transport queued (an HTTP error, a close frame) goes out first; nothing more
+  // from the application (its unframed output is dropped) and no OnClosing.
+  c.out_.Clear();
+  c.transport_->closed_by_transport = true;
+  if (!c.transport_->wire.empty()) {
+    c.MarkDirty();
+  }
+  Close(c, CloseMode::kAfterFlush, -EPROTO);
 }
 
 void Conn::SetTransport(std::unique_ptr<Transport> t) {

@@ -138,6 +138,7 @@ class Conn {
     std::unique_ptr<Transport> transport;
     OutputQueue wire;
     std::string inbound;
+    bool closed_by_transport = false;  // it answered kCloseAfterSend: no OnClosing
   };
   // What a send takes its bytes from: the framed queue under a transport, else out_ itself.
   OutputQueue& send_queue() { return transport_ != nullptr ? transport_->wire : out_; }
@@ -341,6 +342,8 @@ class Reactor {
   // Before a send: the application's new output through the transport. False if the
   // transport failed (the connection is then closing).
   bool FrameOutput(Conn& c);
+  // A transport answered kClose or kCloseAfterSend.
+  void TransportClose(Conn& c, Transport::Status st);
   // Starts reading again on a draining connection (input is discarded from now on).
   virtual void ReadToDrain(Conn& c) = 0;
 

@@ -26,15 +26,21 @@ class Transport {
  public:
   virtual ~Transport() = default;
 
-  enum class Status : uint8_t { kOk, kClose };
+  // kClose: close at once (nothing more is sent). kCloseAfterSend: send what is on *wire
+  // (an error answer, a close frame), then close; further input is discarded.
+  enum class Status : uint8_t { kOk, kClose, kCloseAfterSend };
 
   // Bytes read from the socket, in order. Appends to *app what the application is to see
   // (nothing while a handshake is on), and may queue bytes to send back (a handshake answer,
-  // a pong) on *wire. kClose: a protocol error; the connection is closed.
+  // a pong) on *wire.
   virtual Status OnInbound(std::span<const uint8_t> in, std::string* app, OutputQueue* wire) = 0;
   // Everything the application wrote since the last flush is in *app: the transport moves it,
   // framed, to *wire (the bytes that go to the socket), leaving *app empty.
   virtual Status OnOutbound(OutputQueue* app, OutputQueue* wire) = 0;
+  // The application closes the connection in an orderly way (CloseMode::kAfterFlush), after its
+  // last output was framed: the last chance to queue bytes (a close frame). Not called when
+  // the transport asked to close or the connection is closed at once.
+  virtual void OnClosing(OutputQueue* wire) { (void)wire; }
 };
 
 }  // namespace ringmq::net

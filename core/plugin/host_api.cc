@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 
 #include "core/plugin/plugin_host.h"
+#include "core/plugin/plugin_transport.h"
 
 namespace ringmq::plugin {
 namespace {
@@ -161,6 +162,8 @@ void FillHostApi(HostTable* t) {
   a.timer_start = &HostTimerStart;
   a.timer_cancel = &HostTimerCancel;
   a.core_index = &HostCoreIndex;
+  a.bytes_append = &BytesAppend;
+  a.bytes_reserve = &BytesReserve;
 }
 
 }  // namespace ringmq::plugin

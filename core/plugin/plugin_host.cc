@@ -6,6 +6,7 @@
 
 #include "core/base/log.h"
 #include "core/plugin/init_guard.h"
+#include "core/plugin/plugin_transport.h"
 
 namespace ringmq::plugin {
 
@@ -129,6 +130,12 @@ absl::Status PluginHost::Add(std::string_view name, std::string_view path, const
     return loaded.status();
   }
   slot->loaded = std::move(*loaded);
+  if (const std::string& proto = slot->loaded->transport_protocol;
+      !proto.empty() && TransportServer(proto) >= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("plugin %s (%s) serves transport '%s', which plugin %s already serves",
+                        name, file, proto, plugins_[TransportServer(proto)]->loaded->name));
+  }
   // In the list before global_init: the plugin may log from it (host->log finds it there).
   plugins_.push_back(std::move(slot));
   PluginSlot& s = *plugins_.back();
@@ -554,6 +561,42 @@ void PluginHost::Disconnect(std::string_view client_id, uint32_t reason) const {
     const uint32_t rc = reason >= 0x80 && reason <= 0xFF ? reason : 0x98;
     router_->Disconnect(client_id, static_cast<mqtt::ReasonCode>(rc));
   }
+}
+
+}  // namespace ringmq::plugin
+
+namespace ringmq::plugin {
+
+// ---- transports (plugin.h 1.1) ------------------------------------------------------------
+
+int PluginHost::TransportServer(std::string_view protocol) const {
+  for (size_t i = 0; i < plugins_.size(); ++i) {
+    if (plugins_[i]->loaded->transport_protocol == protocol) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+bool PluginHost::AttachTransport(size_t plugin, uint32_t shard, uint32_t listener_index,
+                                 net::Conn& c) {
+  ringmq_core* core = ReadyCore(shard);
+  if (core == nullptr || plugin >= plugins_.size()) {
+    return false;
+  }
+  const LoadedPlugin& p = *plugins_[plugin]->loaded;
+  const std::string peer = PeerAddress(c.fd());
+  ringmq_transport_conn info{};
+  info.struct_size = sizeof info;
+  info.protocol = {p.transport_protocol.data(), p.transport_protocol.size()};
+  info.peer_address = {peer.data(), peer.size()};
+  info.listener_index = listener_index;
+  void* state = p.hooks.transport_open(core->states[plugin], &info);
+  if (state == nullptr) {
+    return false;
+  }
+  c.SetTransport(std::make_unique<PluginTransport>(&p.hooks, state));
+  return true;
 }
 
 }  // namespace ringmq::plugin

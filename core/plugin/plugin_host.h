@@ -29,6 +29,10 @@
 #include "core/plugin/host_api.h"
 #include "core/plugin/plugin_loader.h"
 
+namespace ringmq::net {
+class Conn;
+}  // namespace ringmq::net
+
 namespace ringmq::plugin {
 
 using Options = std::vector<std::pair<std::string, std::string>>;
@@ -60,6 +64,13 @@ class PluginHost final : public broker::BrokerHooks {
 
   // After the shards stopped (every core_fini ran): global_fini in reverse order.
   void Shutdown();
+
+  // Transports (plugin.h 1.1). The plugin serving listener protocol `protocol`, or -1.
+  int TransportServer(std::string_view protocol) const;
+  // Shard `shard`'s thread: gives `c`, accepted on the listener at `listener_index`, the
+  // transport of plugin `plugin` (TransportServer). False: refuse the connection (the shard
+  // is not ready, or the plugin's transport_open said no).
+  bool AttachTransport(size_t plugin, uint32_t shard, uint32_t listener_index, net::Conn& c);
 
   // broker::BrokerHooks
   bool OffersEnhancedAuth() const override { return !auth_step_plugins_.empty(); }

@@ -134,6 +134,18 @@ absl::StatusOr<std::unique_ptr<LoadedPlugin>> LoadPlugin(std::string_view name,
       d->tick_interval_ms > 0) {
     p->tick_interval_ms = d->tick_interval_ms;
   }
+  if (d->struct_size >=
+      offsetof(ringmq_plugin_descriptor, transport_protocol) + sizeof(d->transport_protocol)) {
+    p->transport_protocol = std::string(View(d->transport_protocol));
+  }
+  if (!p->transport_protocol.empty() &&
+      (p->hooks.transport_open == nullptr || p->hooks.transport_inbound == nullptr ||
+       p->hooks.transport_outbound == nullptr || p->hooks.transport_close == nullptr)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "plugin %s (%s) serves transport '%s' but lacks transport_open, transport_inbound, "
+        "transport_outbound or transport_close",
+        name, path, p->transport_protocol));
+  }
   return p;
 }
 

@@ -23,7 +23,8 @@ struct LoadedPlugin {
   // know about (beyond its struct_size) are NULL.
   ringmq_plugin_hooks hooks{};
   uint32_t tick_interval_ms = 1000;
-  void* handle = nullptr;  // dlopen's; closed by the destructor
+  std::string transport_protocol;  // the listener protocol it serves (1.1), or empty
+  void* handle = nullptr;          // dlopen's; closed by the destructor
 
   LoadedPlugin() = default;
   LoadedPlugin(const LoadedPlugin&) = delete;

@@ -23,6 +23,7 @@
 #include "core/server/flags.h"
 #include "core/server/memory_release.h"
 #include "core/server/reload.h"
+#include "core/server/transports.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
 #include "persistence/offline_store.h"
@@ -141,6 +142,9 @@ int main(int argc, char** argv) {
     if (absl::Status p = LoadPlugins(config, plugins); !p.ok()) {
       return Fail(std::string(p.message()));
     }
+    if (absl::Status t = ringmq::server::ServeListenerProtocols(*opts, plugins, &shared); !t.ok()) {
+      return Fail(std::string(t.message()));
+    }
     shared.hooks = plugins.size() > 0 ? &plugins : nullptr;
     s = set.Start([&shared](ringmq::shard::Shard& sh) {
       return std::make_unique<ringmq::broker::BrokerShard>(sh, shared);
@@ -165,6 +169,7 @@ int main(int argc, char** argv) {
                 b.endpoint.ToString().c_str(),
                 std::string(ringmq::net::BackendName(set.backend())).c_str(), set.size());
   }
+  std::printf("ready\n");  // after every listener's line
   std::fflush(stdout);
 
   ringmq::server::Reloader reloader(config, &plugins, &completions);

@@ -65,7 +65,7 @@ extern "C" {
 #endif
 
 #define RINGMQ_PLUGIN_ABI_MAJOR 1
-#define RINGMQ_PLUGIN_ABI_MINOR 0
+#define RINGMQ_PLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports (mark it visible; build with -fvisibility=hidden). */
 #if defined(__GNUC__)
@@ -109,6 +109,7 @@ typedef struct ringmq_decision {
 typedef struct ringmq_core ringmq_core;     /* one shard, as the host sees it (_host_ptr) */
 typedef struct ringmq_client ringmq_client; /* the client a hook is about; valid for the call */
 typedef struct ringmq_auth_reply ringmq_auth_reply; /* enhanced auth reply data; for the call */
+typedef struct ringmq_bytes ringmq_bytes; /* a transport's output buffer; for the call (1.1) */
 
 /* MQTT protocol levels, as ringmq_host_api.client_protocol returns them. */
 enum { RINGMQ_MQTT_31 = 3, RINGMQ_MQTT_311 = 4, RINGMQ_MQTT_50 = 5 };
@@ -165,6 +166,23 @@ typedef struct ringmq_plugin_config {
   size_t option_count;
   uint32_t core_count; /* shards: core_init is called with 0 .. core_count-1 */
 } ringmq_plugin_config;
+
+/* A connection accepted on a listener whose protocol a plugin serves (1.1). Valid for the
+ * transport_open call. */
+typedef struct ringmq_transport_conn {
+  uint32_t struct_size;
+  ringmq_str protocol;     /* the listener's protocol, e.g. "websocket" */
+  ringmq_str peer_address; /* "IP:PORT" ("[IPv6]:PORT") */
+  uint32_t listener_index; /* the listener's place in the configuration, from 0 */
+} ringmq_transport_conn;
+
+/* What a transport hook answers. Unknown values are RINGMQ_TRANSPORT_CLOSE. */
+enum {
+  RINGMQ_TRANSPORT_OK = 0,
+  RINGMQ_TRANSPORT_CLOSE = 1,            /* close at once; nothing more is sent */
+  RINGMQ_TRANSPORT_CLOSE_AFTER_WIRE = 2, /* send what is on `wire` (an error answer, a close
+                                          * frame), then close; further input is discarded */
+};
 
 /* ---- host functions -------------------------------------------------------------------- */
 
@@ -225,6 +243,14 @@ struct ringmq_host_api {
 
   /* Any thread. The index of the shard (0 .. core_count-1). */
   uint32_t (*core_index)(const ringmq_core* core);
+
+  /* ---- 1.1: transports ---- */
+  /* Shard thread, during a transport hook only. Appends `len` bytes to `b` (copied). */
+  void (*bytes_append)(ringmq_bytes* b, const void* data, size_t len);
+  /* Shard thread, during a transport hook only. Reserves `len` bytes at the end of `b` and
+   * returns where to write them; all of them must be written before the next call on `b`.
+   * NULL when len is 0. */
+  uint8_t* (*bytes_reserve)(ringmq_bytes* b, size_t len);
 };
 
 /* ---- plugin hooks ---------------------------------------------------------------------- */
@@ -304,6 +330,40 @@ typedef struct ringmq_plugin_hooks {
   void (*on_client_disconnected)(void* core_plugin_ptr, const ringmq_client* client);
   /* Every tick_interval_ms (descriptor) on every shard. now_ms: a monotonic clock. */
   void (*on_tick)(void* core_plugin_ptr, int64_t now_ms);
+
+  /* ---- 1.1: transports ---------------------------------------------------------------- */
+  /* A plugin whose descriptor names a transport_protocol sits between the socket and MQTT
+   * on every connection accepted on a listener with that protocol (`protocol = "websocket"`
+   * in [[listener]], or --listen ws://HOST:PORT). The broker still does all socket I/O on its
+   * shards; the transport only transforms bytes: what was read goes through
+   * transport_inbound before MQTT sees it, and what MQTT wrote goes through
+   * transport_outbound once per flush (so one frame carries every packet of a loop
+   * iteration, not one packet each).
+   * A connection's transport state is used by one thread at a time, but not always the same
+   * one: a client moves to the shard of its session (by client id) after its CONNECT, and
+   * its transport state moves with it. So the state must not point into the per-core state
+   * of the shard that opened it, and must not be shared between connections without locks. */
+
+  /* Shard thread. A connection was accepted: returns its transport state (NULL: the
+   * connection is closed at once). */
+  void* (*transport_open)(void* core_plugin_ptr, const ringmq_transport_conn* conn);
+  /* Bytes read from the socket, in order (`in` is valid for the call). Append the MQTT bytes
+   * they carry to `app` (nothing while a handshake is on) and anything to send back (a
+   * handshake answer, a pong, a close frame) to `wire`, with host->bytes_append. Returns a
+   * RINGMQ_TRANSPORT_* value. */
+  uint32_t (*transport_inbound)(void* transport_plugin_ptr, ringmq_str in, ringmq_bytes* app,
+                                ringmq_bytes* wire);
+  /* What MQTT wrote since the last flush, as `part_count` views in order (valid for the
+   * call): append it, framed, to `wire`. Returns a RINGMQ_TRANSPORT_* value. */
+  uint32_t (*transport_outbound)(void* transport_plugin_ptr, const ringmq_str* parts,
+                                 size_t part_count, ringmq_bytes* wire);
+  /* The broker is closing the connection in an orderly way (after a DISCONNECT, a protocol
+   * error, shutdown): the last chance to append to `wire` (a close frame). Not called when
+   * the transport itself asked to close, nor when the peer vanished. May be NULL. */
+  void (*transport_closing)(void* transport_plugin_ptr, ringmq_bytes* wire);
+  /* The connection is gone: free the state. Called once for every state transport_open
+   * returned, on the thread of the shard the connection was last on. */
+  void (*transport_close)(void* transport_plugin_ptr);
 } ringmq_plugin_hooks;
 
 /* What the entry point returns. Static storage is the usual choice. */
@@ -314,6 +374,9 @@ typedef struct ringmq_plugin_descriptor {
   ringmq_str version;            /* the plugin's own version, for the log */
   const ringmq_plugin_hooks* hooks;
   uint32_t tick_interval_ms; /* on_tick period; 0: 1000 */
+  /* 1.1: the listener protocol this plugin serves as a transport (e.g. "websocket"), or
+   * empty. At most one loaded plugin serves a protocol. */
+  ringmq_str transport_protocol;
 } ringmq_plugin_descriptor;
 
 /* The entry point, called once on the main thread right after dlopen. Return NULL to refuse

@@ -53,6 +53,10 @@ address = "::1"
 port = 0
 protocol = "mqtt"
 
+[[listener]]
+port = 8080
+protocol = "websocket"
+
 [limits]
 max_keepalive = 120
 max_packet_size = 4096
@@ -117,7 +121,8 @@ TEST(ConfigFileTest, EveryKeyIsReadIntoItsField) {
   for (const Setting& s : AllSettings()) {
     EXPECT_NE(FieldText(s.field(c)), FieldText(s.field(defaults))) << s.key << " was not read";
   }
-  EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.2:1884", "[::1]:0"}));
+  EXPECT_EQ(c.listen,
+            (std::vector<std::string>{"127.0.0.2:1884", "[::1]:0", "ws://127.0.0.1:8080"}));
   EXPECT_EQ(c.broker.max_inflight, 20u);
   EXPECT_EQ(c.broker.decision_timeout_ms, 250u);
   EXPECT_EQ(c.tcp_keepalive.count, 2u);
@@ -185,8 +190,9 @@ TEST(ConfigFileTest, BadNamedValues) {
             "f.toml:2: logging.level: 'loud' is not debug, info, warning, error or off");
   EXPECT_EQ(ErrorOf("[persistence]\nmode = \"disk\"\n"),
             "f.toml:2: persistence.mode: 'disk' is not sqlite or memory");
-  EXPECT_EQ(ErrorOf("[[listener]]\nprotocol = \"websocket\"\n"),
-            "f.toml:2: listener[0].protocol: 'websocket' is not supported (supported: mqtt)");
+  EXPECT_EQ(ErrorOf("[[listener]]\nprotocol = \"mqtts\"\n"),
+            "f.toml:2: listener[0].protocol: 'mqtts' is not supported (supported: mqtt, "
+            "websocket)");
   EXPECT_NE(
       ErrorOf("[[listener]]\naddress = \"example.com\"\n").find("f.toml:1: listener[0].address"),
       std::string::npos);

@@ -154,6 +154,25 @@ def _accepts(port):
         return False
 
 
+# How the clients of a scenario reach the broker (RINGMQ_TEST_TRANSPORT): "tcp" (default),
+# "websocket" (every client over ws://HOST:PORT/mqtt) or "mixed" (clients alternate: the
+# first over WebSocket, the next over TCP, ...: so a WebSocket client and a TCP client talk to
+# each other in every scenario). Not "tcp": the broker also listens for WebSocket.
+TRANSPORT = os.environ.get("RINGMQ_TEST_TRANSPORT", "tcp") or "tcp"
+WS_PATH = "/mqtt"
+_ws_port = None
+_clients_made = 0
+
+
+def pick_transport(tcp_port):
+    """("tcp", port) or ("websocket", port) for the next client, as TRANSPORT says."""
+    global _clients_made
+    _clients_made += 1
+    if TRANSPORT == "websocket" or (TRANSPORT == "mixed" and _clients_made % 2 == 1):
+        return "websocket", _ws_port
+    return "tcp", tcp_port
+
+
 class Broker:
     """The broker under test in its own process, on an ephemeral 127.0.0.1 port."""
 
@@ -163,7 +182,8 @@ class Broker:
         self.kind = os.environ.get("RINGMQ_TEST_BROKER", "ringmq") or "ringmq"
         if self.kind not in ("ringmq", "mosquitto"):
             raise SystemExit(f"RINGMQ_TEST_BROKER={self.kind}: expected ringmq or mosquitto")
-        self.port = None
+        self.port = None  # the first listener's
+        self.ports = {}   # ringmq: the first listener of each protocol ("mqtt", "websocket")
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix=f"ringmq-interop-{self.kind}-")
         self.log_path = os.path.join(self.dir, "broker.log")
@@ -186,6 +206,8 @@ class Broker:
                              "or run with RINGMQ_TEST_BROKER=mosquitto)")
         argv = [exe, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", self.log_level,
                 "--data-dir", os.path.join(self.dir, "data")] + self.extra_args
+        if TRANSPORT != "tcp":
+            argv += ["--listen", "ws://127.0.0.1:0"]
         self.proc = popen(argv, stdout=subprocess.PIPE, stderr=self.log)
         lines = queue.Queue()
 
@@ -206,9 +228,13 @@ class Broker:
                 raise SystemExit(f"ringmq did not print a 'listening' line within {timeout} s\n"
                                  + self.log_tail())
             if line.startswith("listening"):
-                self.port = port_from_listening_line(line)
-                if not self.port:
+                # "listening PROTOCOL HOST:PORT ...": one line per listener, then "ready".
+                port = port_from_listening_line(line)
+                if not port:
                     raise SystemExit(f"no port in ringmq's line: {line}")
+                self.ports.setdefault(line.split(" ")[1], port)
+                self.port = self.port or port
+            elif line == "ready" and self.port:
                 return
 
     def _start_mosquitto(self, timeout):
@@ -218,6 +244,10 @@ class Broker:
         for _ in range(5):  # the port may be taken between free_port() and mosquitto's bind
             port = free_port()
             with open(conf, "w") as f:
+                if TRANSPORT != "tcp":
+                    self.ports["websocket"] = free_port()
+                    f.write(f"listener {self.ports['websocket']} 127.0.0.1\n"
+                            "protocol websockets\n")
                 f.write(f"listener {port} 127.0.0.1\n"
                         "allow_anonymous true\n"
                         "persistence false\n"
@@ -274,7 +304,9 @@ def run(family, scenarios):
     Prints one PASS/FAIL line per scenario (a failure names the scenario and what was
     expected vs received) and returns the process exit code: 0 if all passed.
     """
+    global _ws_port
     broker = Broker().start()
+    _ws_port = broker.ports.get("websocket")
     failures = []
     started = time.monotonic()
     try:

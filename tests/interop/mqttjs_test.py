@@ -36,8 +36,10 @@ def main():
     started = time.monotonic()
     rc = 1
     try:
-        p = interop.popen([node, os.path.join(MQTTJS_DIR, "scenarios.mjs"), str(broker.port)],
-                          cwd=MQTTJS_DIR)
+        argv = [node, os.path.join(MQTTJS_DIR, "scenarios.mjs"), str(broker.port)]
+        if interop.TRANSPORT != "tcp":
+            argv += [str(broker.ports["websocket"]), interop.TRANSPORT]
+        p = interop.popen(argv, cwd=MQTTJS_DIR)
         try:
             rc = p.wait(timeout=NODE_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -53,7 +55,7 @@ def main():
     if rc != 0:
         print(broker.log_tail(), flush=True)
     broker.cleanup()
-    print(f"mqttjs: {'passed' if rc == 0 else 'FAILED'} against {broker.kind} "
+    print(f"mqttjs ({interop.TRANSPORT}): {'passed' if rc == 0 else 'FAILED'} against {broker.kind} "
           f"in {time.monotonic() - started:.1f} s", flush=True)
     return 0 if rc == 0 else 1
 

@@ -37,7 +37,12 @@ class Client:
                   "protocol": mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311}
         if not self.v5:
             kwargs["clean_session"] = clean
+        transport, port = interop.pick_transport(port)
+        if transport == "websocket":
+            kwargs["transport"] = "websockets"
         self.c = mqtt.Client(**kwargs)
+        if transport == "websocket":
+            self.c.ws_set_options(path=interop.WS_PATH)
         self.connacks = queue.Queue()
         self.subacks = queue.Queue()
         self.messages = queue.Queue()
@@ -94,6 +99,8 @@ class Client:
         lost and ends (reconnect_on_failure is off); nothing more is sent.
         """
         sock = self.c.socket()
+        # Over WebSocket paho hands out its wrapper; the TCP socket is inside.
+        sock = getattr(sock, "_socket", sock)
         if sock is not None:
             sock.shutdown(socket.SHUT_RDWR)
         queue_get(self.disconnects, f"paho noticing the end of {self.name}'s connection")

@@ -115,8 +115,9 @@ absl::StatusOr<std::unique_ptr<SteppedBroker>> SteppedBroker::Start(const Steppe
   b->shared_.store = o.store != nullptr ? o.store : &b->memory_store_;
   b->shared_.hooks = o.hooks;
   if (o.framing) {
-    b->shared_.transport_factory = [n = uint64_t{0}](uint32_t) mutable {
-      return std::make_unique<FramingTransport>(++n);
+    b->shared_.attach_transport = [n = uint64_t{0}](uint32_t, net::Conn& c) mutable {
+      c.SetTransport(std::make_unique<FramingTransport>(++n));
+      return true;
     };
   }
   b->shared_.version = "ringmq (stepped)";

@@ -1,6 +1,6 @@
 // Interop: MQTT.js (npm `mqtt`, pinned in package-lock.json) against a running broker, in
-// MQTT 3.1.1 and 5.0. Usage: node scenarios.mjs PORT. Started by ../mqttjs_test.py, which
-// starts and stops the broker under test.
+// MQTT 3.1.1 and 5.0. Usage: node scenarios.mjs PORT [WSPORT websocket|mixed]. Started by
+// ../mqttjs_test.py, which starts and stops the broker under test.
 //
 // Scenarios per version: QoS 0/1/2 round trips, a retained message delivered to a later
 // subscriber, the will published when the client's socket is destroyed without DISCONNECT, a
@@ -11,9 +11,22 @@
 import mqtt from 'mqtt';
 
 const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
-  console.error('usage: node scenarios.mjs PORT');
+// Optional: the broker's WebSocket port and how clients use it ("websocket": every client
+// over ws://127.0.0.1:WSPORT/mqtt; "mixed": clients alternate, WebSocket first).
+const wsPort = Number(process.argv[3] ?? 0);
+const transport = process.argv[4] ?? 'tcp';
+if (!Number.isInteger(port) || port <= 0 || (transport !== 'tcp' && !(wsPort > 0))) {
+  console.error('usage: node scenarios.mjs PORT [WSPORT websocket|mixed]');
   process.exit(2);
+}
+let clientsMade = 0;
+
+// Where the next client connects: TCP, or WebSocket (MQTT.js sends subprotocol "mqtt").
+function endpoint() {
+  clientsMade += 1;
+  const ws = transport === 'websocket' || (transport === 'mixed' && clientsMade % 2 === 1);
+  return ws ? {protocol: 'ws', host: '127.0.0.1', port: wsPort, path: '/mqtt'}
+            : {host: '127.0.0.1', port};
 }
 const TIMEOUT_MS = 5000;  // for any single expected event
 const QUIET_MS = 300;     // watched for "nothing (more) arrives"
@@ -53,8 +66,7 @@ class Client {
     c.waiter = null;
     c.errors = [];
     const options = {
-      host: '127.0.0.1',
-      port,
+      ...endpoint(),
       protocolVersion: version,
       clean,
       keepalive: 60,

@@ -23,6 +23,12 @@
                      method 0x8C; re-authentication (AUTH 0x19 -> 0x18 -> 0x00) while connected
   reload             SIGHUP: reload and core_reload on every shard; an invalid file or a
                      refusing plugin keeps the running configuration; connections stay up
+  transport          a transport plugin (test_transport.c) on a ws:// listener: its handshake
+                     answer, MQTT through it both ways with a TCP client, one frame per flush,
+                     the state moving with clients to the other shard, transport_closing's
+                     bytes after a takeover's DISCONNECT, and every state closed once
+  transport-refuses  CLOSE_AFTER_WIRE sends the transport's answer, then closes; CLOSE closes
+                     at once; the broker goes on serving
 """
 import os
 import signal
@@ -98,11 +104,21 @@ def parse_props(body, at):
     return props
 
 
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed by the broker")
+        data += chunk
+    return data
+
+
 class Raw:
     def __init__(self, port, client_id, version=5, username=None, password=None, will=None,
-                 auth=None):
+                 auth=None, sock=None):
         self.v5 = version == 5
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         flags = 0x02
         payload = _s(client_id)
         if will:
@@ -147,13 +163,7 @@ class Raw:
         return head[0] & 0xF0, self._exact(length)
 
     def _exact(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed by the broker")
-            data += chunk
-        return data
+        return recv_exact(self.sock, n)
 
     def publish1(self, topic, payload, pid=1):
         """QoS 1; returns the PUBACK reason code (0 for 3.1.1; 0x10 without subscribers)."""
@@ -225,8 +235,8 @@ def wait_log(b, text, timeout=TIMEOUT):
 # ---- the rules ---------------------------------------------------------------------------
 
 def test_version_mismatch():
-    refused_start(plugin_block("test_plugin_abi2"), "built for plugin ABI 2.0",
-                  "speaks 1.0")
+    refused_start(plugin_block("test_plugin_abi2"), "built for plugin ABI 2.",
+                  "speaks 1.1")
 
 
 def test_init_fails():
@@ -456,6 +466,111 @@ def test_reload():
         b.proc.send_signal(signal.SIGHUP)
         wait_log(b, "kept its running configuration: tag 'refuse' is refused")
         assert accepted(keep.publish1("after/refusal", b"x"))
+    finally:
+        assert b.stop() is None, b.log_tail()
+
+
+# ---- transports (test_transport.c) --------------------------------------------------------
+
+def xor(data):
+    return bytes(b ^ 0x5A for b in data)
+
+
+class ToySocket:
+    """test_transport.c's protocol under a Raw client: sendall XORs, recv reads frames."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock.sendall(b"HELLO\n")
+        assert self._exact(8) == b"WELCOME\n"
+        self.pending = b""
+        self.frames = 0
+        self.empty_frames = 0
+
+    def _exact(self, n):
+        return recv_exact(self.sock, n)
+
+    def sendall(self, data):
+        self.sock.sendall(xor(data))
+
+    def recv(self, n):
+        while not self.pending:
+            (length,) = struct.unpack(">I", self._exact(4))
+            if length == 0:
+                self.empty_frames += 1
+                continue
+            self.frames += 1
+            self.pending = xor(self._exact(length))
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def transport_broker(*args):
+    return start(plugin_block("test_transport"), "--listen", "ws://127.0.0.1:0", *args)
+
+
+def test_transport():
+    b = transport_broker()
+    try:
+        ws_port = b.ports["websocket"]
+        # Client ids hash to both shards: most clients move after CONNECT, with their state.
+        subs = [Raw(0, f"toy-{i}", sock=ToySocket(ws_port)) for i in range(8)]
+        for i, s in enumerate(subs):
+            assert s.connack == 0
+            assert s.subscribe(f"toy/{i}") == 1
+        tcp = Raw(b.port, "tcp-publisher")
+        for i in range(8):
+            assert tcp.publish1(f"toy/{i}", b"hello %d" % i) == 0
+        for i, s in enumerate(subs):
+            kind, body = s.read()
+            assert kind == 0x30 and body.endswith(b"hello %d" % i), body
+        # A transport client publishes to a TCP subscriber.
+        assert tcp.subscribe("back/#") == 1
+        assert subs[0].publish1("back/x", b"from toy") == 0
+        kind, body = tcp.read()
+        assert kind == 0x30 and body.endswith(b"from toy")
+        # A takeover: DISCONNECT 0x8E, then transport_closing's empty frame, then EOF.
+        Raw(b.port, "toy-3")
+        kind, body = subs[3].read()
+        assert kind == 0xE0 and body[0] == 0x8E, (kind, body)
+        interop.wait_for(lambda: _closed_after_empty_frame(subs[3].sock),
+                         "the empty closing frame and EOF")
+    finally:
+        assert b.stop() is None, b.log_tail()
+    log = open(b.log_path, errors="replace").read()
+    assert "transports opened 8 closed 8" in log, b.log_tail()
+
+
+def _closed_after_empty_frame(sock):
+    """True once the socket delivered a zero-length frame and then EOF."""
+    data = b""
+    while True:
+        chunk = sock.sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data == b"\x00\x00\x00\x00"
+
+
+def test_transport_refuses():
+    b = transport_broker()
+    try:
+        ws_port = b.ports["websocket"]
+        for line, answer in ((b"BOGUS\n", b"NO\n"), (b"DROP\n", b"")):
+            s = socket.create_connection(("127.0.0.1", ws_port), timeout=TIMEOUT)
+            s.sendall(line)
+            got = b""
+            while True:
+                chunk = s.recv(100)
+                if not chunk:
+                    break
+                got += chunk
+            assert got == answer, (line, got)
+            s.close()
+        assert Raw(b.port, "still-serving").connack == 0
     finally:
         assert b.stop() is None, b.log_tail()
 
