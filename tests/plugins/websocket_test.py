@@ -9,6 +9,7 @@ side, written out here so every byte is under the test's control):
   slowloris          a head sent a byte at a time is cut off at the broker's connect timeout
   frames             MQTT packets split over frames and several packets in one frame, ping ->
                      pong, fragmentation with a ping between fragments, close echoed
+  one-frame-per-flush  20 PUBLISHes read at once reach a WebSocket subscriber in <= 10 frames
   violations         unmasked frame 1002, text frame 1003, oversized frame 1009, reserved bits
                      1002: each a Close with its code, then the end of the connection
   broker-closes      a takeover: DISCONNECT 0x8E in a Binary frame, then Close 1000
@@ -201,6 +202,26 @@ def test_upgrade_and_mqtt(b):
     assert tcp.publish1("ws/t", b"over tcp") == 0
     kind, body = c.read()
     assert kind == 0x30 and body.endswith(b"over tcp")
+
+
+def test_one_frame_per_flush(b):
+    """20 PUBLISHes that reach the broker in one read leave towards a WebSocket subscriber in
+    far fewer than 20 frames: the plugin frames per flush, not per packet."""
+    sub = Raw(0, "ws-batch", sock=MqttOverWs(WebSocket(b.ws)))
+    assert sub.subscribe("batch/t") == 1
+    pub = socket.create_connection(("127.0.0.1", b.port), timeout=TIMEOUT)
+    pub.sendall(_packet(0x10, _s("MQTT") + bytes([4, 0x02]) + struct.pack(">H", 30)
+                        + _s("batch-pub")))
+    assert pub.recv(4)[0] == 0x20
+    pub.sendall(b"".join(_packet(0x30, _s("batch/t") + b"m%02d" % i) for i in range(20)))
+    frames_before = sub.sock.frames
+    for i in range(20):
+        kind, body = sub.read()
+        assert kind == 0x30 and body.endswith(b"m%02d" % i), body
+    frames = sub.sock.frames - frames_before
+    print(f"     20 messages in {frames} frame(s)")
+    assert frames <= 10, f"20 messages came in {frames} frames"
+    pub.close()
 
 
 def test_handshake_errors(b):
