@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ringmq's build needs on Debian 12 and, with --tests, what its tests and
-# benchmarks need too (clang, the real clients, Mosquitto, Node.js and MQTT.js); nothing when
-# it is all there. Idempotent, non-interactive (works as root with CI=true and no stdin).
+# benchmarks need too (clang, the real clients, Mosquitto, Node.js and MQTT.js, Chromium and
+# playwright-core); nothing when it is all there. Idempotent, non-interactive (works as root
+# with CI=true and no stdin).
 # Called by scripts/run (build only) and scripts/test (--tests); never needed by hand.
 set -euo pipefail
 
@@ -28,6 +29,8 @@ if $tests; then
     mosquitto mosquitto-clients python3-paho-mqtt
     # network-namespace tests: packet drops (nftables) and links (iproute2)
     nftables iproute2
+    # the browser test (tests/browser): Debian's Chromium, driven by playwright-core
+    chromium
   )
 fi
 
@@ -77,4 +80,16 @@ if $tests && [[ -f "${mqttjs_dir}/package-lock.json" ]] &&
   (cd "${mqttjs_dir}" &&
     CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
   touch "${mqttjs_dir}/node_modules"  # newer than the lock file: installed
+fi
+
+# playwright-core and MQTT.js for the browser test (tests/browser), the same way. playwright-core
+# downloads no browser: the test drives Debian's chromium, installed above.
+browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+if $tests && [[ -f "${browser_dir}/package-lock.json" ]] &&
+   { [[ ! -d "${browser_dir}/node_modules" ]] ||
+     [[ "${browser_dir}/package-lock.json" -nt "${browser_dir}/node_modules" ]]; }; then
+  echo "setup: installing playwright-core and MQTT.js for the browser test (npm ci in tests/browser)" >&2
+  (cd "${browser_dir}" &&
+    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
+  touch "${browser_dir}/node_modules"  # newer than the lock file: installed
 fi

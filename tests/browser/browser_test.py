@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Browser test: a real browser speaks MQTT over WebSocket to ringmq.
+
+Prepares a temporary http_root (page/index.html, page/app.js and MQTT.js's browser bundle
+node_modules/mqtt/dist/mqtt.esm.js), starts build/ringmq ($RINGMQ_BROKER) with a TCP and a
+ws:// listener and the websocket plugin serving that http_root on the ws:// port (interop.py's
+Broker), runs browser_test.mjs (Debian's Chromium, headless, driven by playwright-core; an
+MQTT.js client over TCP on the other side) with a timeout, and stops the broker by PID.
+
+Needs /usr/bin/chromium (or $CHROMIUM), `node`, and tests/browser/node_modules, all installed
+by `scripts/setup.sh --tests`. Without them the test is skipped (exit 77) with a note, except
+under CI (CI set and not "false"/"0"), where setup installs them, so their absence fails.
+Nothing is downloaded at test time.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "interop"))
+# The broker is ringmq (only its websocket plugin serves http_root), with a ws:// listener.
+os.environ["RINGMQ_TEST_BROKER"] = "ringmq"
+os.environ["RINGMQ_TEST_TRANSPORT"] = "websocket"
+import interop  # noqa: E402
+
+SKIP = 77  # meson's "skipped"
+NODE_TIMEOUT = 90  # seconds for the whole driver; each wait inside has its own timeout
+PAGE_FILES = ("index.html", "app.js")
+BUNDLE = os.path.join("node_modules", "mqtt", "dist", "mqtt.esm.js")
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def missing_tools():
+    """What the test needs that is not installed, as notes (empty: all there)."""
+    notes = []
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        notes.append(f"no Chromium at {chromium} (Debian package chromium)")
+    if not (os.environ.get("NODE") or shutil.which("node")):
+        notes.append("no `node` on PATH")
+    for package in ("playwright-core", "mqtt"):
+        if not os.path.isfile(os.path.join(HERE, "node_modules", package, "package.json")):
+            notes.append(f"{package} is not installed in {HERE}/node_modules")
+    return notes
+
+
+def write_http_root(folder):
+    """The page, its script and MQTT.js's bundle in `folder`, and a config serving it."""
+    www = os.path.join(folder, "www")
+    os.mkdir(www)
+    for name in PAGE_FILES:
+        shutil.copyfile(os.path.join(HERE, "page", name), os.path.join(www, name))
+    shutil.copyfile(os.path.join(HERE, BUNDLE), os.path.join(www, os.path.basename(BUNDLE)))
+    config = os.path.join(folder, "ringmq.toml")
+    with open(config, "w") as f:
+        # A JSON string is a valid TOML basic string.
+        f.write('[[plugin]]\nname = "websocket"\n[plugin.options]\n'
+                f'http_root = {json.dumps(www)}\n')
+    return config
+
+
+def run_driver(broker):
+    """Runs browser_test.mjs; returns its exit code."""
+    node = os.environ.get("NODE") or shutil.which("node")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    argv = [node, os.path.join(HERE, "browser_test.mjs"), str(broker.ports["websocket"]),
+            str(broker.ports["mqtt"]), chromium]
+    p = interop.popen(argv, cwd=HERE)
+    try:
+        return p.wait(timeout=NODE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # Chromium (in a process group of its own: playwright detaches it) exits when its
+        # DevTools pipe to the driver closes, so ending the driver ends the browser too.
+        p.kill()
+        p.wait()
+        print(f"FAIL browser: the driver did not finish within {NODE_TIMEOUT} s", flush=True)
+        return 1
+
+
+def main():
+    missing = missing_tools()
+    if missing:
+        note = "; ".join(missing) + " (scripts/setup.sh --tests installs them)"
+        if in_ci():
+            print(f"FAIL browser: {note}; under CI setup must have installed them", flush=True)
+            return 1
+        print(f"SKIP browser: {note}", flush=True)
+        return SKIP
+
+    started = time.monotonic()
+    folder = tempfile.mkdtemp(prefix="ringmq-browser-")
+    rc = 1
+    try:
+        broker = interop.Broker(extra_args=["--config", write_http_root(folder)])
+        try:
+            broker.start()
+        except SystemExit as e:  # interop.Broker's way of saying it could not start
+            print(f"FAIL browser: the broker did not start: {e}", flush=True)
+            broker.cleanup()
+            return 1
+        try:
+            if "websocket" not in broker.ports or "mqtt" not in broker.ports:
+                print(f"FAIL browser: expected an mqtt and a websocket listener, the broker "
+                      f"printed {broker.ports}", flush=True)
+            else:
+                rc = run_driver(broker)
+        finally:
+            stop_error = broker.stop()
+        if stop_error:
+            print(f"FAIL browser: {stop_error}", flush=True)
+            rc = 1
+        if rc != 0 and os.path.getsize(broker.log_path) > 0:
+            print(broker.log_tail(), flush=True)
+        broker.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"browser/websocket: {'passed' if rc == 0 else 'FAILED'} in "
+          f"{time.monotonic() - started:.1f} s", flush=True)
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
