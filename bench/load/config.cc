@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -38,6 +40,27 @@ bool ParseScenario(std::string_view text, Scenario* out) {
     }
   }
   return false;
+}
+
+std::string_view ClientTransportName(ClientTransport t) {
+  switch (t) {
+    case ClientTransport::kTcp:
+      return "tcp";
+    case ClientTransport::kWebSocket:
+      return "websocket";
+  }
+  return "?";
+}
+
+bool ParseClientTransport(std::string_view text, ClientTransport* out) {
+  if (text == "tcp") {
+    *out = ClientTransport::kTcp;
+  } else if (text == "websocket" || text == "ws") {
+    *out = ClientTransport::kWebSocket;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 bool ParseMqttVersion(std::string_view text, mqtt::ProtocolVersion* out) {
@@ -92,6 +115,20 @@ absl::Status Validate(const BenchConfig& c) {
   }
   if (c.drain_offline && c.scenario != Scenario::kOffline) {
     return absl::InvalidArgumentError("--drain_offline: only with --scenario offline");
+  }
+  if (c.transport == ClientTransport::kWebSocket) {
+    if (c.scenario == Scenario::kEcho) {
+      return absl::InvalidArgumentError(
+          "--transport websocket: not with --scenario echo (the echo server speaks raw TCP)");
+    }
+    // The request target goes into the request line as is: an origin-form path of visible
+    // ASCII (RFC 9112 3.2.1).
+    const bool visible = std::all_of(c.ws_path.begin(), c.ws_path.end(),
+                                     [](char ch) { return ch > ' ' && ch < 0x7f; });
+    if (c.ws_path.empty() || c.ws_path[0] != '/' || !visible) {
+      return absl::InvalidArgumentError(
+          "--ws_path: a path starting with '/', visible ASCII without spaces");
+    }
   }
   return absl::OkStatus();
 }

@@ -29,7 +29,15 @@ enum class Scenario : uint8_t {
              // queues at QoS 1/2 (measures the PUBLISH -> PUBACK path into offline queues)
 };
 
+// What carries MQTT between the tool and the broker (--transport).
+enum class ClientTransport : uint8_t {
+  kTcp,        // MQTT straight on TCP
+  kWebSocket,  // MQTT in WebSocket Binary frames (ws_client_transport.h)
+};
+
 std::string_view ScenarioName(Scenario s);
+std::string_view ClientTransportName(ClientTransport t);
+bool ParseClientTransport(std::string_view text, ClientTransport* out);
 bool ParseScenario(std::string_view text, Scenario* out);
 // "3.1", "3.1.1" (or "4", "311"), "5" (or "5.0").
 bool ParseMqttVersion(std::string_view text, mqtt::ProtocolVersion* out);
@@ -38,6 +46,8 @@ struct BenchConfig {
   Scenario scenario = Scenario::kPairs;
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
+  ClientTransport transport = ClientTransport::kTcp;
+  std::string ws_path = "/mqtt";  // websocket: the request target of the opening handshake
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
   mqtt::Qos qos = mqtt::Qos::k0;
   uint32_t payload_bytes = 64;  // >= kPayloadHeaderSize

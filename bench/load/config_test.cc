@@ -177,6 +177,30 @@ TEST(ParseTest, VersionsAndScenarios) {
   ASSERT_TRUE(ParseScenario("offline", &s));
   EXPECT_EQ(s, Scenario::kOffline);
   EXPECT_FALSE(ParseScenario("nope", &s));
+  ClientTransport t;
+  ASSERT_TRUE(ParseClientTransport("websocket", &t));
+  EXPECT_EQ(t, ClientTransport::kWebSocket);
+  ASSERT_TRUE(ParseClientTransport("tcp", &t));
+  EXPECT_EQ(t, ClientTransport::kTcp);
+  EXPECT_FALSE(ParseClientTransport("wss", &t));
+}
+
+TEST(PlanTest, WebSocketNeedsAnMqttScenarioAndAPath) {
+  BenchConfig c = Config(Scenario::kPairs);
+  c.transport = ClientTransport::kWebSocket;
+  EXPECT_TRUE(MakePlan(c).ok());
+  c.ws_path = "/mqtt?x=1";
+  EXPECT_TRUE(MakePlan(c).ok());
+  for (const char* bad : {"", "mqtt", "/a b", "/a\r\n"}) {
+    c.ws_path = bad;
+    EXPECT_FALSE(MakePlan(c).ok()) << bad;
+  }
+  c.ws_path = "/mqtt";
+  c.scenario = Scenario::kEcho;
+  EXPECT_FALSE(MakePlan(c).ok());
+  c.transport = ClientTransport::kTcp;
+  c.ws_path = "not checked without websocket";
+  EXPECT_TRUE(MakePlan(c).ok());
 }
 
 }  // namespace

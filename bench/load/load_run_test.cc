@@ -5,7 +5,10 @@
 // The broker under test is the one every broker test uses (tests/testing/broker_process.h):
 // RINGMQ_TEST_BROKER=ringmq (default; the binary RINGMQ_BROKER, which meson sets to
 // build/ringmq) or mosquitto. A missing binary skips the tests.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,10 +44,15 @@ bool Executable(const std::string& path) {
 
 class LoadRunTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartBroker({}, {}); }
+  void StartBroker(const std::vector<std::string>& ringmq_args,
+                   const std::vector<std::string>& mosquitto_config) {
     testing::BrokerOptions o;
+    o.ringmq_args = ringmq_args;
     // Mosquitto logs every connection by default: hundreds of lines per run.
     o.mosquitto_config = {"log_type error", "log_type warning", "connection_messages false"};
+    o.mosquitto_config.insert(o.mosquitto_config.end(), mosquitto_config.begin(),
+                              mosquitto_config.end());
     absl::StatusOr<std::unique_ptr<BrokerProcess>> b = testing::StartBrokerForTest(o);
     if (absl::IsFailedPrecondition(b.status())) {
       GTEST_SKIP() << b.status();
@@ -277,6 +285,107 @@ TEST_F(LoadRunTest, EpollBackend) {
   c.backend = net::BackendKind::kEpoll;
   BenchResult r = RunClean(c);
   EXPECT_EQ(r.backend, "epoll");
+}
+
+// MQTT over WebSocket (--transport websocket): the broker listens on a second port too,
+// ws:// for ringmq, `protocol websockets` for Mosquitto, and the tool connects there.
+class LoadRunWebSocketTest : public LoadRunTest {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<uint16_t> ws = testing::PickFreePort();
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    ws_port_ = *ws;
+    const std::string port = std::to_string(ws_port_);
+    StartBroker({"--listen", "ws://127.0.0.1:" + port},
+                {"listener " + port + " 127.0.0.1", "protocol websockets"});
+    // The broker process is ready once its MQTT port accepts; Mosquitto opens its WebSocket
+    // listener (libwebsockets) a little later.
+    ASSERT_TRUE(WaitAccepting(ws_port_, seconds(10))) << "nothing listens on " << ws_port_;
+  }
+  static bool WaitAccepting(uint16_t port, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const bool ok =
+          fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      if (ok) {
+        return true;
+      }
+      ::usleep(5000);
+    }
+    return false;
+  }
+  BenchConfig ShortWs(Scenario s) const {
+    BenchConfig c = Short(s);
+    c.transport = ClientTransport::kWebSocket;
+    c.port = ws_port_;
+    return c;
+  }
+  uint16_t ws_port_ = 0;
+};
+
+TEST_F(LoadRunWebSocketTest, PairsAtEveryQos) {
+  BenchConfig c = ShortWs(Scenario::kPairs);
+  c.pairs = 20;
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.connections, 40u);
+  EXPECT_GT(r.connect_time_ms, 0);
+  for (mqtt::Qos q : {mqtt::Qos::k1, mqtt::Qos::k2}) {
+    SCOPED_TRACE(::testing::Message() << "qos " << static_cast<int>(q));
+    c = ShortWs(Scenario::kPairs);
+    c.pairs = 10;
+    c.qos = q;
+    c.version = mqtt::ProtocolVersion::kMqtt5;
+    c.threads = 2;
+    RunClean(c);
+  }
+}
+
+TEST_F(LoadRunWebSocketTest, FanoutWithLargePayloads) {
+  // 5 KiB payloads: frames longer than 64 KiB (8-byte lengths) towards the subscribers.
+  BenchConfig c = ShortWs(Scenario::kFanout);
+  c.publishers = 2;
+  c.subscribers = 10;
+  c.payload_bytes = 5000;
+  c.qos = mqtt::Qos::k1;
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.expected, 10 * r.sent);
+}
+
+// Parked subscribers: the broker closes the WebSocket after their DISCONNECT.
+TEST_F(LoadRunWebSocketTest, OfflineQueuesAreDrained) {
+  BenchConfig c = ShortWs(Scenario::kOffline);
+  c.qos = mqtt::Qos::k1;
+  c.subscribers = 2;
+  c.publishers = 4;
+  c.rate = 100;
+  c.drain_offline = true;
+  c.drain_offline_timeout_s = 20;
+  c.client_prefix = "wsoffline";
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.reconnected, 2u);
+  EXPECT_TRUE(r.offline_drained);
+  EXPECT_EQ(r.received, r.expected);
+}
+
+TEST_F(LoadRunWebSocketTest, PlainMqttPortFailsTheHandshake) {
+  BenchConfig c = ShortWs(Scenario::kPairs);
+  c.port = broker_->port();  // MQTT over TCP: no answer to the upgrade request
+  c.pairs = 2;
+  absl::StatusOr<BenchResult> r = RunBench(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->connect_failures, 4u);
+  ASSERT_FALSE(r->error_samples.empty());
+  EXPECT_NE(r->error_samples[0].find("WebSocket upgrade"), std::string::npos)
+      << r->error_samples[0];
+  EXPECT_EQ(ExitCode(c, *r), 1);
 }
 
 TEST(LoadRunNoBrokerTest, RefusedConnectionsFailTheRun) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/str_format.h"
 
@@ -84,6 +85,13 @@ LoadShard::LoadShard(shard::Shard& shard, RunContext& ctx)
   }
   connect_concurrency_ =
       std::max<uint32_t>(1, (config_.connect_concurrency + threads - 1) / threads);
+  if (config_.transport == ClientTransport::kWebSocket) {
+    ws_host_ = config_.host.find(':') != std::string::npos
+                   ? absl::StrFormat("[%s]:%d", config_.host, config_.port)
+                   : absl::StrFormat("%s:%d", config_.host, config_.port);
+    std::random_device rd;
+    ws_seed_ = (uint64_t{rd()} << 32 | rd()) ^ index;
+  }
 }
 
 LoadShard::~LoadShard() = default;
@@ -238,6 +246,14 @@ void LoadShard::OnConnected(net::Conn& c, uint64_t tag, int err) {
     Fail(cl, "stopping");
     return;
   }
+  if (config_.transport == ClientTransport::kWebSocket) {
+    // The transport sends the upgrade request with the CONNECT's flush and holds the CONNECT
+    // until the 101: connect_time_ms still runs to the CONNACK.
+    auto ws = std::make_unique<WsClientTransport>(WsClientTransport::Options{
+        .host = ws_host_, .path = config_.ws_path, .seed = SplitMix64(&ws_seed_)});
+    cl.ws = ws.get();
+    c.SetTransport(std::move(ws));
+  }
   if (cl.spec->role == Role::kEcho) {
     --connecting_;
     ++connacks_;
@@ -309,6 +325,7 @@ void LoadShard::Fail(Client& cl, const std::string& why) {
   if (cl.conn != nullptr) {
     net::Conn* c = cl.conn;
     cl.conn = nullptr;
+    cl.ws = nullptr;
     c->set_user(nullptr);
     shard_.reactor().Close(*c, net::CloseMode::kNow, -ECONNABORTED);
   }
@@ -335,7 +352,9 @@ void LoadShard::OnClosed(net::Conn& c, int err) {
   if (cl == nullptr) {
     return;
   }
+  const std::string why = CloseReason(*cl, err);
   cl->conn = nullptr;
+  cl->ws = nullptr;
   c.set_user(nullptr);
   if (cl->state == State::kParking) {
     OnParked(*cl);
@@ -345,8 +364,19 @@ void LoadShard::OnClosed(net::Conn& c, int err) {
     cl->state = State::kClosed;
     return;
   }
-  Fail(*cl, err == 0 ? std::string("the broker closed the connection")
-                     : absl::StrFormat("connection lost: %s", std::strerror(-err)));
+  Fail(*cl, why);
+}
+
+std::string LoadShard::CloseReason(const Client& cl, int err) const {
+  std::string why = err == 0 ? std::string("the broker closed the connection")
+                             : absl::StrFormat("connection lost: %s", std::strerror(-err));
+  if (cl.ws != nullptr && !cl.ws->error().empty()) {
+    why = absl::StrFormat("%s (%s)", cl.ws->error(), why);
+  } else if (cl.ws != nullptr && cl.ws->awaiting_answer()) {
+    why = absl::StrFormat("%s before answering the WebSocket upgrade (not a WebSocket listener?)",
+                          why);
+  }
+  return why;
 }
 
 void LoadShard::OnOutputDrained(net::Conn& c) {

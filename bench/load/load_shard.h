@@ -30,6 +30,7 @@
 #include "bench/load/histogram.h"
 #include "bench/load/run_state.h"
 #include "bench/load/stream_tracker.h"
+#include "bench/load/ws_client_transport.h"
 #include "core/mqtt/decoder.h"
 #include "core/mqtt/packet_reader.h"
 #include "core/net/buffer.h"
@@ -73,6 +74,7 @@ class LoadShard final : public shard::ShardApp {
   struct Client {
     const ClientSpec* spec = nullptr;
     net::Conn* conn = nullptr;
+    WsClientTransport* ws = nullptr;  // --transport websocket: under conn, owned by it
     mqtt::PacketReader reader;
     Publisher* pub = nullptr;
     Subscriber* sub = nullptr;
@@ -140,6 +142,8 @@ class LoadShard final : public shard::ShardApp {
   void SendSubscribe(Client& cl);
   void BecomeReady(Client& cl);
   void Fail(Client& cl, const std::string& why);
+  // What ended a connection: the WebSocket transport's reason when it has one, else `err`.
+  std::string CloseReason(const Client& cl, int err) const;
   void Error(const std::string& what);
 
   mqtt::SinkAction HandlePacket(Client& cl, const mqtt::FixedHeader& h,
@@ -188,6 +192,10 @@ class LoadShard final : public shard::ShardApp {
   std::vector<std::unique_ptr<Publisher>> publishers_;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::vector<Publisher*> publisher_by_id_;  // local publishers by global id, else null
+
+  // --transport websocket: the Host header, and the PRNG that seeds each connection's own.
+  std::string ws_host_;
+  uint64_t ws_seed_ = 0;
 
   // Connecting: clients_[next_connect_, connect_end_) are still to connect.
   size_t next_connect_ = 0;

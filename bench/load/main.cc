@@ -24,6 +24,9 @@
 ABSL_FLAG(std::string, scenario, "pairs", "pairs, fanout, fanin, shared, connect, echo or offline");
 ABSL_FLAG(std::string, host, "127.0.0.1", "broker address (numeric; localhost allowed)");
 ABSL_FLAG(uint32_t, port, 1883, "broker port");
+ABSL_FLAG(std::string, transport, "tcp",
+          "tcp, or websocket: MQTT in WebSocket frames (RFC 6455; to a ws:// listener)");
+ABSL_FLAG(std::string, ws_path, "/mqtt", "websocket: the path of the upgrade request");
 ABSL_FLAG(std::string, mqtt_version, "3.1.1", "3.1, 3.1.1 or 5");
 ABSL_FLAG(uint32_t, qos, 0, "0, 1 or 2");
 ABSL_FLAG(uint32_t, payload, 64, "payload bytes (>= 24: the header)");
@@ -88,6 +91,11 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
     return false;
   }
   c->qos = static_cast<ringmq::mqtt::Qos>(qos);
+  if (!ringmq::bench::ParseClientTransport(absl::GetFlag(FLAGS_transport), &c->transport)) {
+    std::fprintf(stderr, "--transport: tcp or websocket\n");
+    return false;
+  }
+  c->ws_path = absl::GetFlag(FLAGS_ws_path);
   if (!ringmq::net::ParseBackend(absl::GetFlag(FLAGS_io_backend), &c->backend)) {
     std::fprintf(stderr, "--io-backend: auto, io_uring or epoll\n");
     return false;
@@ -147,7 +155,8 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "MQTT load generator: ringmq-bench --scenario pairs|fanout|fanin|shared|connect|echo|offline "
-      "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] [--broker-pid PID]");
+      "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] [--transport websocket] "
+      "[--broker-pid PID]");
   ringmq::base::NormalizedArgs args(argc, argv);  // --broker-pid for --broker_pid
   absl::ParseCommandLine(args.argc(), args.argv());
 

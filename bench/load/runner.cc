@@ -604,6 +604,7 @@ std::string ToJson(const BenchConfig& c, const BenchResult& r) {
   JsonWriter j;
   j.Field("scenario", ScenarioName(c.scenario));
   j.Field("mqtt_version", mqtt::ProtocolVersionName(c.version));
+  j.Field("transport", ClientTransportName(c.transport));
   j.Field("qos", uint64_t{static_cast<uint8_t>(c.qos)});
   j.Field("payload", uint64_t{c.payload_bytes});
   j.Field("rate", c.rate);

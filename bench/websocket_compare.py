@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""MQTT over WebSocket against MQTT over TCP (issue 12): the same broker, the same scenario,
+once through each listener, for ringmq and for Mosquitto, with ringmq-bench --transport.
+
+Every run starts a fresh broker listening on two free 127.0.0.1 ports, one plain MQTT and one
+MQTT over WebSocket, so that the TCP and the WebSocket runs of a broker use the same broker
+configuration; the tool then connects to one of them:
+
+  ringmq-tcp      build/ringmq --listen 127.0.0.1:PORT --listen ws://127.0.0.1:PORT2
+                  ringmq-bench to PORT
+  ringmq-ws       the same broker; ringmq-bench --transport websocket to PORT2 (path /mqtt)
+  mosquitto-tcp   /usr/sbin/mosquitto: `listener PORT 127.0.0.1`, `listener PORT2 127.0.0.1` +
+                  `protocol websockets`, allow_anonymous true, set_tcp_nodelay true,
+                  persistence false; ringmq-bench to PORT
+  mosquitto-ws    the same broker; ringmq-bench --transport websocket to PORT2
+
+Scenarios (--scenarios): 100 pairs at QoS 0 and at QoS 1, as fast as the windows allow
+(`--scenario pairs --pairs 100`, end-to-end window 16). Rounds interleave the four
+configurations run by run (A B C D A B C D ...); cells are medians of --rounds runs. A run
+during which other processes used more than --noise cores is repeated (--retries).
+
+The tool pays for WebSocket too (a frame header per flush, and masking: one more copy of every
+byte it sends), so its CPU is reported next to the broker's. On a 2-core machine the tool and
+the broker share the cores: read msgs per broker CPU-s as well as the throughput.
+
+Writes a markdown section into docs/benchmarks.md between <!-- websocket:begin --> and
+<!-- websocket:end --> (appended if missing). Standard library only; helpers from compare.py
+and durable.py.
+
+  bench/websocket_compare.py                                  # ~6 minutes
+  bench/websocket_compare.py --rounds 1 --duration 2 --no-write
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+import durable  # noqa: E402
+
+ROOT = compare.ROOT
+BEGIN = "<!-- websocket:begin -->"
+END = "<!-- websocket:end -->"
+TITLE = "MQTT over WebSocket against TCP (issue 12)"
+WS_PATH = "/mqtt"
+TARGET = 0.80  # the issue's target: WebSocket throughput at least 80% of TCP
+
+SCENARIOS = {
+    "pairs100": ("100 pairs, unlimited (end-to-end window 16), QoS 0",
+                 ["--scenario", "pairs", "--pairs", "100"]),
+    "pairs100q1": ("100 pairs, unlimited (window 16), QoS 1",
+                   ["--scenario", "pairs", "--pairs", "100", "--qos", "1"]),
+}
+
+
+def per_message_us(key):
+    def f(j):
+        msgs = j.get("throughput", 0) * j.get("duration_s", 0)
+        return j[key] * 1e6 / msgs if msgs and j.get(key) is not None else None
+    return f
+
+
+METRICS = [
+    ("throughput, msg/s", "throughput", "higher"),
+    ("msgs per broker CPU-s", "msgs_per_broker_cpu_s", "higher"),
+    ("broker CPU, cores", durable.cores("broker_cpu_s"), "lower"),
+    ("latency p50, us", "latency_p50_us", "lower"),
+    ("latency p99, us", "latency_p99_us", "lower"),
+    ("load tool CPU, cores", "tool_cpu_cores", "lower"),
+    ("load tool CPU per message, us", per_message_us("tool_cpu_s"), "lower"),
+    ("lost, %", compare.loss_pct, "lower"),
+    ("connect time (200 CONNACKs), ms", "connect_time_ms", "lower"),
+]
+CONFIGS = ["ringmq-tcp", "ringmq-ws", "mosquitto-tcp", "mosquitto-ws"]
+RATIOS = [("ringmq-ws", "ringmq-tcp"), ("ringmq-ws", "mosquitto-ws"),
+          ("mosquitto-ws", "mosquitto-tcp"), ("ringmq-tcp", "mosquitto-tcp")]
+
+
+class TwoPortBroker(durable.Broker):
+    """A broker with a plain MQTT listener (the port durable.Running picks) and a WebSocket
+    listener on ws_port, which is picked before each start."""
+
+    def __init__(self, name, title, argv, conf=None):
+        super().__init__(name, title, argv, conf)
+        self.ws_port = "PORT2"
+
+    def command_text(self):
+        saved, self.ws_port = self.ws_port, "PORT2"
+        try:
+            return super().command_text()
+        finally:
+            self.ws_port = saved
+
+
+def brokers(args):
+    ringmq = os.path.join(args.build, "ringmq")
+    r = TwoPortBroker("ringmq", "ringmq", None)
+    r.argv = lambda port, data, conf: [
+        ringmq, "--listen", f"127.0.0.1:{port}", "--listen", f"ws://127.0.0.1:{r.ws_port}",
+        "--data-dir", str(data), "--log_level", "warning"]
+    m = TwoPortBroker("mosquitto", "Mosquitto", None)
+    m.argv = lambda port, data, conf: [args.mosquitto, "-c", conf]
+    m.conf = lambda port, data: "\n".join(
+        [f"listener {port} 127.0.0.1", f"listener {m.ws_port} 127.0.0.1", "protocol websockets"]
+        + compare.MOSQUITTO_BASE_CONF + ["set_tcp_nodelay true"]) + "\n"
+    return {"ringmq": r, "mosquitto": m}
+
+
+def config_of(name):
+    """'ringmq-ws' -> ('ringmq', True)."""
+    broker, _, transport = name.rpartition("-")
+    return broker, transport == "ws"
+
+
+TITLES = {
+    "ringmq-tcp": "ringmq, TCP",
+    "ringmq-ws": "ringmq, WebSocket",
+    "mosquitto-tcp": "Mosquitto, TCP",
+    "mosquitto-ws": "Mosquitto, WebSocket",
+}
+
+
+def start(b, data, log):
+    """durable.Running with the WebSocket port chosen first and waited for too."""
+    for attempt in range(3):
+        b.ws_port = compare.free_port()
+        try:
+            r = durable.Running(b, data, log)
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            continue  # e.g. both free ports were the same one
+        if r.port != b.ws_port and compare.wait_accepting(b.ws_port, r.proc):
+            return r
+        r.kill()
+    raise RuntimeError(f"{b.name}: the WebSocket listener did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--warmup", type=float, default=1)
+    ap.add_argument("--scenarios", default="pairs100,pairs100q1")
+    ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
+    ap.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--json", default=None, help="also write every run's JSON here")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a paragraph for the section (e.g. where the time goes)")
+    ap.add_argument("--noise", type=float, default=0.15)
+    ap.add_argument("--retries", type=int, default=2)
+    args = ap.parse_args()
+    bench = os.path.join(args.build, "ringmq-bench")
+    for exe in (bench, os.path.join(args.build, "ringmq"),
+                os.path.join(args.build, "plugins", "websocket", "websocket.so")):
+        if not os.path.exists(exe):
+            sys.exit(f"{exe} not built (ninja -C {args.build} ringmq ringmq-bench "
+                     "plugins/websocket/websocket.so)")
+    wanted = args.scenarios.split(",")
+    for sid in wanted:
+        if sid not in SCENARIOS:
+            sys.exit(f"--scenarios: {sid}? ({', '.join(SCENARIOS)})")
+    common = ["--duration", str(args.duration), "--warmup", str(args.warmup), "--progress=false",
+              "--threads", "1"]
+    ws_args = ["--transport", "websocket", "--ws_path", WS_PATH]
+    load = os.getloadavg()[0]
+    started = time.monotonic()
+    stats = {"retried": 0, "noisy_kept": 0}
+    results = {}
+    all_b = brokers(args)
+    with tempfile.TemporaryDirectory(prefix="ringmq-websocket-") as tmp:
+        os.chmod(tmp, 0o755)  # Mosquitto started as root reads its config as user mosquitto
+        log = open(os.path.join(tmp, "brokers.log"), "w")
+        runs = 0
+
+        def once(name, sargs):
+            nonlocal runs
+            runs += 1
+            broker, ws = config_of(name)
+            try:
+                r = start(all_b[broker], os.path.join(tmp, str(runs)), log)
+            except RuntimeError as e:
+                return {"errors": 1, "_exit": -1, "error_samples": [str(e)]}
+            try:
+                port = all_b[broker].ws_port if ws else r.port
+                return compare.run_bench(bench, sargs + (ws_args if ws else []), port, r.proc.pid,
+                                         [], 600)
+            finally:
+                r.kill()
+
+        for rnd in range(args.rounds):
+            for sid in wanted:
+                sargs = common + SCENARIOS[sid][1]
+                for name in CONFIGS:
+                    j = durable.measured(args, stats, started, f"{sid:10s} {rnd + 1} {name:14s}",
+                                         lambda: once(name, sargs))
+                    results.setdefault((sid, name), []).append(j)
+        log.close()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{sid}/{n}": runs for (sid, n), runs in results.items()}, f, indent=1)
+    md = render(args, all_b, wanted, results, bench, common, ws_args, load,
+                time.monotonic() - started, stats)
+    if args.no_write:
+        print(md)
+        return
+    compare.write_section(args.output, md, BEGIN, END)
+    print(f"wrote {os.path.relpath(args.output, os.getcwd())}", file=sys.stderr)
+
+
+def med(results, sid, name, metric):
+    return compare.median([compare.value(metric, j) for j in results.get((sid, name), [])])
+
+
+def table(out, results, sid):
+    header = ["metric"] + [TITLES[n] for n in CONFIGS] + [f"{a} / {b}" for a, b in RATIOS]
+    out.append("| " + " | ".join(header) + " |")
+    out.append("|" + "---|" * len(header))
+    for m in METRICS:
+        label, _, better = m
+        meds = {n: med(results, sid, n, m) for n in CONFIGS}
+        if all(v is None for v in meds.values()):
+            continue
+        row = [f"{label} ({better} is better)"] + [compare.fmt(meds[n], label) for n in CONFIGS]
+        row += [compare.ratio(meds[a], meds[b]) for a, b in RATIOS]
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+
+def verdicts(out, results, wanted):
+    throughput = METRICS[0]
+    per_cpu = METRICS[1]
+    for sid in wanted:
+        ws = med(results, sid, "ringmq-ws", throughput)
+        tcp = med(results, sid, "ringmq-tcp", throughput)
+        mws = med(results, sid, "mosquitto-ws", throughput)
+        ws_cpu = med(results, sid, "ringmq-ws", per_cpu)
+        tcp_cpu = med(results, sid, "ringmq-tcp", per_cpu)
+        if not ws or not tcp:
+            continue
+        met = "met" if ws / tcp >= TARGET else "NOT met"
+        line = (f"- {SCENARIOS[sid][0]}: ringmq over WebSocket reaches {ws / tcp:.2f}x of its TCP "
+                f"throughput (target >= {TARGET:.2f}x: {met})")
+        if ws_cpu and tcp_cpu:
+            line += f", {ws_cpu / tcp_cpu:.2f}x of its messages per broker CPU-second"
+        if mws:
+            line += f"; {ws / mws:.2f}x of Mosquitto over WebSocket"
+        out.append(line + ".")
+    out.append("")
+
+
+def render(args, all_b, wanted, results, bench, common, ws_args, load, elapsed, stats):
+    out = [f"## {TITLE}", ""]
+    kept = [j for runs in results.values() for j in runs]
+    worst = max((j.get("_other_cores", 0) for j in kept), default=0)
+    invocation = " ".join(shlex.quote(a) for a in ["bench/websocket_compare.py"] + sys.argv[1:])
+    out.append(
+        f"Generated {datetime.date.today().isoformat()} by `{invocation}` in "
+        f"{elapsed / 60:.0f} minutes. Machine: {compare.machine_description()}. ringmq "
+        f"{compare.git_describe()}; {compare.tool_version([args.mosquitto, '-h'])}. Noise: load "
+        f"average {load:.2f} at the start; other processes used at most {worst:.2f} cores during "
+        f"any kept run ({stats['retried']} runs repeated; {stats['noisy_kept']} kept anyway). "
+        f"Medians of {args.rounds} runs per cell, the four configurations interleaved run by "
+        f"run; each run on a freshly started broker listening on both ports, the load tool on "
+        f"one thread.")
+    out.append("")
+    verdicts(out, results, wanted)
+    for sid in wanted:
+        out.append(f"**{SCENARIOS[sid][0]}**")
+        out.append("")
+        table(out, results, sid)
+    failures = [f"{sid}/{n}: exit {j.get('_exit')}, errors {j.get('errors')}, "
+                f"{'; '.join(j.get('error_samples', [])[:2])}"
+                for (sid, n), runs in sorted(results.items()) for j in runs
+                if j.get("_exit", 0) != 0 or j.get("errors", 0)]
+    if failures:
+        out.append("Runs that reported errors:")
+        out.append("")
+        out.extend(f"- {f}" for f in failures)
+        out.append("")
+    for note in args.note:
+        out.append(note)
+        out.append("")
+    out.append("Commands (PORT and PORT2 free loopback ports, DIR a fresh folder, CONF the file "
+               "this script writes):")
+    out.append("")
+    out.append("```sh")
+    for name in ("ringmq", "mosquitto"):
+        out.append(f"# {name}: {all_b[name].command_text()}")
+    rel = os.path.relpath(bench, ROOT)
+    for sid in wanted:
+        sargs = common + SCENARIOS[sid][1]
+        out.append(f"{rel} {' '.join(sargs)} --port PORT --broker-pid PID  # {sid}, *-tcp")
+        out.append(f"{rel} {' '.join(sargs + ws_args)} --port PORT2 --broker-pid PID  "
+                   f"# {sid}, *-ws")
+    out.append("```")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
