@@ -133,43 +133,63 @@ std::string_view LineFormatter::Time(int64_t unix_ms) {
 
 namespace {
 
-// RapidJSON's writer appends to the caller's buffer directly (no line object, no allocation
-// once the buffer has grown).
-struct StringOut {
-  using Ch = char;
-  std::string* s;
-  void Put(char c) { s->push_back(c); }
-  void Flush() {}
+// One JSON object written straight into the caller's buffer (no line object, no allocation
+// once the buffer has grown). RapidJSON's writer escapes and writes each value; the braces,
+// commas and the constant keys are written here. Each value is written by the writer as a
+// root value (Reset before each): RapidJSON 1.1.0 (Debian 12) does arithmetic on a null
+// pointer the first time its nesting stack grows (StartObject), which UBSan reports, and a
+// root value never touches that stack.
+class LineWriter {
+ public:
+  explicit LineWriter(std::string* out) : out_(out), sink_{out}, w_(sink_) { out_->push_back('{'); }
+  void End() { out_->append("}\n"); }
+
+  void Key(std::string_view k) {  // a constant: nothing to escape
+    out_->append(first_ ? "\"" : ",\"");
+    out_->append(k);
+    out_->append("\":");
+    first_ = false;
+  }
+  // RapidJSON copies bytes as they are; a string that is not valid UTF-8 goes through
+  // nlohmann's dump, which writes U+FFFD for each invalid byte (rare: the broker only lets
+  // valid UTF-8 into client ids, user names and topics, so this is the utf8 payload's path).
+  void String(std::string_view v) {
+    if (IsValidUtf8(v)) {
+      Writer().String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+      return;
+    }
+    out_->append(nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  void StringOrNull(bool present, std::string_view v) {
+    if (present) {
+      String(v);
+    } else {
+      out_->append("null");
+    }
+  }
+  void Bool(bool b) { out_->append(b ? "true" : "false"); }
+  void Uint(uint64_t n) { Writer().Uint64(n); }
+
+ private:
+  struct StringOut {
+    using Ch = char;
+    std::string* s;
+    void Put(char c) { s->push_back(c); }
+    void Flush() {}
+  };
+  rapidjson::Writer<StringOut>& Writer() {
+    w_.Reset(sink_);
+    return w_;
+  }
+
+  std::string* out_;
+  StringOut sink_;
+  rapidjson::Writer<StringOut> w_;
+  bool first_ = true;
 };
-using Writer = rapidjson::Writer<StringOut>;
-
-// RapidJSON copies bytes as they are; a string that is not valid UTF-8 goes through
-// nlohmann's dump, which writes U+FFFD for each invalid byte (rare: the broker only lets
-// valid UTF-8 into client ids, user names and topics, so this is the utf8 payload's path).
-void String(Writer& w, std::string_view v) {
-  if (IsValidUtf8(v)) {
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    return;
-  }
-  const std::string quoted =
-      nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  w.RawValue(quoted.data(), quoted.size(), rapidjson::kStringType);
-}
-
-void Key(Writer& w, std::string_view k) {
-  w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-}
-
-void StringOrNull(Writer& w, bool present, std::string_view v) {
-  if (present) {
-    String(w, v);
-  } else {
-    w.Null();
-  }
-}
 
 // payload, encoding, truncated. `base64` is the formatter's reused buffer.
-void AppendPayload(Writer& w, const Record& r, std::string* base64) {
+void AppendPayload(LineWriter& w, const Record& r, std::string* base64) {
   std::string_view payload = r.payload();
   bool utf8 = r.payload_mode == PayloadMode::kUtf8;
   if (r.payload_mode == PayloadMode::kAuto) {
@@ -181,53 +201,50 @@ void AppendPayload(Writer& w, const Record& r, std::string* base64) {
   } else if (utf8 && r.truncated) {
     payload = WithoutCutSequence(payload);
   }
-  Key(w, "payload");
+  w.Key("payload");
   if (utf8) {
-    String(w, payload);
+    w.String(payload);
   } else {
     base64->resize(sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_ORIGINAL));
     sodium_bin2base64(base64->data(), base64->size(),
                       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
                       sodium_base64_VARIANT_ORIGINAL);
-    w.String(base64->data(), static_cast<rapidjson::SizeType>(base64->size() - 1));  // no NUL
+    w.String({base64->data(), base64->size() - 1});  // without the NUL
   }
-  Key(w, "encoding");
-  String(w, utf8 ? "utf8" : "base64");
-  Key(w, "truncated");
+  w.Key("encoding");
+  w.String(utf8 ? "utf8" : "base64");
+  w.Key("truncated");
   w.Bool(r.truncated);
 }
 
 }  // namespace
 
 void LineFormatter::Append(const Record& r, std::string* out) {
-  StringOut sink{out};
-  Writer w(sink);
-  w.StartObject();
-  Key(w, "time");
-  String(w, Time(r.time_ms));
-  Key(w, "event");
-  String(w, EventName(r.event));
+  LineWriter w(out);
+  w.Key("time");
+  w.String(Time(r.time_ms));
+  w.Key("event");
+  w.String(EventName(r.event));
   if (r.event == Event::kDropped) {
-    Key(w, "reason");
-    String(w, DropReasonName(r.drop_reason));
+    w.Key("reason");
+    w.String(DropReasonName(r.drop_reason));
   }
-  Key(w, "client_id");
-  StringOrNull(w, r.has_client, r.client_id());
-  Key(w, "username");
-  StringOrNull(w, r.has_username, r.username());
-  Key(w, "topic");
-  String(w, r.topic());
-  Key(w, "qos");
+  w.Key("client_id");
+  w.StringOrNull(r.has_client, r.client_id());
+  w.Key("username");
+  w.StringOrNull(r.has_username, r.username());
+  w.Key("topic");
+  w.String(r.topic());
+  w.Key("qos");
   w.Uint(r.qos);
-  Key(w, "retain");
+  w.Key("retain");
   w.Bool(r.retain);
-  Key(w, "size");
-  w.Uint64(r.payload_size);
+  w.Key("size");
+  w.Uint(r.payload_size);
   if (r.payload_mode != PayloadMode::kNone) {
     AppendPayload(w, r, &base64_);
   }
-  w.EndObject();
-  out->push_back('\n');
+  w.End();
 }
 
 }  // namespace ringmq::message_log
