@@ -17,6 +17,7 @@ BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
       shard_(shard),
       shared_(shared),
       shards_(shared.shards),
+      hook_wants_(shared.hooks != nullptr ? shared.hooks->Wants() : 0),
       config_(shared.config),
       router_(shard.index(), shared.shards),
       interest_(shard, shared.shards),

@@ -487,10 +487,15 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
   ShardCounters& counters() { return *shared_.counters[shard_.index()]; }
   persistence::OfflineStore& store() { return *shared_.store; }
   BrokerHooks* hooks() const { return shared_.hooks; }
+  // The hooks when they want `want` (BrokerHooks::Want), else null.
+  BrokerHooks* hooks_for(uint32_t want) const {
+    return (hook_wants_ & want) != 0 ? shared_.hooks : nullptr;
+  }
 
   shard::Shard& shard_;
   const BrokerShared& shared_;
   const uint32_t shards_;
+  const uint32_t hook_wants_;  // shared_.hooks->Wants(), 0 without hooks
   BrokerConfig config_;
 
   // Sessions by client id: a set of pointers hashed by the session's own id (no second

@@ -132,8 +132,8 @@ bool BrokerShard::QueueHasRoom(const Session& s, const Message& m) {
 
 void BrokerShard::MessageDropped(const Session& s, const Message& m, Qos qos, DropReason why) {
   ShardCounters::Add(counters().dropped, 1);
-  if (hooks() != nullptr) {
-    hooks()->OnMessageDropped({m, ClientInfoOf(s), qos}, why);
+  if (BrokerHooks* h = hooks_for(BrokerHooks::kWantDropped)) {
+    h->OnMessageDropped({m, ClientInfoOf(s), qos}, why);
   }
 }
 
@@ -256,8 +256,8 @@ bool BrokerShard::WritePublish(Connection& c, const Message& m, Qos qos, bool re
   if (!written) {
     // Larger than the client's Maximum Packet Size: dropped for it [MQTT-3.1.2-24/25].
     MessageDropped(*c.session, m, qos, DropReason::kTooLarge);
-  } else if (!dup && hooks() != nullptr) {
-    hooks()->OnMessageDelivered({m, ClientInfoOf(c), qos});
+  } else if (BrokerHooks* h = hooks_for(BrokerHooks::kWantDelivered); !dup && h != nullptr) {
+    h->OnMessageDelivered({m, ClientInfoOf(c), qos});
   }
   return written;
 }

@@ -133,6 +133,17 @@ class BrokerHooks {
  public:
   virtual ~BrokerHooks() = default;
 
+  // The hooks worth calling on the message path (bits below); the broker skips the others,
+  // and what it would build for them (the publisher's session lookup, a ticket). Read once
+  // per shard when it is made, so the answer must not change while the broker runs.
+  enum Want : uint32_t {
+    kWantPublishDecision = 1u << 0,
+    kWantPublished = 1u << 1,
+    kWantDelivered = 1u << 2,
+    kWantDropped = 1u << 3,
+  };
+  virtual uint32_t Wants() const { return ~0u; }
+
   virtual Decision OnConnect(const ConnectRequest& /*r*/, uint64_t /*ticket*/) {
     return Decision::Allow();
   }

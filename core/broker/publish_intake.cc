@@ -130,10 +130,10 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   TopicRefusal refusal = CheckPublishedMessage(c, p, topic);
   Decision decision = Decision::Allow();
   uint64_t ticket = 0;
-  if (refusal.reason == ReasonCode::kSuccess && hooks() != nullptr) {
+  if (BrokerHooks* h = hooks_for(BrokerHooks::kWantPublishDecision);
+      refusal.reason == ReasonCode::kSuccess && h != nullptr) {
     ticket = NewToken();
-    decision =
-        hooks()->OnPublish({ClientInfoOf(c), topic, p.payload, p.qos, p.retain, false}, ticket);
+    decision = h->OnPublish({ClientInfoOf(c), topic, p.payload, p.qos, p.retain, false}, ticket);
     if (decision.verdict == Verdict::kDeny) {
       refusal = {decision.reason, "not authorized"};
     }

@@ -8,8 +8,8 @@
 namespace ringmq::broker {
 
 uint32_t BrokerShard::Route(const MessageRef& m, PendingResponse* ack) {
-  if (hooks() != nullptr) {
-    hooks()->OnMessagePublished({*m, PublisherInfo(*m), m->qos()});
+  if (BrokerHooks* h = hooks_for(BrokerHooks::kWantPublished)) {
+    h->OnMessagePublished({*m, PublisherInfo(*m), m->qos()});
   }
   // 1. Which shards, and this shard's subscribers: one walk of the trie.
   Router::Match match;

@@ -305,6 +305,14 @@ void Reactor::AfterWrite(Conn& c) {
 void Reactor::AfterSend(Conn& c, size_t sent) {
   c.send_queue().Consume(sent);
   stats_.bytes_out += sent;
+  if (c.flush_then_close_ && sent > 0) {
+    // A closing connection whose peer still reads (a large last answer to a slow reader)
+    // keeps lingering while it does, up to kLingerProgressFactor x close_linger_ms in all.
+    Conn::Extra& x = c.extra();
+    x.linger_deadline_ms =
+        std::min<int64_t>(now_ms_ + options_.close_linger_ms,
+                          x.linger_started_ms + kLingerProgressFactor * options_.close_linger_ms);
+  }
   if (c.congested_ && c.output_bytes() <= options_.output_low_watermark) {
     c.congested_ = false;
     if (!c.closing_) {
@@ -326,18 +334,10 @@ void Reactor::Close(Conn& c, CloseMode mode, int err) {
   }
   c.flush_then_close_ = true;
   c.close_err_ = err;
-  if (c.transport_ != nullptr && !c.transport_->closed_by_transport) {
-    // The application's last output is framed now, so that the transport's closing bytes
-    // come after it.
-    Conn::TransportState& ts = *c.transport_;
-    if (!c.out_.empty() && ts.transport->OnOutbound(&c.out_, &ts.wire) != Transport::Status::kOk) {
-      c.out_.Clear();
-    }
-    ts.transport->OnClosing(&ts.wire);
-    if (!ts.wire.empty()) {
-      c.MarkDirty();
-    }
+  if (c.transport_ != nullptr && !c.transport_->finished) {
+    FinishTransport(c);
   }
+  c.extra().linger_started_ms = now_ms_;
   c.extra().linger_deadline_ms = now_ms_ + options_.close_linger_ms;
   PauseRead(c);
   lingering_.push_back(c.id());
@@ -353,12 +353,23 @@ void Reactor::DeliverInput(Conn& c, std::span<const uint8_t> data) {
   }
   if (c.transport_ != nullptr) {
     Conn::TransportState& ts = *c.transport_;
+    if (ts.finished) {
+      return;  // the transport gave its last answer: nothing more goes through it
+    }
     ts.inbound.clear();
     const Transport::Status st = ts.transport->OnInbound(data, &ts.inbound, &ts.wire);
     if (!ts.wire.empty()) {
       c.MarkDirty();  // a handshake answer or a control frame to send
     }
-    if (st != Transport::Status::kOk) {
+    if (st == Transport::Status::kClose) {
+      TransportClose(c, st);
+      return;
+    }
+    if (st == Transport::Status::kCloseAfterSend) {
+      // What came before the transport's end (a DISCONNECT before a WebSocket Close in the
+      // same read) still reaches the application; its answers are not framed any more.
+      ts.finished = true;
+      DeliverApplicationBytes(c, ts.inbound);
       TransportClose(c, st);
       return;
     }
@@ -367,6 +378,13 @@ void Reactor::DeliverInput(Conn& c, std::span<const uint8_t> data) {
       return;
     }
   }
+  DeliverApplicationBytes(c, data);
+}
+
+void Reactor::DeliverApplicationBytes(Conn& c, std::span<const uint8_t> data) {
+  if (data.empty() || c.closing_) {
+    return;
+  }
   if (c.detaching_) {
     c.extra().detach_bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
     return;
@@ -374,12 +392,16 @@ void Reactor::DeliverInput(Conn& c, std::span<const uint8_t> data) {
   handler_->OnData(c, data);
 }
 
+void Reactor::DeliverApplicationBytes(Conn& c, const std::string& data) {
+  DeliverApplicationBytes(c, std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
 bool Reactor::FrameOutput(Conn& c) {
   if (c.transport_ == nullptr || c.out_.empty()) {
     return true;
   }
   Conn::TransportState& ts = *c.transport_;
-  if (ts.closed_by_transport) {
+  if (ts.finished) {
     c.out_.Clear();  // the transport is done: only what it queued goes out
     return true;
   }
@@ -392,6 +414,9 @@ bool Reactor::FrameOutput(Conn& c) {
 }
 
 void Reactor::TransportClose(Conn& c, Transport::Status st) {
+  if (c.closing_) {
+    return;
+  }
   if (st == Transport::Status::kClose) {
     BeginClose(c, -EPROTO);
     return;
@@ -399,11 +424,30 @@ void Reactor::TransportClose(Conn& c, Transport::Status st) {
   // What the transport queued (an HTTP error, a close frame) goes out first; nothing more
   // from the application (its unframed output is dropped) and no OnClosing.
   c.out_.Clear();
-  c.transport_->closed_by_transport = true;
+  c.transport_->finished = true;
   if (!c.transport_->wire.empty()) {
     c.MarkDirty();
   }
   Close(c, CloseMode::kAfterFlush, -EPROTO);
+}
+
+// The application closes in order: its last output is framed now, so that the transport's
+// closing bytes (a close frame) come after it, and nothing the application writes later goes
+// out (RFC 6455: no data frame after a Close).
+void Reactor::FinishTransport(Conn& c) {
+  Conn::TransportState& ts = *c.transport_;
+  const Transport::Status st =
+      c.out_.empty() ? Transport::Status::kOk : ts.transport->OnOutbound(&c.out_, &ts.wire);
+  c.out_.Clear();
+  ts.finished = true;
+  if (st == Transport::Status::kOk) {
+    ts.transport->OnClosing(&ts.wire);
+  } else if (st == Transport::Status::kClose) {
+    ts.wire.Clear();  // close at once: nothing more is sent
+  }
+  if (!ts.wire.empty()) {
+    c.MarkDirty();
+  }
 }
 
 void Conn::SetTransport(std::unique_ptr<Transport> t) {

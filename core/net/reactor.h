@@ -120,6 +120,7 @@ class Conn {
   // State only some connections need (closing with linger, detaching, connecting): kept out
   // of line so an idle connection stays small.
   struct Extra {
+    int64_t linger_started_ms = 0;
     int64_t linger_deadline_ms = 0;
     std::string detach_bytes;    // data received while detaching
     void* backend_op = nullptr;  // io_uring: the in-flight connect state
@@ -138,7 +139,9 @@ class Conn {
     std::unique_ptr<Transport> transport;
     OutputQueue wire;
     std::string inbound;
-    bool closed_by_transport = false;  // it answered kCloseAfterSend: no OnClosing
+    // The transport gave its last answer (kCloseAfterSend) or its closing bytes: no more
+    // input goes through it, and the application's output is dropped, not framed.
+    bool finished = false;
   };
   // What a send takes its bytes from: the framed queue under a transport, else out_ itself.
   OutputQueue& send_queue() { return transport_ != nullptr ? transport_->wire : out_; }
@@ -217,7 +220,8 @@ struct ReactorOptions {
   uint32_t max_connections = 100'000;  // per reactor; more accepts are closed at once
   size_t output_high_watermark = 1 << 20;
   size_t output_low_watermark = 256 << 10;
-  uint32_t close_linger_ms = 2000;  // CloseMode::kAfterFlush gives up after this
+  uint32_t close_linger_ms = 2000;  // CloseMode::kAfterFlush gives up after this without
+                                    // progress (at most kLingerProgressFactor x it in all)
   uint32_t max_iov = 64;            // iovecs per send
   TcpKeepAlive tcp_keepalive;       // on every accepted or connected socket
   // Where the loop reads its time (not owned; must outlive the reactor). nullptr: the real
@@ -344,6 +348,13 @@ class Reactor {
   bool FrameOutput(Conn& c);
   // A transport answered kClose or kCloseAfterSend.
   void TransportClose(Conn& c, Transport::Status st);
+  // Close(kAfterFlush) of a connection with a transport: frames the last output, then the
+  // transport's closing bytes.
+  void FinishTransport(Conn& c);
+  // Input for the application (after its transport, if any): to the handler, or kept for the
+  // shard a detaching connection goes to.
+  void DeliverApplicationBytes(Conn& c, std::span<const uint8_t> data);
+  void DeliverApplicationBytes(Conn& c, const std::string& data);
   // Starts reading again on a draining connection (input is discarded from now on).
   virtual void ReadToDrain(Conn& c) = 0;
 
@@ -370,6 +381,8 @@ class Reactor {
  private:
   friend class Conn;
   static constexpr size_t kChunk = 1024;
+  // A lingering close that keeps making progress ends after at most this many close_linger_ms.
+  static constexpr int64_t kLingerProgressFactor = 15;
   std::vector<std::unique_ptr<Conn[]>> chunks_;
   std::vector<uint32_t> free_;
   uint32_t allocated_ = 0;

@@ -409,6 +409,8 @@ void EpollReactor::ReadFrom(Conn& c) {
       c.peer_closed_ = true;
       if (c.draining_) {
         BeginClose(c, c.close_err_);  // the lingering close is complete
+      } else if (c.flush_then_close_) {
+        UpdateInterest(c);  // output still to send: StartDrain closes once it is sent
       } else if (handler_->OnPeerClosed(c)) {
         if (!c.closing_) {
           UpdateInterest(c);

@@ -698,6 +698,8 @@ void UringReactor::OnRecvCqe(const io_uring_cqe* cqe) {
     c->peer_closed_ = true;
     if (c->draining_ && !c->closing_) {
       BeginClose(*c, c->close_err_);  // the lingering close is complete
+    } else if (c->flush_then_close_) {
+      // Closing already, with output still to send: StartDrain closes once it is sent.
     } else if (!c->closing_ && !c->detaching_ && !handler_->OnPeerClosed(*c)) {
       BeginClose(*c, 0);
     }

@@ -174,6 +174,20 @@ absl::Status PluginHost::Add(std::string_view name, std::string_view path, const
   return absl::OkStatus();
 }
 
+// What the loaded plugins implement on the message path; the broker asks once per shard, after
+// every plugin was added (main thread, before the shards start).
+uint32_t PluginHost::Wants() const {
+  using H = broker::BrokerHooks;
+  uint32_t wants = publish_deciders_.empty() ? 0u : uint32_t{H::kWantPublishDecision};
+  for (const auto& slot : plugins_) {
+    const ringmq_plugin_hooks& h = slot->loaded->hooks;
+    wants |= h.on_message_published != nullptr ? uint32_t{H::kWantPublished} : 0u;
+    wants |= h.on_message_delivered != nullptr ? uint32_t{H::kWantDelivered} : 0u;
+    wants |= h.on_message_dropped != nullptr ? uint32_t{H::kWantDropped} : 0u;
+  }
+  return wants;
+}
+
 // ---- lifecycle on the shards ------------------------------------------------------------
 
 void PluginHost::OnShardStart(broker::ShardServices& shard) {

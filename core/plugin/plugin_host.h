@@ -73,6 +73,7 @@ class PluginHost final : public broker::BrokerHooks {
   bool AttachTransport(size_t plugin, uint32_t shard, uint32_t listener_index, net::Conn& c);
 
   // broker::BrokerHooks
+  uint32_t Wants() const override;
   bool OffersEnhancedAuth() const override { return !auth_step_plugins_.empty(); }
   broker::AuthStepResult OnAuthStep(const broker::AuthStepRequest& r, uint64_t ticket) override;
   void OnShardStart(broker::ShardServices& shard) override;

@@ -43,6 +43,9 @@ absl::Status ServeListenerProtocols(const shard::ShardSetOptions& opts, plugin::
       return absl::FailedPreconditionError(absl::StrFormat(
           "listen %s (%s): %s", l.endpoint.ToString(), l.name, server.status().message()));
     }
+    if (l.id >= server_of_listener.size()) {
+      return absl::InternalError(absl::StrFormat("listener id %d is not its index", l.id));
+    }
     server_of_listener[l.id] = *server;
     any = true;
   }

@@ -350,11 +350,14 @@ typedef struct ringmq_plugin_hooks {
   /* Bytes read from the socket, in order (`in` is valid for the call). Append the MQTT bytes
    * they carry to `app` (nothing while a handshake is on) and anything to send back (a
    * handshake answer, a pong, a close frame) to `wire`, with host->bytes_append. Returns a
-   * RINGMQ_TRANSPORT_* value. */
+   * RINGMQ_TRANSPORT_* value. With RINGMQ_TRANSPORT_CLOSE_AFTER_WIRE, the `app` bytes of
+   * the same call still reach MQTT (a DISCONNECT before a WebSocket Close). */
   uint32_t (*transport_inbound)(void* transport_plugin_ptr, ringmq_str in, ringmq_bytes* app,
                                 ringmq_bytes* wire);
   /* What MQTT wrote since the last flush, as `part_count` views in order (valid for the
-   * call): append it, framed, to `wire`. Returns a RINGMQ_TRANSPORT_* value. */
+   * call): append it, framed, to `wire`. Usually one call per flush; a flush of more than 64
+   * parts (many large messages at once) comes in several calls of at most 64. Returns a
+   * RINGMQ_TRANSPORT_* value. */
   uint32_t (*transport_outbound)(void* transport_plugin_ptr, const ringmq_str* parts,
                                  size_t part_count, ringmq_bytes* wire);
   /* The broker is closing the connection in an orderly way (after a DISCONNECT, a protocol
@@ -362,7 +365,10 @@ typedef struct ringmq_plugin_hooks {
    * the transport itself asked to close, nor when the peer vanished. May be NULL. */
   void (*transport_closing)(void* transport_plugin_ptr, ringmq_bytes* wire);
   /* The connection is gone: free the state. Called once for every state transport_open
-   * returned, on the thread of the shard the connection was last on. */
+   * returned, on the thread of the shard the connection was last on - or, at shutdown, on the
+   * main thread for connections still open or moving between shards then. At shutdown the
+   * transport hooks of lingering connections may come after core_fini (never after
+   * global_fini): the state must not need the core state. */
   void (*transport_close)(void* transport_plugin_ptr);
 } ringmq_plugin_hooks;
 

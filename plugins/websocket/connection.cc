@@ -1,5 +1,7 @@
 #include "plugins/websocket/connection.h"
 
+#include <optional>
+
 #include "plugins/websocket/codec/frame_encoder.h"
 #include "plugins/websocket/codec/handshake.h"
 
@@ -62,6 +64,11 @@ bool KeepAlive(const HttpRequest& r) {
   return !HasToken(connection, "close");
 }
 
+bool HasBody(const HttpRequest& r) {
+  const std::optional<std::string_view> length = r.Find("content-length");
+  return r.Find("transfer-encoding").has_value() || (length.has_value() && *length != "0");
+}
+
 }  // namespace
 
 Connection::Connection(std::shared_ptr<const Settings> settings)
@@ -95,16 +102,24 @@ Connection::Result Connection::Http(std::string_view* in, std::string* wire) {
       return Closed(p.error.detail);
     }
     in->remove_prefix(p.consumed);
-    const Result r = Request(parser_->request(), wire);
+    // Requests pipelined behind this one are not read: answering them all here would build
+    // every response (files up to file_max_bytes each) before any is sent. Browsers do not
+    // pipeline; such a client gets one answer with "Connection: close" and retries.
+    const bool pipelined = !in->empty();
+    const Result r = Request(parser_->request(), pipelined, wire);
     if (r != Result::kOk || phase_ == Phase::kWebSocket) {
       return r;
+    }
+    if (pipelined) {
+      return Closed("pipelined HTTP requests");
     }
     parser_->Reset();
   }
   return Result::kOk;
 }
 
-Connection::Result Connection::Request(const HttpRequest& request, std::string* wire) {
+Connection::Result Connection::Request(const HttpRequest& request, bool pipelined,
+                                       std::string* wire) {
   if (IsUpgradeRequest(request)) {
     UpgradeResult u = EvaluateUpgrade(request, settings_->upgrade);
     wire->append(u.response);
@@ -120,6 +135,11 @@ Connection::Result Connection::Request(const HttpRequest& request, std::string* 
     wire->append(ErrorResponse(404, "no web content here (the broker has no http_root)"));
     return Closed("a plain HTTP request without http_root");
   }
+  if (HasBody(request)) {
+    // Not read: its bytes would be taken for the next request (a desync behind a proxy).
+    wire->append(ErrorResponse(400, "a request body is not accepted here"));
+    return Closed("an HTTP request with a body");
+  }
   const StaticFields f = FieldsOf(request);
   http::StaticRequest r;
   r.method = request.method;
@@ -127,7 +147,7 @@ Connection::Result Connection::Request(const HttpRequest& request, std::string* 
   r.if_none_match = f.if_none_match;
   r.if_modified_since = f.if_modified_since;
   r.accept_encoding = f.accept_encoding;
-  r.keep_alive = KeepAlive(request);
+  r.keep_alive = KeepAlive(request) && !pipelined;
   const http::ServeResult served = settings_->files->Serve(r, wire);
   return served.close_connection ? Closed("HTTP response with Connection: close") : Result::kOk;
 }

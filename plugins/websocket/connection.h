@@ -5,7 +5,10 @@
 //   HTTP        the request head is parsed (limits: max_head_bytes, max_headers). An upgrade
 //               request is answered by EvaluateUpgrade: 101 moves on to WebSocket, an error
 //               answer closes. Another request goes to the static file server (http_root;
-//               without one: 404 and close); a kept-alive connection may send the next one.
+//               without one: 404 and close); a kept-alive connection may send the next one
+//               after the answer (requests pipelined in one read get one answer and a
+//               close: answering all at once would build every response before sending;
+//               a request with a body gets 400 and a close).
 //               How long this may take is the broker's connect timeout (connect_timeout_s):
 //               a connection that has not sent its MQTT CONNECT by then is closed, which also
 //               ends a slow sender of headers (slowloris).
@@ -49,7 +52,7 @@ class Connection final : private FrameEvents {
   enum class Phase : uint8_t { kHttp, kWebSocket, kClosed };
 
   Result Http(std::string_view* in, std::string* wire);
-  Result Request(const HttpRequest& request, std::string* wire);
+  Result Request(const HttpRequest& request, bool pipelined, std::string* wire);
   Result Frames(std::string_view in, std::string* app, std::string* wire);
   void OnPing(std::span<const uint8_t> payload) override;
   void OnClose(CloseCode code, std::string_view reason) override;

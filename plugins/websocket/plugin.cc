@@ -17,9 +17,8 @@
 namespace ringmq::websocket {
 namespace {
 
-const ringmq_host_api* g_host = nullptr;
-
 struct Global {
+  const ringmq_host_api* host;
   std::mutex mu;
   std::shared_ptr<const Settings> settings;  // guarded by mu
 };
@@ -31,14 +30,25 @@ struct Core {
 
 // A connection's state: the protocol, and scratch buffers reused for every call.
 struct Transport {
-  explicit Transport(std::shared_ptr<const Settings> s) : conn(std::move(s)) {}
+  Transport(const ringmq_host_api* h, std::shared_ptr<const Settings> s)
+      : host(h), conn(std::move(s)) {}
+  const ringmq_host_api* host;
   Connection conn;
   std::string app, wire;
   std::string peer;
 };
 
-void Log(uint32_t level, const std::string& text) {
-  g_host->log(g_host, level, {text.data(), text.size()});
+// Scratch beyond this (a large file's response) is given back after the call.
+constexpr size_t kScratchKeptBytes = 64 * 1024;
+
+void Log(const ringmq_host_api* host, uint32_t level, const std::string& text) {
+  host->log(host, level, {text.data(), text.size()});
+}
+
+void Shrink(std::string* s) {
+  if (s->capacity() > kScratchKeptBytes) {
+    std::string().swap(*s);
+  }
 }
 
 std::string View(ringmq_str s) {
@@ -51,7 +61,6 @@ void CopyError(const std::string& text, char* error, size_t size) {
 
 void* GlobalInit(const ringmq_host_api* host, const ringmq_plugin_config* config, char* error,
                  size_t error_size) {
-  g_host = host;
   std::string why;
   std::shared_ptr<const Settings> s = ParseSettings(*config, &why);
   if (s == nullptr) {
@@ -59,8 +68,9 @@ void* GlobalInit(const ringmq_host_api* host, const ringmq_plugin_config* config
     return nullptr;
   }
   auto* g = new Global;
+  g->host = host;
   g->settings = std::move(s);
-  Log(RINGMQ_LOG_INFO,
+  Log(host, RINGMQ_LOG_INFO,
       "MQTT over WebSocket on path " + g->settings->upgrade.path +
           (g->settings->files != nullptr ? ", static files from " + g->settings->files->root()
                                          : ", no static files (no http_root)"));
@@ -103,7 +113,8 @@ void CoreReload(void* p) {
 }
 
 void* TransportOpen(void* core, const ringmq_transport_conn* conn) {
-  auto* t = new Transport(static_cast<Core*>(core)->settings);
+  auto* c = static_cast<Core*>(core);
+  auto* t = new Transport(c->global->host, c->settings);
   t->peer = View(conn->peer_address);
   return t;
 }
@@ -112,7 +123,7 @@ uint32_t Answer(Transport& t, Connection::Result r) {
   if (r == Connection::Result::kOk) {
     return RINGMQ_TRANSPORT_OK;
   }
-  Log(RINGMQ_LOG_DEBUG, t.peer + ": closing: " + std::string(t.conn.close_reason()));
+  Log(t.host, RINGMQ_LOG_DEBUG, t.peer + ": closing: " + std::string(t.conn.close_reason()));
   return r == Connection::Result::kCloseAfterWire ? RINGMQ_TRANSPORT_CLOSE_AFTER_WIRE
                                                   : RINGMQ_TRANSPORT_CLOSE;
 }
@@ -122,8 +133,10 @@ uint32_t TransportInbound(void* p, ringmq_str in, ringmq_bytes* app, ringmq_byte
   t.app.clear();
   t.wire.clear();
   const Connection::Result r = t.conn.Inbound({in.ptr, in.len}, &t.app, &t.wire);
-  g_host->bytes_append(app, t.app.data(), t.app.size());
-  g_host->bytes_append(wire, t.wire.data(), t.wire.size());
+  t.host->bytes_append(app, t.app.data(), t.app.size());
+  t.host->bytes_append(wire, t.wire.data(), t.wire.size());
+  Shrink(&t.app);
+  Shrink(&t.wire);
   return Answer(t, r);
 }
 
@@ -135,9 +148,9 @@ uint32_t TransportOutbound(void* p, const ringmq_str* parts, size_t count, ringm
   }
   t.wire.clear();
   t.conn.FrameHeader(total, &t.wire);  // one Binary frame for everything of this flush
-  g_host->bytes_append(wire, t.wire.data(), t.wire.size());
+  t.host->bytes_append(wire, t.wire.data(), t.wire.size());
   for (size_t i = 0; i < count; ++i) {
-    g_host->bytes_append(wire, parts[i].ptr, parts[i].len);
+    t.host->bytes_append(wire, parts[i].ptr, parts[i].len);
   }
   return RINGMQ_TRANSPORT_OK;
 }
@@ -146,7 +159,7 @@ void TransportClosing(void* p, ringmq_bytes* wire) {
   auto& t = *static_cast<Transport*>(p);
   t.wire.clear();
   t.conn.Closing(&t.wire);
-  g_host->bytes_append(wire, t.wire.data(), t.wire.size());
+  t.host->bytes_append(wire, t.wire.data(), t.wire.size());
 }
 
 void TransportClose(void* p) {

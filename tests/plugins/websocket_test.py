@@ -309,6 +309,68 @@ def test_frames(b):
     ws.expect_close(1000)
 
 
+def test_disconnect_and_close_in_one_read(b):
+    """A DISCONNECT and the WebSocket Close in one read: the DISCONNECT still counts (no will),
+    and a PUBLISH before a Close is delivered."""
+    watcher = Raw(b.port, "will-watcher", version=4)
+    assert watcher.subscribe("wills/#") == 1
+    ws = WebSocket(b.ws)
+    c = Raw(0, "polite", version=4, will=("wills/polite", b"gone"), sock=MqttOverWs(ws))
+    assert c.connack == 0
+    ws.sock.sendall(frame(0x2, _packet(0x30, _s("wills/last") + b"last words"))
+                    + frame(0x2, b"\xe0\x00") + frame(0x8, struct.pack(">H", 1000)))
+    ws.expect_close(1000)
+    kind, body = watcher.read()
+    assert kind == 0x30 and body.endswith(b"last words"), body
+    watcher.sock.settimeout(1.0)  # the will, if wrongly published, comes within milliseconds
+    try:
+        kind, body = watcher.read()
+        raise AssertionError(f"the will was published after a DISCONNECT: {body!r}")
+    except socket.timeout:
+        pass
+
+
+def test_pipelined_requests_are_not_all_served(b):
+    """Many requests in one read: one answer (with Connection: close), then the end; the
+    broker does not build the answers to all of them at once."""
+    root = tempfile.mkdtemp(prefix="ringmq-www-")
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.write(b"x" * (1 << 20))
+    files = start({"http_root": root})
+    try:
+        answer = raw_exchange(files.ws, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        assert answer.startswith("HTTP/1.1 200 ") and "Connection: close" in answer, answer[:200]
+        assert answer.count("HTTP/1.1 200 ") == 1, answer.count("HTTP/1.1 200 ")
+        assert Raw(files.port, "still-quick").connack == 0
+    finally:
+        assert files.stop() is None, files.log_tail()
+
+
+def test_answer_survives_the_clients_half_close(b):
+    """A request followed at once by the client's FIN still gets its answer (io_uring saw the
+    FIN before the answer went out and closed without sending it)."""
+    for _ in range(20):
+        s = socket.create_connection(("127.0.0.1", b.ws), timeout=TIMEOUT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        answer = read_all(s).decode(errors="replace")
+        s.close()
+        assert answer.startswith("HTTP/1.1 404 "), repr(answer)
+
+
+def test_body_on_a_get_is_refused():
+    root = tempfile.mkdtemp(prefix="ringmq-www-")
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("hi")
+    files = start({"http_root": root})
+    try:
+        answer = raw_exchange(files.ws, b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                              b"\r\nGET /")
+        assert answer.startswith("HTTP/1.1 400 ") and answer.count("HTTP/1.1") == 1, answer
+    finally:
+        assert files.stop() is None, files.log_tail()
+
+
 def test_violations(b):
     for name, data, code in (
             ("unmasked", frame(0x2, b"x", mask=False), 1002),

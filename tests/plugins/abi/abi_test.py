@@ -24,8 +24,9 @@
   reload             SIGHUP: reload and core_reload on every shard; an invalid file or a
                      refusing plugin keeps the running configuration; connections stay up
   transport          a transport plugin (test_transport.c) on a ws:// listener: its handshake
-                     answer, MQTT through it both ways with a TCP client, one frame per flush,
-                     the state moving with clients to the other shard, transport_closing's
+                     answer, MQTT through it both ways with a TCP client (frames per flush:
+                     tests/plugins/websocket_test.py), the state moving with clients to the
+                     other shard, transport_closing's
                      bytes after a takeover's DISCONNECT, and every state closed once
   transport-refuses  CLOSE_AFTER_WIRE sends the transport's answer, then closes; CLOSE closes
                      at once; the broker goes on serving
