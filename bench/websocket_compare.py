@@ -13,10 +13,14 @@ configuration; the tool then connects to one of them:
                   `protocol websockets`, allow_anonymous true, set_tcp_nodelay true,
                   persistence false; ringmq-bench to PORT
   mosquitto-ws    the same broker; ringmq-bench --transport websocket to PORT2
+  mosquitto-tcp-only  reference (--no-reference leaves it out): Mosquitto with the TCP
+                  listener alone. Mosquitto's main loop also services libwebsockets once a
+                  websockets listener is configured, which has slowed its TCP clients in some
+                  versions (mosquitto issue #1804): this shows whether it does here.
 
 Scenarios (--scenarios): 100 pairs at QoS 0 and at QoS 1, as fast as the windows allow
-(`--scenario pairs --pairs 100`, end-to-end window 16). Rounds interleave the four
-configurations run by run (A B C D A B C D ...); cells are medians of --rounds runs. A run
+(`--scenario pairs --pairs 100`, end-to-end window 16). Rounds interleave the
+configurations run by run (A B C D E A B C D E ...); cells are medians of --rounds runs. A run
 during which other processes used more than --noise cores is repeated (--retries).
 
 The tool pays for WebSocket too (a frame header per flush, and masking: one more copy of every
@@ -27,7 +31,7 @@ Writes a markdown section into docs/benchmarks.md between <!-- websocket:begin -
 <!-- websocket:end --> (appended if missing). Standard library only; helpers from compare.py
 and durable.py.
 
-  bench/websocket_compare.py                                  # ~6 minutes
+  bench/websocket_compare.py       # ~7 minutes on a quiet machine; noisy runs are repeated
   bench/websocket_compare.py --rounds 1 --duration 2 --no-write
 """
 
@@ -77,9 +81,19 @@ METRICS = [
     ("lost, %", compare.loss_pct, "lower"),
     ("connect time (200 CONNACKs), ms", "connect_time_ms", "lower"),
 ]
-CONFIGS = ["ringmq-tcp", "ringmq-ws", "mosquitto-tcp", "mosquitto-ws"]
+# name -> (broker, over WebSocket?, title)
+CONFIG_TABLE = {
+    "ringmq-tcp": ("ringmq", False, "ringmq, TCP"),
+    "ringmq-ws": ("ringmq", True, "ringmq, WebSocket"),
+    "mosquitto-tcp": ("mosquitto", False, "Mosquitto, TCP"),
+    "mosquitto-ws": ("mosquitto", True, "Mosquitto, WebSocket"),
+    # Reference: Mosquitto with its TCP listener alone (its main loop also services
+    # libwebsockets when a websockets listener is configured; see the docstring).
+    "mosquitto-tcp-only": ("mosquitto-tcp-only", False,
+                           "Mosquitto, TCP, no WebSocket listener (reference)"),
+}
 RATIOS = [("ringmq-ws", "ringmq-tcp"), ("ringmq-ws", "mosquitto-ws"),
-          ("mosquitto-ws", "mosquitto-tcp"), ("ringmq-tcp", "mosquitto-tcp")]
+          ("mosquitto-ws", "mosquitto-tcp"), ("mosquitto-tcp", "mosquitto-tcp-only")]
 
 
 class TwoPortBroker(durable.Broker):
@@ -109,25 +123,18 @@ def brokers(args):
     m.conf = lambda port, data: "\n".join(
         [f"listener {port} 127.0.0.1", f"listener {m.ws_port} 127.0.0.1", "protocol websockets"]
         + compare.MOSQUITTO_BASE_CONF + ["set_tcp_nodelay true"]) + "\n"
-    return {"ringmq": r, "mosquitto": m}
-
-
-def config_of(name):
-    """'ringmq-ws' -> ('ringmq', True)."""
-    broker, _, transport = name.rpartition("-")
-    return broker, transport == "ws"
-
-
-TITLES = {
-    "ringmq-tcp": "ringmq, TCP",
-    "ringmq-ws": "ringmq, WebSocket",
-    "mosquitto-tcp": "Mosquitto, TCP",
-    "mosquitto-ws": "Mosquitto, WebSocket",
-}
+    alone = durable.Broker("mosquitto-tcp-only", "Mosquitto, TCP listener only",
+                           lambda port, data, conf: [args.mosquitto, "-c", conf],
+                           lambda port, data: "\n".join(
+                               [f"listener {port} 127.0.0.1"] + compare.MOSQUITTO_BASE_CONF
+                               + ["set_tcp_nodelay true"]) + "\n")
+    return {"ringmq": r, "mosquitto": m, "mosquitto-tcp-only": alone}
 
 
 def start(b, data, log):
     """durable.Running with the WebSocket port chosen first and waited for too."""
+    if not isinstance(b, TwoPortBroker):
+        return durable.Running(b, data, log)
     for attempt in range(3):
         b.ws_port = compare.free_port()
         try:
@@ -153,13 +160,29 @@ def main():
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--json", default=None, help="also write every run's JSON here")
+    ap.add_argument("--from-json", default=None,
+                    help="render a --json file of an earlier run (with --note) instead of "
+                         "measuring")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--note", action="append", default=[],
                     help="a paragraph for the section (e.g. where the time goes)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="leave out mosquitto-tcp-only (Mosquitto without a WebSocket listener)")
     ap.add_argument("--noise", type=float, default=0.15)
     ap.add_argument("--retries", type=int, default=2)
     args = ap.parse_args()
     bench = os.path.join(args.build, "ringmq-bench")
+    all_b = brokers(args)
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        meta = saved["meta"]
+        results = {tuple(k.split("/", 1)): runs for k, runs in saved["runs"].items()}
+        args.rounds = meta["rounds"]
+        md = render(args, all_b, meta["scenarios"], results, meta["bench"], meta["common"],
+                    meta["ws_args"], meta)
+        finish(args, md)
+        return
     for exe in (bench, os.path.join(args.build, "ringmq"),
                 os.path.join(args.build, "plugins", "websocket", "websocket.so")):
         if not os.path.exists(exe):
@@ -172,11 +195,17 @@ def main():
     common = ["--duration", str(args.duration), "--warmup", str(args.warmup), "--progress=false",
               "--threads", "1"]
     ws_args = ["--transport", "websocket", "--ws_path", WS_PATH]
-    load = os.getloadavg()[0]
+    meta = {"invocation": " ".join(shlex.quote(a) for a in ["bench/websocket_compare.py"]
+                                   + sys.argv[1:]),
+            "date": datetime.date.today().isoformat(), "load": os.getloadavg()[0],
+            "machine": compare.machine_description(), "ringmq": compare.git_describe(),
+            "mosquitto": compare.tool_version([args.mosquitto, "-h"]), "rounds": args.rounds,
+            "scenarios": wanted, "bench": bench, "common": common, "ws_args": ws_args}
+    configs = [n for n in CONFIG_TABLE if n != "mosquitto-tcp-only" or not args.no_reference]
+    meta["configs"] = configs
     started = time.monotonic()
     stats = {"retried": 0, "noisy_kept": 0}
     results = {}
-    all_b = brokers(args)
     with tempfile.TemporaryDirectory(prefix="ringmq-websocket-") as tmp:
         os.chmod(tmp, 0o755)  # Mosquitto started as root reads its config as user mosquitto
         log = open(os.path.join(tmp, "brokers.log"), "w")
@@ -185,7 +214,7 @@ def main():
         def once(name, sargs):
             nonlocal runs
             runs += 1
-            broker, ws = config_of(name)
+            broker, ws, _ = CONFIG_TABLE[name]
             try:
                 r = start(all_b[broker], os.path.join(tmp, str(runs)), log)
             except RuntimeError as e:
@@ -200,16 +229,22 @@ def main():
         for rnd in range(args.rounds):
             for sid in wanted:
                 sargs = common + SCENARIOS[sid][1]
-                for name in CONFIGS:
+                for name in configs:
                     j = durable.measured(args, stats, started, f"{sid:10s} {rnd + 1} {name:14s}",
                                          lambda: once(name, sargs))
                     results.setdefault((sid, name), []).append(j)
         log.close()
+    meta["elapsed_s"] = time.monotonic() - started
+    meta["stats"] = stats
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({f"{sid}/{n}": runs for (sid, n), runs in results.items()}, f, indent=1)
-    md = render(args, all_b, wanted, results, bench, common, ws_args, load,
-                time.monotonic() - started, stats)
+            json.dump({"meta": meta,
+                       "runs": {f"{sid}/{n}": runs for (sid, n), runs in results.items()}},
+                      f, indent=1)
+    finish(args, render(args, all_b, wanted, results, bench, common, ws_args, meta))
+
+
+def finish(args, md):
     if args.no_write:
         print(md)
         return
@@ -221,17 +256,18 @@ def med(results, sid, name, metric):
     return compare.median([compare.value(metric, j) for j in results.get((sid, name), [])])
 
 
-def table(out, results, sid):
-    header = ["metric"] + [TITLES[n] for n in CONFIGS] + [f"{a} / {b}" for a, b in RATIOS]
+def table(out, results, sid, configs):
+    ratios = [(a, b) for a, b in RATIOS if a in configs and b in configs]
+    header = ["metric"] + [CONFIG_TABLE[n][2] for n in configs] + [f"{a} / {b}" for a, b in ratios]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "---|" * len(header))
     for m in METRICS:
         label, _, better = m
-        meds = {n: med(results, sid, n, m) for n in CONFIGS}
+        meds = {n: med(results, sid, n, m) for n in configs}
         if all(v is None for v in meds.values()):
             continue
-        row = [f"{label} ({better} is better)"] + [compare.fmt(meds[n], label) for n in CONFIGS]
-        row += [compare.ratio(meds[a], meds[b]) for a, b in RATIOS]
+        row = [f"{label} ({better} is better)"] + [compare.fmt(meds[n], label) for n in configs]
+        row += [compare.ratio(meds[a], meds[b]) for a, b in ratios]
         out.append("| " + " | ".join(row) + " |")
     out.append("")
 
@@ -255,29 +291,42 @@ def verdicts(out, results, wanted):
         if mws:
             line += f"; {ws / mws:.2f}x of Mosquitto over WebSocket"
         out.append(line + ".")
+    # How far one configuration's own runs spread: ratios closer to 1 than this are noise.
+    spreads = []
+    for sid in wanted:
+        for name in ("ringmq-tcp", "ringmq-ws"):
+            for m in (throughput, per_cpu):
+                vals = [compare.value(m, j) for j in results.get((sid, name), [])]
+                vals = [v for v in vals if v]
+                if len(vals) > 1:
+                    spreads.append((max(vals) - min(vals)) / compare.median(vals))
+    if spreads:
+        out.append(f"- Spread: the runs of one ringmq configuration differ by up to "
+                   f"{100 * max(spreads):.0f}% of their median (throughput or messages per broker "
+                   f"CPU-second; max - min over median).")
     out.append("")
 
 
-def render(args, all_b, wanted, results, bench, common, ws_args, load, elapsed, stats):
+def render(args, all_b, wanted, results, bench, common, ws_args, meta):
     out = [f"## {TITLE}", ""]
     kept = [j for runs in results.values() for j in runs]
     worst = max((j.get("_other_cores", 0) for j in kept), default=0)
-    invocation = " ".join(shlex.quote(a) for a in ["bench/websocket_compare.py"] + sys.argv[1:])
+    stats = meta["stats"]
     out.append(
-        f"Generated {datetime.date.today().isoformat()} by `{invocation}` in "
-        f"{elapsed / 60:.0f} minutes. Machine: {compare.machine_description()}. ringmq "
-        f"{compare.git_describe()}; {compare.tool_version([args.mosquitto, '-h'])}. Noise: load "
-        f"average {load:.2f} at the start; other processes used at most {worst:.2f} cores during "
-        f"any kept run ({stats['retried']} runs repeated; {stats['noisy_kept']} kept anyway). "
-        f"Medians of {args.rounds} runs per cell, the four configurations interleaved run by "
-        f"run; each run on a freshly started broker listening on both ports, the load tool on "
-        f"one thread.")
+        f"Generated {meta['date']} by `{meta['invocation']}` in "
+        f"{meta['elapsed_s'] / 60:.0f} minutes. Machine: {meta['machine']}. ringmq "
+        f"{meta['ringmq']}; {meta['mosquitto']}. Noise: load "
+        f"average {meta['load']:.2f} at the start; other processes used at most {worst:.2f} cores "
+        f"during any kept run ({stats['retried']} runs repeated; {stats['noisy_kept']} kept anyway). "
+        f"Medians of {args.rounds} runs per cell, the configurations interleaved run by "
+        f"run; each run on a freshly started broker (listening on both ports but for the "
+        f"reference), the load tool on one thread.")
     out.append("")
     verdicts(out, results, wanted)
     for sid in wanted:
         out.append(f"**{SCENARIOS[sid][0]}**")
         out.append("")
-        table(out, results, sid)
+        table(out, results, sid, meta["configs"])
     failures = [f"{sid}/{n}: exit {j.get('_exit')}, errors {j.get('errors')}, "
                 f"{'; '.join(j.get('error_samples', [])[:2])}"
                 for (sid, n), runs in sorted(results.items()) for j in runs
@@ -294,9 +343,11 @@ def render(args, all_b, wanted, results, bench, common, ws_args, load, elapsed, 
                "this script writes):")
     out.append("")
     out.append("```sh")
-    for name in ("ringmq", "mosquitto"):
-        out.append(f"# {name}: {all_b[name].command_text()}")
-    rel = os.path.relpath(bench, ROOT)
+    # Shown as in a checkout's build/ even when --build pointed elsewhere.
+    shown = brokers(argparse.Namespace(build=os.path.join(ROOT, "build"), mosquitto=args.mosquitto))
+    for name in sorted({CONFIG_TABLE[n][0] for n in meta["configs"]}):
+        out.append(f"# {name}: {shown[name].command_text()}")
+    rel = "build/ringmq-bench"
     for sid in wanted:
         sargs = common + SCENARIOS[sid][1]
         out.append(f"{rel} {' '.join(sargs)} --port PORT --broker-pid PID  # {sid}, *-tcp")
