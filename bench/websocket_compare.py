@@ -121,7 +121,9 @@ def brokers(args):
     m = TwoPortBroker("mosquitto", "Mosquitto", None)
     m.argv = lambda port, data, conf: [args.mosquitto, "-c", conf]
     m.conf = lambda port, data: "\n".join(
-        [f"listener {port} 127.0.0.1", f"listener {m.ws_port} 127.0.0.1", "protocol websockets"]
+        [f"listener {port} 127.0.0.1", f"listener {m.ws_port} 127.0.0.1", "protocol websockets",
+         # Without it Mosquitto 2.0.11's websockets listener binds every address (*:PORT).
+         "socket_domain ipv4"]
         + compare.MOSQUITTO_BASE_CONF + ["set_tcp_nodelay true"]) + "\n"
     alone = durable.Broker("mosquitto-tcp-only", "Mosquitto, TCP listener only",
                            lambda port, data, conf: [args.mosquitto, "-c", conf],

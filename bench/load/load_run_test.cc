@@ -297,7 +297,9 @@ class LoadRunWebSocketTest : public LoadRunTest {
     ws_port_ = *ws;
     const std::string port = std::to_string(ws_port_);
     StartBroker({"--listen", "ws://127.0.0.1:" + port},
-                {"listener " + port + " 127.0.0.1", "protocol websockets"});
+                // socket_domain ipv4: without it Mosquitto 2.0.11's websockets listener binds
+                // every address (*:PORT), whatever the listener line says.
+                {"listener " + port + " 127.0.0.1", "protocol websockets", "socket_domain ipv4"});
     // The broker process is ready once its MQTT port accepts; Mosquitto opens its WebSocket
     // listener (libwebsockets) a little later.
     ASSERT_TRUE(WaitAccepting(ws_port_, seconds(10))) << "nothing listens on " << ws_port_;

@@ -246,8 +246,10 @@ class Broker:
             with open(conf, "w") as f:
                 if TRANSPORT != "tcp":
                     self.ports["websocket"] = free_port()
+                    # socket_domain ipv4: without it Mosquitto 2.0.11's websockets listener
+                    # binds every address (*:PORT), whatever the listener line says.
                     f.write(f"listener {self.ports['websocket']} 127.0.0.1\n"
-                            "protocol websockets\n")
+                            "protocol websockets\nsocket_domain ipv4\n")
                 f.write(f"listener {port} 127.0.0.1\n"
                         "allow_anonymous true\n"
                         "persistence false\n"
