@@ -8,53 +8,6 @@
 namespace ringmq::websocket {
 namespace {
 
-// The request fields the static file server reads; repeated list fields joined (RFC 9110 5.3).
-struct StaticFields {
-  std::string if_none_match, accept_encoding;
-  std::string_view if_modified_since;
-};
-
-void Join(std::string* to, std::string_view value) {
-  if (!to->empty()) {
-    to->append(", ");
-  }
-  to->append(value);
-}
-
-StaticFields FieldsOf(const HttpRequest& r) {
-  StaticFields f;
-  for (const HttpHeader& h : r.headers) {
-    if (h.name == "if-none-match") {
-      Join(&f.if_none_match, h.value);
-    } else if (h.name == "accept-encoding") {
-      Join(&f.accept_encoding, h.value);
-    } else if (h.name == "if-modified-since" && f.if_modified_since.empty()) {
-      f.if_modified_since = h.value;
-    }
-  }
-  return f;
-}
-
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-      item.remove_suffix(1);
-    }
-    if (item.size() == token.size() &&
-        std::equal(item.begin(), item.end(), token.begin(),
-                   [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
-      return true;
-    }
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-  }
-  return false;
-}
-
 // HTTP/1.1 keeps the connection unless "Connection: close"; 1.0 only with "keep-alive".
 bool KeepAlive(const HttpRequest& r) {
   const std::string_view connection = r.Find("connection").value_or(std::string_view());
@@ -140,13 +93,13 @@ Connection::Result Connection::Request(const HttpRequest& request, bool pipeline
     wire->append(ErrorResponse(400, "a request body is not accepted here"));
     return Closed("an HTTP request with a body");
   }
-  const StaticFields f = FieldsOf(request);
+  // The parser joined repeated fields with ", " (RFC 9110 5.3), as StaticRequest wants them.
   http::StaticRequest r;
   r.method = request.method;
   r.target = request.target;
-  r.if_none_match = f.if_none_match;
-  r.if_modified_since = f.if_modified_since;
-  r.accept_encoding = f.accept_encoding;
+  r.if_none_match = request.Find("if-none-match").value_or(std::string_view());
+  r.if_modified_since = request.Find("if-modified-since").value_or(std::string_view());
+  r.accept_encoding = request.Find("accept-encoding").value_or(std::string_view());
   r.keep_alive = KeepAlive(request) && !pipelined;
   const http::ServeResult served = settings_->files->Serve(r, wire);
   return served.close_connection ? Closed("HTTP response with Connection: close") : Result::kOk;
