@@ -1,5 +1,7 @@
 #include "core/config/server_config.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 
 #include "core/base/range_check.h"
@@ -52,10 +54,17 @@ absl::Status ServerConfig::Validate() const {
   if (listen.empty()) {
     return absl::InvalidArgumentError("listen: at least one address");
   }
+  bool websocket_listener = false;
   for (const std::string& l : listen) {
-    if (auto ep = ParseListener(l); !ep.ok()) {
+    auto ep = ParseListener(l);
+    if (!ep.ok()) {
       return ep.status();
     }
+    websocket_listener = websocket_listener || ep->protocol == "websocket";
+  }
+  if (!http_root.empty() && !websocket_listener) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "http-root: no WebSocket listener (ws://HOST:PORT) to serve '%s' on", http_root));
   }
   const struct {
     std::string_view name;
@@ -118,6 +127,25 @@ absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
     o.listeners.push_back({l->endpoint, static_cast<uint32_t>(o.listeners.size()), l->protocol});
   }
   return o;
+}
+
+void HandHttpRootToWebsocket(ServerConfig* config) {
+  if (config->http_root.empty()) {
+    return;
+  }
+  auto plugin = std::find_if(config->plugins.begin(), config->plugins.end(),
+                             [](const PluginSpec& p) { return p.name == "websocket"; });
+  if (plugin == config->plugins.end()) {
+    config->plugins.push_back({.name = "websocket", .origin = "--http-root"});
+    plugin = config->plugins.end() - 1;
+  }
+  auto option = std::find_if(plugin->options.begin(), plugin->options.end(),
+                             [](const auto& o) { return o.first == "http_root"; });
+  if (option != plugin->options.end()) {
+    option->second = config->http_root;
+  } else {
+    plugin->options.emplace_back("http_root", config->http_root);
+  }
 }
 
 base::LogLevel ServerConfig::ParsedLogLevel() const {

@@ -70,6 +70,9 @@ struct ServerConfig {
 
   std::vector<PluginSpec> plugins;  // in load (and call) order
   std::string config_path;          // the file read (--config), empty: none
+  // Static files served on the WebSocket listeners' HTTP side: the websocket plugin's
+  // http_root option, handed to it by HandHttpRootToWebsocket. Empty: as the plugin says.
+  std::string http_root;
 
   // Checks every value (the broker's too); the message names the setting and its range.
   absl::Status Validate() const;
@@ -77,5 +80,10 @@ struct ServerConfig {
   absl::StatusOr<shard::ShardSetOptions> ShardSetOptions() const;
   base::LogLevel ParsedLogLevel() const;
 };
+
+// Gives config->http_root (when set) to the websocket plugin as its http_root option: over
+// the option of a configured [[plugin]] named "websocket", or in a websocket plugin added
+// (loaded by name) when none is configured. Validate() then checks a ws:// listener exists.
+void HandHttpRootToWebsocket(ServerConfig* config);
 
 }  // namespace ringmq::config

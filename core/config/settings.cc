@@ -26,6 +26,8 @@ constexpr Setting kSettings[] = {
     RINGMQ_SETTING("mailbox_capacity", "mailbox_capacity", kRestart, mailbox_capacity),
     RINGMQ_SETTING("max_output_buffer", "max_output_buffer", kRestart, max_output_buffer),
     RINGMQ_SETTING("debug_defer_ms", "debug_defer_ms", kLive, broker.debug_defer_ms),
+    // Live: it reaches the websocket plugin as an option, which SIGHUP reloads.
+    RINGMQ_SETTING("http_root", "http_root", kLive, http_root),
     // [limits]: the broker's (BrokerConfig, live) and the sockets' (restart).
     RINGMQ_SETTING("limits.max_keepalive", "max_keepalive", kLive, broker.max_keepalive_s),
     RINGMQ_SETTING("limits.max_packet_size", "max_packet_size", kLive, broker.max_packet_size),

@@ -89,6 +89,9 @@ ABSL_FLAG(uint64_t, store_max_pending_bytes, 256ull << 20,
 ABSL_FLAG(uint32_t, store_retry_ms, 500, "ms between attempts after a failed commit");
 ABSL_FLAG(bool, store_full_check, false,
           "check the whole store at start (integrity_check) instead of the quick check");
+ABSL_FLAG(std::string, http_root, "",
+          "serve the static files of this folder on the ws:// listeners' HTTP side (the "
+          "websocket plugin's http_root; wins over the plugin's own option)");
 ABSL_FLAG(uint32_t, debug_defer_ms, 0,
           "testing: hold every CONNACK/SUBACK/PUBACK decision this long (asynchronous path)");
 
@@ -139,6 +142,7 @@ absl::StatusOr<config::ServerConfig> Load(const std::vector<std::string>& given)
   if (absl::Status s = ApplyFlags(path.empty() ? AllSettingFlags() : given, &c); !s.ok()) {
     return s;
   }
+  config::HandHttpRootToWebsocket(&c);
   if (absl::Status s = c.Validate(); !s.ok()) {
     return s;
   }

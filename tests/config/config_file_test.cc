@@ -43,6 +43,7 @@ recv_buffer_size = 8192
 mailbox_capacity = 1024
 max_output_buffer = 65536
 debug_defer_ms = 5
+http_root = "/srv/www"
 
 [[listener]]
 address = "127.0.0.2"

@@ -115,6 +115,47 @@ level = "error"
   EXPECT_EQ(c->log_level, "info");
 }
 
+// --http-root DIR is the websocket plugin's http_root: the plugin is added (loaded by name)
+// when none is configured, and the flag wins over a configured plugin's own option.
+TEST(FlagsTest, HttpRootIsHandedToTheWebsocketPlugin) {
+  absl::StatusOr<ServerConfig> c =
+      FromArgs({"--listen", "ws://127.0.0.1:0", "--http-root", "/srv/app"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->plugins.size(), 1u);
+  EXPECT_EQ(c->plugins[0].name, "websocket");
+  EXPECT_EQ(c->plugins[0].path, "");
+  EXPECT_EQ(c->plugins[0].options,
+            (std::vector<std::pair<std::string, std::string>>{{"http_root", "/srv/app"}}));
+
+  config::testing::TempConfigFile f("ringmq.toml", R"(
+[[listener]]
+address = "127.0.0.1"
+port = 0
+protocol = "websocket"
+[[plugin]]
+name = "websocket"
+[plugin.options]
+path = "/chat"
+http_root = "/srv/old"
+)");
+  c = FromArgs({"--config", f.path(), "--http-root=/srv/new"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->plugins.size(), 1u);
+  EXPECT_EQ(c->plugins[0].options, (std::vector<std::pair<std::string, std::string>>{
+                                       {"path", "/chat"}, {"http_root", "/srv/new"}}));
+  // Without the flag, the file's own option stays.
+  c = FromArgs({"--config", f.path()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->plugins[0].options[1].second, "/srv/old");
+}
+
+TEST(FlagsTest, HttpRootWithoutAWebSocketListenerIsAnError) {
+  absl::StatusOr<ServerConfig> c = FromArgs({"--listen", "127.0.0.1:0", "--http-root", "/srv"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "http-root: no WebSocket listener (ws://HOST:PORT) to serve '/srv' on");
+}
+
 TEST(FlagsTest, FileErrorsNameTheFileAndFlagErrorsTheFlag) {
   config::testing::TempConfigFile f("bad.toml", "[limits]\nmax_inflight = 0\n");
   absl::StatusOr<ServerConfig> c = FromArgs({"--config", f.path()});
