@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what ringmq's build needs on Debian 12 and, with --tests, what its tests and
+# Installs what ringmq's build and the messenger example (Node.js, MQTT.js) need on Debian 12
+# and, with --tests, what its tests and
 # benchmarks need too (clang, the real clients, Mosquitto, Node.js and MQTT.js, Chromium and
 # playwright-core); nothing when it is all there. Idempotent, non-interactive (works as root
 # with CI=true and no stdin).
@@ -40,15 +41,14 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-# Node.js and npm for the MQTT.js interop tests: Debian's packages, unless they are already
-# there (e.g. from NodeSource, whose nodejs package also provides npm).
-if $tests; then
-  if ! command -v node >/dev/null; then
-    missing+=(nodejs)
-  fi
-  if ! command -v npm >/dev/null; then
-    missing+=(npm)
-  fi
+# Node.js and npm, always: the messenger example's set-up below (scripts/run serves it), the
+# MQTT.js interop tests and the browser test. Debian's packages, unless they are already there
+# (e.g. from NodeSource, whose nodejs package also provides npm).
+if ! command -v node >/dev/null; then
+  missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
 fi
 
 sudo=()
@@ -92,4 +92,26 @@ if $tests && [[ -f "${browser_dir}/package-lock.json" ]] &&
   (cd "${browser_dir}" &&
     CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
   touch "${browser_dir}/node_modules"  # newer than the lock file: installed
+fi
+
+# MQTT.js for the messenger example (examples/messenger), always (scripts/run serves the app):
+# `npm ci` the same way, then its browser bundle copied to web/vendor/ (git-ignored), which the
+# page imports; nothing is fetched from a CDN.
+messenger_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/messenger"
+if [[ -f "${messenger_dir}/package-lock.json" ]] &&
+   { [[ ! -d "${messenger_dir}/node_modules" ]] ||
+     [[ "${messenger_dir}/package-lock.json" -nt "${messenger_dir}/node_modules" ]]; }; then
+  echo "setup: installing MQTT.js for the messenger (npm ci in examples/messenger)" >&2
+  (cd "${messenger_dir}" &&
+    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
+  touch "${messenger_dir}/node_modules"  # newer than the lock file: installed
+fi
+messenger_bundle="${messenger_dir}/node_modules/mqtt/dist/mqtt.esm.js"
+messenger_vendor="${messenger_dir}/web/vendor/mqtt.esm.js"
+if [[ -f "${messenger_bundle}" ]] &&
+   { [[ ! -f "${messenger_vendor}" ]] || [[ "${messenger_bundle}" -nt "${messenger_vendor}" ]]; }; then
+  mkdir -p "$(dirname "${messenger_vendor}")"
+  cp "${messenger_bundle}" "${messenger_vendor}"
+  # The plugin serves FILE.gz to browsers that accept gzip: 342 kB -> about 100 kB.
+  gzip -kf9 "${messenger_vendor}"
 fi
