@@ -40,6 +40,7 @@ namespace {
 constexpr uint32_t kBadUserNameOrPassword = 0x86;  // 3.x CONNACK 4
 constexpr uint32_t kNotAuthorized = 0x87;          // 3.x CONNACK 5, SUBACK 0x80
 constexpr uint32_t kServerUnavailable = 0x88;      // 3.x CONNACK 3
+constexpr uint32_t kClientIdNotValid = 0x85;       // 3.x CONNACK 5
 
 constexpr uint32_t kVerifyThreadsMax = 64;
 constexpr uint32_t kVerifyQueueMax = 100000;
@@ -55,12 +56,16 @@ struct Options {
   // 1.5-3 s: inside the host's 5 s decision timeout, so a queued check finishes before the host
   // gives up on it. A longer queue would only hold checks whose clients are refused anyway.
   uint32_t verify_queue = 32;
+  // Every client id must start with this, %u replaced by the client's user name (empty for an
+  // anonymous client); empty: any client id. Binds sessions to users (README).
+  std::string client_id_prefix;
 };
 
 struct Tables {
   std::shared_ptr<const PasswordFile> passwords;
   std::shared_ptr<const Acl> acl;  // nullptr: no acl_file (everything but $SYS)
   bool allow_anonymous = false;
+  std::string client_id_prefix;
 };
 
 std::string_view View(ringmq_str s) {
@@ -89,10 +94,44 @@ bool ParseCount(std::string_view key, std::string_view text, uint32_t max, uint3
   return true;
 }
 
+// client_id_prefix knows one variable, %u.
+bool CheckPrefixVariables(std::string_view prefix, std::string* error) {
+  for (size_t at = prefix.find('%'); at != std::string_view::npos; at = prefix.find('%', at + 2)) {
+    if (prefix.substr(at, 2) != "%u") {
+      *error = "option 'client_id_prefix': '" + std::string(prefix.substr(at, 2)) +
+               "' is not %u (the only variable), in '" + std::string(prefix) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether `client_id` starts with `prefix`, %u standing for `username`.
+bool ClientIdHasPrefix(std::string_view prefix, std::string_view username,
+                       std::string_view client_id) {
+  while (!prefix.empty()) {
+    const size_t var = prefix.find("%u");
+    const std::string_view text = prefix.substr(0, var);
+    if (!client_id.starts_with(text)) {
+      return false;
+    }
+    client_id.remove_prefix(text.size());
+    if (var == std::string_view::npos) {
+      return true;
+    }
+    if (!client_id.starts_with(username)) {
+      return false;
+    }
+    client_id.remove_prefix(username.size());
+    prefix.remove_prefix(var + 2);
+  }
+  return true;
+}
+
 bool ParseOptions(const ringmq_plugin_config* config, Options* out, std::string* error) {
   Options o;
-  constexpr std::string_view kKeys[] = {"password_file", "acl_file", "allow_anonymous",
-                                        "verify_threads", "verify_queue"};
+  constexpr std::string_view kKeys[] = {"password_file",  "acl_file",     "allow_anonymous",
+                                        "verify_threads", "verify_queue", "client_id_prefix"};
   bool seen[std::size(kKeys)] = {};
   for (size_t i = 0; i < config->option_count; ++i) {
     const std::string_view key = View(config->options[i].key);
@@ -101,7 +140,7 @@ bool ParseOptions(const ringmq_plugin_config* config, Options* out, std::string*
     if (k == std::size(kKeys)) {
       *error = "unknown option '" + std::string(key) +
                "' (known: password_file, acl_file, allow_anonymous, verify_threads, "
-               "verify_queue)";
+               "verify_queue, client_id_prefix)";
       return false;
     }
     if (seen[k]) {
@@ -128,8 +167,12 @@ bool ParseOptions(const ringmq_plugin_config* config, Options* out, std::string*
       case 3:
         ok = ParseCount(key, value, kVerifyThreadsMax, &o.verify_threads, error);
         break;
-      default:
+      case 4:
         ok = ParseCount(key, value, kVerifyQueueMax, &o.verify_queue, error);
+        break;
+      default:
+        o.client_id_prefix = std::string(value);
+        ok = CheckPrefixVariables(value, error);
         break;
     }
     if (!ok) {
@@ -147,6 +190,7 @@ bool ParseOptions(const ringmq_plugin_config* config, Options* out, std::string*
 std::shared_ptr<const Tables> LoadTables(const Options& o, std::string* error) {
   auto tables = std::make_shared<Tables>();
   tables->allow_anonymous = o.allow_anonymous;
+  tables->client_id_prefix = o.client_id_prefix;
   tables->passwords = PasswordFile::Load(o.password_file, error);
   if (tables->passwords == nullptr) {
     return nullptr;
@@ -193,6 +237,9 @@ class Plugin {
                                             " ACL rules from " + options.acl_file
                                       : std::string("no acl_file: every topic but $SYS is allowed");
     summary += options.allow_anonymous ? "; anonymous clients allowed" : "";
+    summary += options.client_id_prefix.empty()
+                   ? ""
+                   : "; client ids start with '" + options.client_id_prefix + "'";
     Log(RINGMQ_LOG_INFO, summary);
     WarnIfReadableByOthers(options.password_file);
     options_ = std::move(options);
@@ -309,6 +356,9 @@ ringmq_decision Authenticate(void* core, const ringmq_client* client, const ring
   const ringmq_host_api* host = c->plugin->host();
   bool has_username = false;
   const std::string_view username = View(host->client_username(client, &has_username));
+  if (!ClientIdHasPrefix(c->tables->client_id_prefix, username, View(host->client_id(client)))) {
+    return ringmq_deny(kClientIdNotValid);
+  }
   if (!has_username && !connect->has_password) {
     return c->tables->allow_anonymous ? ringmq_allow() : ringmq_deny(kNotAuthorized);
   }

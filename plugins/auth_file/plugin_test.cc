@@ -144,8 +144,10 @@ class PluginTest : public ::testing::Test {
 
   // CONNECT as `user` (nullptr: no user name) with `password` (nullptr: none); a PENDING answer
   // is waited for. Returns the final decision.
-  ringmq_decision Connect(const char* user, const char* password) {
+  ringmq_decision Connect(const char* user, const char* password,
+                          std::string client_id = "client-1") {
     FakeClient client;
+    client.id = std::move(client_id);
     client.has_username = user != nullptr;
     client.username = user != nullptr ? user : "";
     ringmq_connect connect{sizeof(ringmq_connect), password != nullptr, true,
@@ -200,7 +202,9 @@ TEST_F(PluginTest, OptionErrorsNameTheKey) {
   const std::string pw = dir_.Write("pw", "");
   EXPECT_EQ(Init({{"password_file", pw}, {"pasword_file", pw}}),
             "unknown option 'pasword_file' (known: password_file, acl_file, allow_anonymous, "
-            "verify_threads, verify_queue)");
+            "verify_threads, verify_queue, client_id_prefix)");
+  EXPECT_EQ(Init({{"password_file", pw}, {"client_id_prefix", "app-%c-"}}),
+            "option 'client_id_prefix': '%c' is not %u (the only variable), in 'app-%c-'");
   EXPECT_EQ(Init({{"acl_file", pw}}), "option 'password_file' is required");
   EXPECT_EQ(Init({{"password_file", pw}, {"allow_anonymous", "yes"}}),
             "option 'allow_anonymous': expected true or false, got 'yes'");
@@ -233,6 +237,29 @@ TEST_F(PluginTest, AnonymousClientsWhenAllowed) {
   ASSERT_EQ(Init({{"password_file", pw}, {"allow_anonymous", "true"}}), "");
   ExpectDecision(Connect(nullptr, nullptr), RINGMQ_ALLOW, 0);
   ExpectDecision(Connect("alice", "wrong"), RINGMQ_DENY, 0x86);  // credentials are still checked
+}
+
+// client_id_prefix binds client ids to user names, so that no one takes over (and reads) the
+// persistent session of another user by connecting with its client id.
+TEST_F(PluginTest, ClientIdMustStartWithThePrefixOfItsUser) {
+  const std::string pw =
+      dir_.Write("pw", "alice:" + CheapHash("right") + "\n" + "bob:" + CheapHash("bobs") + "\n");
+  ASSERT_EQ(
+      Init({{"password_file", pw}, {"client_id_prefix", "msgr-%u-"}, {"allow_anonymous", "true"}}),
+      "");
+  ExpectDecision(Connect("alice", "right", "msgr-alice-phone"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect("alice", "right", "msgr-alice-"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect("bob", "bobs", "msgr-alice-phone"), RINGMQ_DENY, 0x85);
+  ExpectDecision(Connect("alice", "right", "msgr-alic"), RINGMQ_DENY, 0x85);
+  ExpectDecision(Connect("alice", "right", "other"), RINGMQ_DENY, 0x85);
+  // Checked before the password: a wrong password with a wrong id is refused as the id.
+  ExpectDecision(Connect("bob", "wrong", "msgr-alice-phone"), RINGMQ_DENY, 0x85);
+  // Anonymous clients: %u is empty, so none can use a user's ids.
+  ExpectDecision(Connect(nullptr, nullptr, "msgr--kiosk"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect(nullptr, nullptr, "msgr-alice-phone"), RINGMQ_DENY, 0x85);
+  // A reload can drop it.
+  ASSERT_EQ(Reload({{"password_file", pw}}), "");
+  ExpectDecision(Connect("bob", "bobs", "anything"), RINGMQ_ALLOW, 0);
 }
 
 TEST_F(PluginTest, FullQueueRefusesWithServerUnavailable) {

@@ -33,6 +33,8 @@ import interop  # noqa: E402
 from interop import ScenarioFailure, check, expect_equal, queue_get, queue_quiet  # noqa: E402
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
 
 PASSWD = os.environ.get("RINGMQ_PASSWD", "")
 PLUGIN = os.environ.get("RINGMQ_AUTH_FILE_PLUGIN", "")
@@ -60,7 +62,9 @@ def _code(rc):
 class Client:
     """A paho client on its own network thread; events arrive through queues."""
 
-    def __init__(self, port, version, user=None, password=None, client_id="", will=None):
+    def __init__(self, port, version, user=None, password=None, client_id="", will=None,
+                 session_expiry=None):
+        """session_expiry (5.0): seconds of a persistent session (Clean Start 0); None: clean."""
         self.v5 = version == "v5"
         self.c = mqtt.Client(client_id=client_id, reconnect_on_failure=False,
                              protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311)
@@ -75,7 +79,12 @@ class Client:
             self.c.username_pw_set(user, password)
         if will is not None:
             self.c.will_set(will, b"gone", qos=1)
-        self.c.connect("127.0.0.1", port, keepalive=60)
+        if session_expiry is None:
+            self.c.connect("127.0.0.1", port, keepalive=60)
+        else:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = session_expiry
+            self.c.connect("127.0.0.1", port, keepalive=60, clean_start=False, properties=props)
         self.c.loop_start()
 
     def connack(self):

@@ -12,14 +12,19 @@ docs/messenger.md promises a signed-in user can and cannot do.
             may neither subscribe to it nor post to it
   presence  everyone reads msgr/p/+; a user sets only their own presence, and a will on
             someone else's presence topic refuses the CONNECT (0x87)
-The broker runs as in auth_file_test.py (ephemeral 127.0.0.1 port, temporary --data-dir,
+  sessions  with the shipped config's client_id_prefix (msgr-%u-), bob cannot connect with
+            alice's client id (0x85), so he cannot take over her session and its queue
+The auth_file options are the shipped config's (examples/messenger/auth/ringmq.toml) with
+this test's password file. The broker runs as in auth_file_test.py (ephemeral 127.0.0.1 port, temporary --data-dir,
 passwords made with ringmq-passwd). Environment (meson): RINGMQ_BROKER,
 RINGMQ_AUTH_FILE_PLUGIN, RINGMQ_PASSWD.
 """
 
+import json
 import os
 import sys
 import tempfile
+import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -27,7 +32,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 from auth_file_test import PLUGIN, Broker, Client, set_password  # noqa: E402
 from interop import ScenarioFailure, check, expect_equal, queue_get, queue_quiet  # noqa: E402
 
-ACL_FILE = os.path.join(HERE, "..", "..", "examples", "messenger", "auth", "acl")
+AUTH_DIR = os.path.join(HERE, "..", "..", "examples", "messenger", "auth")
+ACL_FILE = os.path.join(AUTH_DIR, "acl")
+SHIPPED_CONFIG = os.path.join(AUTH_DIR, "ringmq.toml")
 USERS = ("alice", "bob", "carol")
 REFUSED = 0x87
 
@@ -114,6 +121,36 @@ def scenario_presence(port):
         watcher.close()
 
 
+def scenario_sessions(port):
+    alice = signed_in(port, "alice", session_expiry=600)
+    try:
+        expect_equal("alice's inbox", [1], alice.subscribe("msgr/u/alice/#"))
+        alice.close()
+        thief = Client(port, "v5", "bob", "bob-pw", client_id="msgr-alice-test")
+        try:
+            expect_equal("bob with alice's client id", 0x85, thief.connack())
+        finally:
+            thief.close()
+        bob = signed_in(port, "bob")
+        bob.publish("msgr/u/alice/dm/bob", "queued for alice")
+        bob.close()
+        alice = signed_in(port, "alice", session_expiry=600)  # her session, message queued
+        expect_equal("queued for alice", ("msgr/u/alice/dm/bob", "queued for alice"),
+                     queue_get(alice.messages, "the message queued for alice"))
+    finally:
+        alice.close()
+
+
+def plugin_options(pw_file):
+    """The shipped config's auth_file options as TOML lines, with our files."""
+    with open(SHIPPED_CONFIG, "rb") as f:
+        shipped = tomllib.load(f)
+    options = next(p["options"] for p in shipped["plugin"] if p["name"] == "auth_file")
+    options.update(password_file=pw_file, acl_file=os.path.abspath(ACL_FILE))
+    check("client_id_prefix" in options, f"{SHIPPED_CONFIG} sets no client_id_prefix")
+    return "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
+
+
 def main():
     for name, path in (("RINGMQ_AUTH_FILE_PLUGIN", PLUGIN), ("the ACL", ACL_FILE)):
         if not path or not os.path.exists(path):
@@ -125,11 +162,12 @@ def main():
     config = os.path.join(work, "ringmq.toml")
     with open(config, "w") as f:
         f.write(f'[[plugin]]\nname = "auth_file"\npath = "{PLUGIN}"\n[plugin.options]\n'
-                f'password_file = "{pw_file}"\nacl_file = "{os.path.abspath(ACL_FILE)}"\n')
+                + plugin_options(pw_file))
     broker = Broker().start_with(config)
     failed = []
     for name, fn in (("inbox", scenario_inbox), ("sender", scenario_sender),
-                     ("rooms", scenario_rooms), ("presence", scenario_presence)):
+                     ("rooms", scenario_rooms), ("presence", scenario_presence),
+                     ("sessions", scenario_sessions)):
         try:
             fn(broker.port)
             print(f"ok   {name}", flush=True)
