@@ -1,0 +1,129 @@
+// The console client's store: chat-core's MemoryStore kept in one JSON file, so the device id
+// (hence the MQTT session), the joined rooms, the history and the outbox survive a restart.
+//
+// The whole file is rewritten after each change (changes made in the same turn of the event
+// loop are written once), to a temporary file renamed over the old one: a crash leaves the
+// old or the new version, never half of one. A console user's history is small enough for
+// that; the browser keeps its in IndexedDB instead.
+
+import {closeSync, constants, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs';
+import {mkdir, open, readFile, rename} from 'node:fs/promises';
+import {join} from 'node:path';
+
+import {MemoryStore} from '../web/js/chat-core.js';
+
+const FORMAT = 1;
+
+export class FileStore extends MemoryStore {
+  #path;
+  #saving = Promise.resolve();
+  #dirty = false;
+
+  constructor(dir) {
+    super();
+    this.dir = dir;
+    this.#path = join(dir, 'store.json');
+  }
+
+  // Reads the file if there is one (a missing file is an empty store).
+  async load() {
+    await mkdir(this.dir, {recursive: true, mode: 0o700});
+    let text;
+    try {
+      text = await readFile(this.#path, 'utf8');
+    } catch (error) {
+      if (error.code === 'ENOENT') return this;
+      throw error;
+    }
+    const data = JSON.parse(text);
+    if (data.format !== FORMAT) throw new Error(`${this.#path}: unknown format ${data.format}`);
+    for (const m of data.messages ?? []) this.messages.set(m.id, m);
+    for (const [k, v] of Object.entries(data.meta ?? {})) this.meta.set(k, v);
+    return this;
+  }
+
+  async putMessage(m) {
+    await super.putMessage(m);
+    this.#changed();
+  }
+
+  async setMeta(key, value) {
+    await super.setMeta(key, value);
+    this.#changed();
+  }
+
+  async clear() {
+    await super.clear();
+    this.#changed();
+  }
+
+  // Resolves once every change made so far is on disk.
+  async flush() {
+    while (this.#dirty) {
+      this.#dirty = false;
+      this.#saving = this.#saving.then(() => this.#write());
+      await this.#saving;
+    }
+    await this.#saving;
+  }
+
+  #changed() {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    queueMicrotask(() => this.flush().catch((error) => {
+      process.emitWarning(`could not save ${this.#path}: ${error.message}`);
+    }));
+  }
+
+  async #write() {
+    const data = {format: FORMAT, meta: Object.fromEntries(this.meta),
+                  messages: [...this.messages.values()]};
+    const tmp = `${this.#path}.tmp`;
+    const f = await open(tmp, 'w', 0o600);
+    try {
+      await f.writeFile(JSON.stringify(data));
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, this.#path);
+  }
+}
+
+// One client per state directory: two would share the device id, hence the MQTT client id, and
+// take the session from each other in turn. Returns a function that releases the lock; throws
+// when a live process holds it (a lock left by a dead one is taken over).
+export function lockStateDir(dir) {
+  const path = join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new Error(`${dir} is in use by process ${pid} (another chat.mjs for this user?)`);
+    }
+    unlinkSync(path);
+  }
+  throw new Error(`could not lock ${dir}`);
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
