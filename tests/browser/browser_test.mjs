@@ -15,8 +15,10 @@
 //      ETag each came with), the page connects again and gets the retained message again;
 //   7. the browser logged no console error, no page error, no failed request.
 // Prints PASS/FAIL lines; exits 1 on the first failure.
-import {chromium} from 'playwright-core';
 import mqtt from 'mqtt';
+
+import {Failure, check, expectEqual, launchChromium, withTimeout as withTimeoutMs}
+  from './common.mjs';
 
 const wsPort = Number(process.argv[2]);
 const mqttPort = Number(process.argv[3]);
@@ -29,30 +31,8 @@ const TIMEOUT_MS = 5000;         // for any single expected event
 const LAUNCH_TIMEOUT_MS = 30000; // Chromium's first start on a busy machine
 const BIG_BYTES = 100000;        // over 65,535: the 64-bit WebSocket payload length
 
-class Failure extends Error {}
-
-function check(cond, message) {
-  if (!cond) throw new Failure(message);
-}
-
-function expectEqual(what, expected, actual) {
-  const e = JSON.stringify(expected);
-  const a = JSON.stringify(actual);
-  if (e !== a) throw new Failure(`${what}: expected ${e}, received ${a}`);
-}
-
-async function withTimeout(promise, what, ms = TIMEOUT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(
-        () => reject(new Failure(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+// For any single expected event, TIMEOUT_MS unless told.
+const withTimeout = (promise, what, ms = TIMEOUT_MS) => withTimeoutMs(promise, what, ms);
 
 const started = Date.now();
 function pass(what) {
@@ -109,12 +89,7 @@ try {
   expectEqual('QoS granted to the TCP client', [1], granted.map((g) => g.qos));
   pass('tcp client connected, retained message stored');
 
-  browser = await withTimeout(
-      chromium.launch({executablePath: chromiumPath, headless: true,
-                       args: ['--no-sandbox', '--disable-dev-shm-usage']}).catch((e) => {
-        throw new Failure(`Chromium (${chromiumPath}) did not start: ${e.message}`);
-      }),
-      `Chromium (${chromiumPath}) to start`, LAUNCH_TIMEOUT_MS);
+  browser = await launchChromium(chromiumPath, LAUNCH_TIMEOUT_MS);
   pass(`Chromium ${browser.version()} started`);
   const page = await browser.newPage();
   page.on('console', (m) => {

@@ -52,6 +52,19 @@ def missing_tools():
     return notes
 
 
+def skip_or_fail(name, missing):
+    """None when nothing is missing; otherwise prints why and returns the exit code: skipped
+    (77), or failed (1) under CI, where setup must have installed everything."""
+    if not missing:
+        return None
+    note = "; ".join(missing) + " (scripts/setup.sh --tests installs them)"
+    if in_ci():
+        print(f"FAIL {name}: {note}; under CI setup must have installed them", flush=True)
+        return 1
+    print(f"SKIP {name}: {note}", flush=True)
+    return SKIP
+
+
 def write_http_root(folder):
     """The page, its script and MQTT.js's bundle in `folder`, and a config serving it."""
     www = os.path.join(folder, "www")
@@ -86,14 +99,9 @@ def run_driver(broker):
 
 
 def main():
-    missing = missing_tools()
-    if missing:
-        note = "; ".join(missing) + " (scripts/setup.sh --tests installs them)"
-        if in_ci():
-            print(f"FAIL browser: {note}; under CI setup must have installed them", flush=True)
-            return 1
-        print(f"SKIP browser: {note}", flush=True)
-        return SKIP
+    rc = skip_or_fail("browser", missing_tools())
+    if rc is not None:
+        return rc
 
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="ringmq-browser-")

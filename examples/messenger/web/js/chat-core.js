@@ -13,7 +13,11 @@
 //   connackMessage(code)         words for a refused CONNACK (0x86 "wrong name or password", ...)
 //   backoffDelay(attempt, backoff, random)   the reconnect delay in ms
 //   class MemoryStore            the store interface, in memory (all methods async):
-//     putMessage(m), getMessage(id) -> m | undefined, listConversation(conv) -> [m] in display
+//     putMessage(m), getMessage(id) -> m | undefined, optional addMessage(m) -> true, or false
+//     when the id is stored already (atomic: one step instead of getMessage + putMessage),
+//     optional putMessages([m]) (one write), optional listUnread(conv) -> [m] in state
+//     'received' (instead of filtering listConversation),
+//     listConversation(conv) -> [m] in display
 //     order, listPending() -> [m] with state 'pending' by ts, listConversations() ->
 //     [{conv, last, unread}] newest first (unread: messages in state 'received'),
 //     getMeta(key) -> value | undefined, setMeta(key, value), clear()
@@ -27,6 +31,7 @@
 //     async stop({signOut = false}) signOut: presence offline then DISCONNECT 0x00 (no will);
 //                                   otherwise DISCONNECT 0x04 (the broker publishes the will)
 //     async send(conv, text) -> message   stored 'pending' at once, published when online
+//                                   (the PUBLISH does not wait for the store's write)
 //     async join(room), async leave(room)
 //     async markRead(conv)          own view: 'received' -> 'read', read receipts to the senders
 //     setTyping(conv, typing)       QoS 0; 'true' is re-sent at most every 3 s
@@ -126,6 +131,21 @@ export class MemoryStore {
 
   async getMessage(id) {
     return copy(this.messages.get(id));
+  }
+
+  async addMessage(m) {
+    if (this.messages.has(m.id)) return false;
+    this.messages.set(m.id, copy(m));
+    return true;
+  }
+
+  async putMessages(ms) {
+    for (const m of ms) this.messages.set(m.id, copy(m));
+  }
+
+  async listUnread(conv) {
+    return [...this.messages.values()].filter((m) => m.conv === conv && m.state === 'received')
+        .map(copy).sort(compareMessages);
   }
 
   async listConversation(conv) {
@@ -290,9 +310,12 @@ export class ChatClient extends EventTarget {
     if (text.trim() === '') throw new TypeError('empty message');
     if (text.length > TEXT_MAX) throw new TypeError(`message longer than ${TEXT_MAX} characters`);
     const message = {id: newId(), conv, from: this.user, ts: this.#now(), text, state: 'pending'};
-    await this.#run(() => this.#store.putMessage(message));
+    // Queued before the PUBLISH, so its PUBACK finds the message stored; not awaited before
+    // it, so the store's latency is not the message's.
+    const stored = this.#run(() => this.#store.putMessage(message));
     this.#emit('message', {message: {...message}});
     this.#publishMessage(message);
+    await stored;
     return {...message};
   }
 
@@ -330,14 +353,12 @@ export class ChatClient extends EventTarget {
 
   async markRead(conv) {
     const changed = await this.#run(async () => {
-      const out = [];
-      for (const m of await this.#store.listConversation(conv)) {
-        if (m.from !== this.user && m.state === 'received') {
-          m.state = 'read';
-          await this.#store.putMessage(m);
-          out.push(m);
-        }
-      }
+      const unread = this.#store.listUnread ? await this.#store.listUnread(conv)
+          : (await this.#store.listConversation(conv)).filter((m) => m.state === 'received');
+      const out = unread.filter((m) => m.from !== this.user);
+      for (const m of out) m.state = 'read';
+      if (this.#store.putMessages) await this.#store.putMessages(out);
+      else for (const m of out) await this.#store.putMessage(m);
       return out;
     });
     for (const m of changed) {
@@ -598,11 +619,14 @@ export class ChatClient extends EventTarget {
     const ts = Number.isFinite(p.ts) ? p.ts : this.#now();
     const own = from === this.user;
     const message = {id: p.id, conv, from, ts, text: p.text, state: own ? 'sent' : 'received'};
-    this.#run(async () => {
+    // addMessage is atomic (of two racing copies one is added), so it need not wait for the
+    // queue; without it, get + put run in the queue.
+    const add = this.#store.addMessage ? this.#store.addMessage(message) : this.#run(async () => {
       if (await this.#store.getMessage(message.id)) return false;  // a duplicate
       await this.#store.putMessage(message);
       return true;
-    }).then((added) => {
+    });
+    add.then((added) => {
       if (!added) return;
       this.#emit('message', {message: {...message}});
       if (!own) {
@@ -611,7 +635,7 @@ export class ChatClient extends EventTarget {
           this.#receiptTimer = setTimeout(() => this.#flushReceipts(), RECEIPT_BATCH_MS);
         }
       }
-    }, () => {});
+    }, (error) => this.#emit('error', {error}));
   }
 
   #onReceipt(from, p) {
