@@ -1,9 +1,10 @@
 // The messenger's browser test (examples/messenger): Debian's Chromium (headless, driven by
 // playwright-core) with alice and bob in two browser contexts (separate storage), the console
 // client (examples/messenger/console/chat.mjs) over TCP, against build/ringmq serving the app.
-// Usage: node messenger_test.mjs WSPORT MQTTPORT CHROMIUM ARTIFACTS TMPDIR. Started by
-// messenger_test.py, which starts the broker and kills/restarts it when this driver prints
-// `CONTROL kill` / `CONTROL start` (the answer comes back on stdin).
+// Usage: node messenger_test.mjs WSPORT MQTTPORT CHROMIUM ARTIFACTS TMPDIR AUTH_WSPORT
+// ALICE_PASSWORD. Started by messenger_test.py, which starts the brokers (the second with
+// sign-in) and kills/restarts the first when this driver prints `CONTROL kill` /
+// `CONTROL start` (the answer comes back on stdin).
 //
 // Checks, in order (each wait has a timeout; no fixed sleeps):
 //   1. both sign in through the form; each sees the other online (retained presence);
@@ -22,7 +23,9 @@
 //   9. screenshots, desktop (1200x800) and phone (390x844), into ARTIFACTS;
 //  10. latency: N messages alice -> bob, one at a time, from before alice's send() to bob's
 //      'message' event (one browser, one clock): prints latency_loopback_ms p50= p99= n=;
-//  11. no console error, page error or failed request (except the browser's own WebSocket
+//  11. sign-in on the broker with auth_file: a wrong password shows "wrong name or password"
+//      on the form; the right one signs in; a room the ACL keeps alice out of is refused;
+//  12. no console error, page error or failed request (except the browser's own WebSocket
 //      connection errors while the broker is down).
 // Prints PASS/FAIL lines; exits 1 on the first failure.
 import {spawn} from 'node:child_process';
@@ -38,8 +41,12 @@ const [wsPort, mqttPort] = [Number(process.argv[2]), Number(process.argv[3])];
 const chromiumPath = process.argv[4] ?? '/usr/bin/chromium';
 const artifacts = process.argv[5];
 const tmp = process.argv[6];
-if (!(wsPort > 0) || !(mqttPort > 0) || !artifacts || !tmp) {
-  console.error('usage: node messenger_test.mjs WSPORT MQTTPORT CHROMIUM ARTIFACTS TMPDIR');
+const authWsPort = Number(process.argv[7]);
+const alicePassword = process.argv[8];
+if (!(wsPort > 0) || !(mqttPort > 0) || !artifacts || !tmp || !(authWsPort > 0) ||
+    !alicePassword) {
+  console.error('usage: node messenger_test.mjs WSPORT MQTTPORT CHROMIUM ARTIFACTS TMPDIR ' +
+                'AUTH_WSPORT ALICE_PASSWORD');
   process.exit(2);
 }
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -411,7 +418,30 @@ try {
   expectEqual('no latency message shown twice', LATENCY_MESSAGES, bobLatency.length);
   pass(`${LATENCY_MESSAGES} messages alice -> bob measured`);
 
-  // 11. Nothing went wrong in the pages.
+  // 11. Sign-in with a password (a third context: its own storage).
+  const signer = await (await browser.newContext({viewport: DESKTOP})).newPage();
+  watch(signer, 'alice (auth)');
+  const authPage = (what, fn, arg) => waitIn(signer, 'alice (auth)', what, fn, arg);
+  await signer.goto(`http://127.0.0.1:${authWsPort}/`, {timeout: TIMEOUT_MS});
+  await signer.fill('#signin-user', 'alice');
+  await signer.fill('#signin-password', 'not her password');
+  await signer.press('#signin-password', 'Enter');
+  await authPage('"wrong name or password" on the form', () =>
+    !document.getElementById('signin').hidden &&
+    document.getElementById('signin-error').textContent === 'wrong name or password');
+  await signer.fill('#signin-password', alicePassword);
+  await signer.press('#signin-password', 'Enter');
+  await authPage('signed in with her password', () =>
+    window.msgr?.client?.state === 'online' && document.getElementById('signin').hidden);
+  await signer.fill('#join-room-name', 'secret');
+  await signer.press('#join-room-name', 'Enter');
+  await authPage('"not allowed in room secret"', () =>
+    document.getElementById('tools-error').textContent === 'not allowed in room secret' &&
+    !window.msgr.client.rooms.includes('secret'));
+  pass('auth_file: wrong password refused on the form (0x86), right one signs in, ' +
+       'a room outside the ACL refused');
+
+  // 12. Nothing went wrong in the pages.
   expectEqual('problems in the pages', [], problems);
   pass('no console error, page error or failed request');
   rc = 0;

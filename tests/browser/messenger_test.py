@@ -3,18 +3,21 @@
 
 Starts build/ringmq ($RINGMQ_BROKER) with an MQTT listener and a ws:// listener on ephemeral
 127.0.0.1 ports, `--http-root examples/messenger/web` and its SQLite store in a temporary
-directory, then runs messenger_test.mjs (Debian's Chromium through playwright-core from
-tests/browser/node_modules: alice and bob in two browser contexts, and the console client)
-with a timeout. The driver asks for the broker to be killed and started again by printing
-`CONTROL kill` / `CONTROL start` lines; this script does it (SIGKILL by PID; the same ports
-and data directory on restart) and answers on the driver's stdin. Screenshots go to
-$MESSENGER_ARTIFACTS (meson sets BUILD/meson-logs/messenger-artifacts).
+directory, and a second one with sign-in (the auth_file plugin, a password file made with
+ringmq-passwd, the shipped ACL examples/messenger/auth/acl); then runs messenger_test.mjs
+(Debian's Chromium through playwright-core from tests/browser/node_modules: alice and bob in
+two browser contexts, and the console client) with a timeout. The driver asks for the first
+broker to be killed and started again by printing `CONTROL kill` / `CONTROL start` lines;
+this script does it (SIGKILL by PID; the same ports and data directory on restart) and
+answers on the driver's stdin. Screenshots go to $MESSENGER_ARTIFACTS (meson sets
+BUILD/meson-logs/messenger-artifacts).
 
 Needs /usr/bin/chromium (or $CHROMIUM), `node`, tests/browser/node_modules (playwright-core)
 and examples/messenger's set-up (node_modules and web/vendor/mqtt.esm.js), all from
 `scripts/setup.sh --tests`. Without them: skipped (77), or failed under CI.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -35,6 +38,7 @@ MESSENGER = os.path.join(ROOT, "examples", "messenger")
 WEB = os.path.join(MESSENGER, "web")
 NODE_TIMEOUT = 110  # seconds for the whole driver; each wait inside has its own timeout
 START_TIMEOUT = 20
+ALICE_PASSWORD = "correct horse battery staple"
 
 
 def missing_tools():
@@ -49,10 +53,11 @@ def missing_tools():
 class Broker:
     """build/ringmq on two listeners; restartable on the same ports and data directory."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, name="broker", extra_args=()):
         self.exe = os.environ.get("RINGMQ_BROKER", "")
-        self.data = os.path.join(folder, "data")
-        self.log_path = os.path.join(folder, "broker.log")
+        self.data = os.path.join(folder, f"{name}-data")
+        self.log_path = os.path.join(folder, f"{name}.log")
+        self.extra_args = list(extra_args)
         self.ports = {}
         self.proc = None
 
@@ -63,7 +68,7 @@ class Broker:
         else:
             listen = ["127.0.0.1:0", "ws://127.0.0.1:0"]
         argv = [self.exe, "--threads", "2", "--log-level", "warning", "--data-dir", self.data,
-                "--http-root", WEB]
+                "--http-root", WEB] + self.extra_args
         for address in listen:
             argv += ["--listen", address]
         with open(self.log_path, "ab") as log:
@@ -111,12 +116,32 @@ class Broker:
         return None
 
 
-def run_driver(broker, artifacts, folder):
+def auth_broker(folder):
+    """A second broker with sign-in: the auth_file plugin, alice's password (ALICE_PASSWORD)
+    and the shipped ACL (examples/messenger/auth/acl)."""
+    passwd = os.path.join(os.path.dirname(os.environ["RINGMQ_BROKER"]), "plugins", "auth_file",
+                          "ringmq-passwd")
+    passwords = os.path.join(folder, "passwords")
+    # The cheapest argon2id: this test is about the app, not the hash's cost.
+    subprocess.run([passwd, "--stdin", "--opslimit", "1", "--memlimit", "8M", passwords, "add",
+                    "alice"], input=(ALICE_PASSWORD + "\n").encode(), check=True, timeout=30,
+                   stdout=subprocess.DEVNULL)
+    config = os.path.join(folder, "auth.toml")
+    with open(config, "w") as f:
+        # A JSON string is a valid TOML basic string.
+        f.write('[[plugin]]\nname = "auth_file"\n[plugin.options]\n'
+                f"password_file = {json.dumps(passwords)}\n"
+                f"acl_file = {json.dumps(os.path.join(MESSENGER, 'auth', 'acl'))}\n")
+    return Broker(folder, "auth", ["--config", config])
+
+
+def run_driver(broker, auth, artifacts, folder):
     """Runs messenger_test.mjs, serving its CONTROL requests; returns its exit code."""
     node = os.environ.get("NODE") or shutil.which("node")
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     argv = [node, os.path.join(HERE, "messenger_test.mjs"), str(broker.ports["websocket"]),
-            str(broker.ports["mqtt"]), chromium, artifacts, folder]
+            str(broker.ports["mqtt"]), chromium, artifacts, folder,
+            str(auth.ports["websocket"]), ALICE_PASSWORD]
     p = interop.popen(argv, cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     timer = threading.Timer(NODE_TIMEOUT, p.kill)
     timer.start()
@@ -165,20 +190,27 @@ def main():
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="ringmq-messenger-")
     broker = Broker(folder)
+    auth = None
     rc = 1
     try:
         broker.start()
-        rc = run_driver(broker, artifacts, folder)
-        stop_error = broker.stop()
-        if stop_error:
-            print(f"FAIL messenger: {stop_error}", flush=True)
-            rc = 1
-    except RuntimeError as e:
+        auth = auth_broker(folder)
+        auth.start()
+        rc = run_driver(broker, auth, artifacts, folder)
+        for b in (broker, auth):
+            stop_error = b.stop()
+            if stop_error:
+                print(f"FAIL messenger: {stop_error}", flush=True)
+                rc = 1
+    except (RuntimeError, subprocess.SubprocessError) as e:
         print(f"FAIL messenger: {e}", flush=True)
     finally:
-        broker.kill()
-        if rc != 0 and os.path.exists(broker.log_path) and os.path.getsize(broker.log_path):
-            print(interop.log_tail(broker.log_path, "ringmq"), flush=True)
+        for b in (broker, auth):
+            if b is None:
+                continue
+            b.kill()
+            if rc != 0 and os.path.exists(b.log_path) and os.path.getsize(b.log_path):
+                print(interop.log_tail(b.log_path, "ringmq"), flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     print(f"artifacts: {artifacts}", flush=True)
     print(f"browser/messenger: {'passed' if rc == 0 else 'FAILED'} in "

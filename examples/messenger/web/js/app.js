@@ -349,7 +349,12 @@ $('join-room').addEventListener('submit', async (e) => {
   e.preventDefault();
   const room = nameFrom($('join-room-name'), 'room name');
   if (!room) return;
-  await client.join(room);
+  try {
+    await client.join(room);
+  } catch (error) {
+    $('tools-error').textContent = error.message;
+    return;
+  }
   openConv(`room:${room}`);
 });
 
@@ -423,7 +428,10 @@ async function signIn(user, password) {
     refreshList();
   });
   on('rooms', () => refreshList());
-  on('error', ({error}) => console.warn('messenger:', error.message));
+  on('error', ({error, scope}) => {
+    // The connection's troubles show in its state; the others here.
+    if (scope !== 'connection') $('tools-error').textContent = error.message;
+  });
 
   $('signin').hidden = true;
   $('app').hidden = false;

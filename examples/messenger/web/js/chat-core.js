@@ -32,7 +32,8 @@
 //                                   otherwise DISCONNECT 0x04 (the broker publishes the will)
 //     async send(conv, text) -> message   stored 'pending' at once, published when online
 //                                   (the PUBLISH does not wait for the store's write)
-//     async join(room), async leave(room)
+//     async join(room), async leave(room)   join throws "not allowed in room ROOM" (and
+//                                   does not join) when the broker refuses the subscription
 //     async markRead(conv)          own view: 'received' -> 'read', read receipts to the senders
 //     setTyping(conv, typing)       QoS 0; 'true' is re-sent at most every 3 s
 //     async history(conv) -> [message] in display order
@@ -46,7 +47,9 @@
 //     'message' {message}   a new message, own (at send) or received, once per id
 //     'update' {message}    an own message's state changed (sent/delivered/read/failed), or a
 //                           received one became 'read'
-//     'presence' {user, state, ts}, 'typing' {conv, user, typing}, 'error' {error},
+//     'presence' {user, state, ts}, 'typing' {conv, user, typing},
+//     'error' {error, scope}  scope: 'connection' (also told by 'state'), 'subscribe' (e.g. a
+//                           room the ACL refuses), 'publish' (a refused PUBLISH), 'store'
 //     'rooms' {rooms}       the joined rooms changed
 //   A message: {id, conv, from, ts, text, state}; state pending|sent|delivered|read for own
 //   messages (or 'failed' when the broker refused the PUBLISH, e.g. not allowed by the ACL),
@@ -325,10 +328,13 @@ export class ChatClient extends EventTarget {
     this.#rooms.push(room);
     await this.#store.setMeta('rooms', this.#rooms);
     this.#emit('rooms', {rooms: this.rooms});
-    if (this.#client?.connected) {
-      await this.#client.subscribeAsync(`msgr/r/${room}/#`, {qos: 1, nl: true})
-          .then((granted) => this.#checkGranted(granted))
-          .catch((error) => this.#emit('error', {error}));
+    const refused = await this.#subscribe({[`msgr/r/${room}/#`]: {qos: 1, nl: true}});
+    if (refused.length) {
+      // Not a member (the ACL): not joined.
+      this.#rooms = this.#rooms.filter((r) => r !== room);
+      await this.#store.setMeta('rooms', this.#rooms);
+      this.#emit('rooms', {rooms: this.rooms});
+      throw new Error(`not allowed in room ${room}`);
     }
   }
 
@@ -339,7 +345,7 @@ export class ChatClient extends EventTarget {
     this.#emit('rooms', {rooms: this.rooms});
     if (this.#client?.connected) {
       await this.#client.unsubscribeAsync(`msgr/r/${room}/#`)
-          .catch((error) => this.#emit('error', {error}));
+          .catch((error) => this.#emit('error', {error, scope: 'subscribe'}));
     }
   }
 
@@ -439,21 +445,36 @@ export class ChatClient extends EventTarget {
     this.#setState('online', {retryInMs: null});
     const subs = {[`msgr/u/${this.user}/#`]: {qos: 1}, 'msgr/p/+': {qos: 1}};
     for (const r of this.#rooms) subs[`msgr/r/${r}/#`] = {qos: 1, nl: true};
-    client.subscribeAsync(subs)
-        .then((granted) => this.#checkGranted(granted))
-        .catch((error) => this.#emit('error', {error}));
+    this.#subscribe(subs).then((refused) => {
+      for (const topic of refused) {
+        this.#emit('error', {error: new Error(`subscription to ${topic} refused`),
+                             scope: 'subscribe'});
+      }
+    });
     client.publish(`msgr/p/${this.user}`, JSON.stringify({state: 'online', ts: this.#now()}),
                    {qos: 1, retain: true});
     this.#flushOutbox();
     this.#flushReceipts();
   }
 
-  #checkGranted(granted) {
-    for (const g of granted ?? []) {
-      if (g.qos >= 0x80) {
-        this.#emit('error', {error: new Error(`subscription to ${g.topic} refused (0x${
-            g.qos.toString(16)})`)});
+  // SUBSCRIBE on the current connection (none: nothing to do, the next connection subscribes
+  // to every joined room); resolves to the topics the broker refused.
+  async #subscribe(subs) {
+    const client = this.#client;
+    if (!client?.connected) return [];
+    try {
+      const granted = await client.subscribeAsync(subs);
+      return (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+    } catch (error) {
+      // MQTT.js rejects when a code in the SUBACK is a failure, with the SUBACK in
+      // error.packet (codes in the order of the filters).
+      const codes = error?.packet?.granted;
+      if (Array.isArray(codes)) {
+        const topics = Object.keys(subs);
+        return codes.flatMap((code, i) => code >= 0x80 && topics[i] ? [topics[i]] : []);
       }
+      if (client === this.#client) this.#emit('error', {error, scope: 'subscribe'});
+      return [];
     }
   }
 
@@ -470,7 +491,7 @@ export class ChatClient extends EventTarget {
     this.#connectedAt = 0;
     if (error) {
       this.lastError = error;
-      this.#emit('error', {error});
+      this.#emit('error', {error, scope: 'connection'});
     }
     if (typeof error?.code === 'number' && FATAL_CONNACK.has(error.code)) {
       this.#started = false;
@@ -494,7 +515,7 @@ export class ChatClient extends EventTarget {
 
   #run(fn) {
     const result = this.#serial.then(fn);
-    this.#serial = result.catch((error) => this.#emit('error', {error}));
+    this.#serial = result.catch((error) => this.#emit('error', {error, scope: 'store'}));
     return result;
   }
 
@@ -535,7 +556,7 @@ export class ChatClient extends EventTarget {
         // same message would be refused again.
         if (typeof error.code === 'number' && error.code >= 0x80) {
           this.#advance(message.id, 'failed', null);
-          this.#emit('error', {error});
+          this.#emit('error', {error, scope: 'publish'});
         }
         this.#published.delete(message.id);
         return;
@@ -635,7 +656,7 @@ export class ChatClient extends EventTarget {
           this.#receiptTimer = setTimeout(() => this.#flushReceipts(), RECEIPT_BATCH_MS);
         }
       }
-    }, (error) => this.#emit('error', {error}));
+    }, (error) => this.#emit('error', {error, scope: 'store'}));
   }
 
   #onReceipt(from, p) {
