@@ -67,6 +67,7 @@ CUT_ROUNDS = 40
 CUT_AT_ROUND = 5     # the cut starts just before this round of the cut phase
 HANDOVER_ROUNDS = 10
 HANDOVER_AT_ROUND = 3
+AWAY_ROUNDS = 6
 DELIVERY_TIMEOUT_S = 40.0  # after a phase's last message, for everything to arrive
 QUIET_S = 1.0  # watched at the end for late duplicates (3+ round trips on this link)
 
@@ -298,18 +299,25 @@ class Proxy:
 
 
 class Chat:
-    """One console client in --json mode."""
+    """One console client in --json mode; end_run() then start() runs it again on the same
+    state dir."""
 
     def __init__(self, net, folder, user, url):
         self.user = user
         self.log_path = os.path.join(folder, f"{user}.log")
-        self.log = open(self.log_path, "wb")
-        argv = net.exec_argv(net.client_ns, [
+        self.argv = net.exec_argv(net.client_ns, [
             shutil.which("node"), CHAT, "--json", "--user", user, "--url", url,
             "--room", "general", "--state-dir", os.path.join(folder, f"state-{user}")])
-        self.proc = interop.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.past = []  # the events of the runs before this one
+        self.runs = 0
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = interop.popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.log, cwd=MESSENGER)
         self.events = Lines(self.proc.stdout, parse=self._parse)
+        self.runs += 1
 
     def _parse(self, line):
         try:
@@ -317,23 +325,31 @@ class Chat:
         except ValueError:
             return {"event": "not-json", "line": line}
 
-    def send(self, conv, text):
-        self.proc.stdin.write(f"/send {conv} {text}\n".encode())
+    def command(self, line):
+        self.proc.stdin.write(f"{line}\n".encode())
         self.proc.stdin.flush()
 
+    def send(self, conv, text):
+        self.command(f"/send {conv} {text}")
+
     def wait(self, predicate, what, timeout):
-        return self.events.wait(predicate, f"{self.user}: {what}", timeout)
+        """Waits until predicate(the events of every run so far) is true."""
+        return self.events.wait(lambda items: predicate(self.past + items),
+                                f"{self.user}: {what}", timeout)
+
+    def snapshot(self):
+        return self.past + self.events.snapshot()
 
     def received(self):
         """Messages from the others, in the order they were shown: (at, message)."""
-        return [(e["at"], e["message"]) for e in self.events.snapshot()
+        return [(e["at"], e["message"]) for e in self.snapshot()
                 if e.get("event") == "message" and e["message"]["from"] != self.user]
 
     def own_states(self, items=None):
         """text -> {'state': the latest, 'sent_at': when it became 'sent' (PUBACK) or None},
         for each own message (from `items`, the events so far by default)."""
         own = {}
-        for e in self.events.snapshot() if items is None else items:
+        for e in self.snapshot() if items is None else items:
             if e.get("event") in ("message", "update") and e["message"]["from"] == self.user:
                 m = e["message"]
                 o = own.setdefault(m["text"], {"sent_at": None})
@@ -345,6 +361,14 @@ class Chat:
     def stop(self):
         end_input_then_stop(self.proc, 10)  # chat.mjs disconnects and exits at end of input
         self.log.close()
+        return self.proc.returncode
+
+    def end_run(self):
+        """Ends this run (start() begins the next, on the same state dir)."""
+        rc = self.stop()
+        if rc != 0:
+            raise Failure(f"{self.user}'s chat.mjs exited with status {rc} at the end of input")
+        self.past += self.events.snapshot()
 
 
 # ---- the conversation ----------------------------------------------------------------------------
@@ -355,6 +379,7 @@ class Conversation:
     def __init__(self, chats):
         self.chats = {c.user: c for c in chats}
         self.sent = []  # (phase, sender, conv, text, wall ms when the line was written)
+        self.away = set()  # users whose client is not running: they write nothing
 
     def receivers(self, sender, conv):
         if conv.startswith("dm:"):
@@ -367,6 +392,8 @@ class Conversation:
         if k % 2 == 0:
             lines.append(("carol", self.ROOM))
         for sender, conv in lines:
+            if sender in self.away:
+                continue
             text = f"{phase}/{sender}/{k}"
             self.sent.append((phase, sender, conv, text, time.time() * 1000))
             self.chats[sender].send(conv, text)
@@ -453,6 +480,7 @@ def latency_line(name, values):
 
 
 def scenario(net, folder, broker_exe):
+    t_setup = time.monotonic()
     broker = Broker(net, broker_exe, folder)
     proxy = chats = None
     try:
@@ -461,9 +489,11 @@ def scenario(net, folder, broker_exe):
                  Chat(net, folder, "bob", f"mqtt://127.0.0.1:{proxy.mqtt_port}"),
                  Chat(net, folder, "carol", f"ws://127.0.0.1:{proxy.ws_port}/mqtt")]
         users = [c.user for c in chats]
+        t_clients = time.monotonic()
         for c in chats:
             c.wait(lambda items: any(e.get("event") == "state" and e["state"] == "online"
                                      for e in items), "online", 30)
+        t_online = time.monotonic()
         for c in chats:
             others = set(users) - {c.user}
             c.wait(lambda items: others <= {e["user"] for e in items
@@ -472,6 +502,10 @@ def scenario(net, folder, broker_exe):
                    f"presence of {sorted(others)} online", 30)
         conv = Conversation(chats)
         t_start = time.monotonic()
+        print(f"set-up in {t_start - t_setup:.1f} s: broker and proxy "
+              f"{t_clients - t_setup:.1f} s, {len(chats)} clients online "
+              f"{t_online - t_clients:.1f} s, each seeing the others online "
+              f"{t_start - t_online:.1f} s", flush=True)
 
         # 1. Steady: the weak network alone.
         conv.play("steady", STEADY_ROUNDS)
@@ -521,7 +555,7 @@ def scenario(net, folder, broker_exe):
 
         def reset():
             for c in chats:
-                c.online_count_at_reset = sum(1 for e in c.events.snapshot()
+                c.online_count_at_reset = sum(1 for e in c.snapshot()
                                               if e.get("event") == "state"
                                               and e["state"] == "online")
             resets["answer"] = proxy.command("reset")
@@ -535,10 +569,39 @@ def scenario(net, folder, broker_exe):
                 return states[-1] == "online" and states.count("online") > before
 
             c.wait(reconnected, "reconnected after the reset", DELIVERY_TIMEOUT_S)
-            connections[c.user] = sum(1 for e in c.events.snapshot()
+            connections[c.user] = sum(1 for e in c.snapshot()
                                       if e.get("event") == "state" and e["state"] == "online")
         print(f"handover: proxy answered {resets.get('answer')!r}; connections per client "
               f"{connections}; all shown "
+              f"({time.monotonic() - t_start:.1f} s in)", flush=True)
+
+        # 4. Restart: carol's client ends (end of input: disconnect, the session stays) while
+        # the others write to the room; run again on the same state dir, it is the same device,
+        # resumes the session and shows what was written meanwhile, and nothing twice.
+        carol = conv.chats["carol"]
+        device = [e["device"] for e in carol.snapshot() if e.get("event") == "started"][0]
+        carol.end_run()
+        conv.away.add("carol")
+        conv.play("away", AWAY_ROUNDS)
+        conv.away.clear()
+        carol.start()
+        again = carol.wait(lambda items: [e for e in items if e.get("event") == "started"][1:],
+                           "started again", 30)[0]
+        if again["device"] != device:
+            raise Failure(f"carol's device changed across a restart: {device} -> "
+                          f"{again['device']} (the state dir's store was not kept)")
+        conv.wait_delivered(DELIVERY_TIMEOUT_S)
+        room_texts = {t for _, _, c, t, _ in conv.sent if c == Conversation.ROOM}
+        carol.command(f"/history {Conversation.ROOM}")
+        history = carol.wait(lambda items: [e for e in items if e.get("event") == "history"],
+                             "the room's history", 10)[0]["messages"]
+        kept = sorted(m["text"] for m in history)
+        if kept != sorted(room_texts):
+            raise Failure(f"carol's history of the room after the restart has {len(kept)} "
+                          f"messages, {len(set(kept))} distinct, expected {len(room_texts)}: "
+                          f"missing {sorted(room_texts - set(kept))[:5]}")
+        print(f"restart: carol back as device {device} ({carol.runs} runs), shown what was "
+              f"written while away, history of {len(kept)} room messages kept "
               f"({time.monotonic() - t_start:.1f} s in)", flush=True)
 
         conv.wait_outboxes_done(DELIVERY_TIMEOUT_S)
@@ -564,11 +627,13 @@ def scenario(net, folder, broker_exe):
               f"({time.monotonic() - t_start:.1f} s)", flush=True)
         print(f"profile: {RATE} each way (tc tbf), {DROP_PERCENT}% random drop each way "
               f"(nftables), +{DELAY_MS} ms each way (proxy); link: {net.counters()}", flush=True)
-        every = [x for v in latencies.values() for x in v]
+        # The restart phase's figures include carol's time away: not a network latency.
+        every = [x for phase, v in latencies.items() if phase != "away" for x in v]
         print(latency_line("latency_weak_ms", every), flush=True)
         print(latency_line("latency_weak_nocut_ms", latencies.get("steady", [])), flush=True)
         print(latency_line("latency_weak_cut_ms", latencies.get("cut", [])), flush=True)
         print(latency_line("latency_weak_handover_ms", latencies.get("handover", [])), flush=True)
+        print(latency_line("latency_weak_away_ms", latencies.get("away", [])), flush=True)
         if problems:
             raise Failure(f"{len(problems)} problems:\n  " + "\n  ".join(problems[:30]))
     finally:
@@ -620,7 +685,10 @@ def main():
                 print(interop.log_tail(path, name, 20), flush=True)
     finally:
         net.destroy()
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get("RINGMQ_TEST_KEEP"):
+            print(f"kept {folder} (RINGMQ_TEST_KEEP)", flush=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"messenger/weak_network: {'passed' if rc == 0 else 'FAILED'} in "
           f"{time.monotonic() - started:.1f} s", flush=True)
     return rc

@@ -14,15 +14,44 @@ import {MemoryStore} from '../web/js/chat-core.js';
 
 const FORMAT = 1;
 
+// A Map that reports every change: MemoryStore's methods, whichever they are (it gains new
+// ones), change its maps only through set, delete and clear.
+class WatchedMap extends Map {
+  constructor(onChange) {
+    super();
+    this.onChange = onChange;
+  }
+
+  set(key, value) {
+    super.set(key, value);
+    this.onChange?.();
+    return this;
+  }
+
+  delete(key) {
+    const had = super.delete(key);
+    if (had) this.onChange?.();
+    return had;
+  }
+
+  clear() {
+    super.clear();
+    this.onChange?.();
+  }
+}
+
 export class FileStore extends MemoryStore {
   #path;
   #saving = Promise.resolve();
   #dirty = false;
+  #loading = false;
 
   constructor(dir) {
     super();
     this.dir = dir;
     this.#path = join(dir, 'store.json');
+    this.messages = new WatchedMap(() => this.#changed());
+    this.meta = new WatchedMap(() => this.#changed());
   }
 
   // Reads the file if there is one (a missing file is an empty store).
@@ -37,24 +66,14 @@ export class FileStore extends MemoryStore {
     }
     const data = JSON.parse(text);
     if (data.format !== FORMAT) throw new Error(`${this.#path}: unknown format ${data.format}`);
-    for (const m of data.messages ?? []) this.messages.set(m.id, m);
-    for (const [k, v] of Object.entries(data.meta ?? {})) this.meta.set(k, v);
+    this.#loading = true;
+    try {
+      for (const m of data.messages ?? []) this.messages.set(m.id, m);
+      for (const [k, v] of Object.entries(data.meta ?? {})) this.meta.set(k, v);
+    } finally {
+      this.#loading = false;
+    }
     return this;
-  }
-
-  async putMessage(m) {
-    await super.putMessage(m);
-    this.#changed();
-  }
-
-  async setMeta(key, value) {
-    await super.setMeta(key, value);
-    this.#changed();
-  }
-
-  async clear() {
-    await super.clear();
-    this.#changed();
   }
 
   // Resolves once every change made so far is on disk.
@@ -68,7 +87,7 @@ export class FileStore extends MemoryStore {
   }
 
   #changed() {
-    if (this.#dirty) return;
+    if (this.#dirty || this.#loading) return;
     this.#dirty = true;
     queueMicrotask(() => this.flush().catch((error) => {
       process.emitWarning(`could not save ${this.#path}: ${error.message}`);
