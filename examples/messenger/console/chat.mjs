@@ -162,9 +162,10 @@ async function main() {
     out.event('typing', {conv, user, typing});
     if (typing) out.line(`* ${user} is typing in ${conv}`);
   });
-  client.addEventListener('error', ({detail: {error}}) => {
-    out.event('error', {error: errorText(error)});
-    out.line(`! ${errorText(error)}`);
+  client.addEventListener('error', ({detail: {error, scope}}) => {
+    out.event('error', {error: errorText(error), scope});
+    // A connection's error is in the 'state' line already.
+    if (scope !== 'connection') out.line(`! ${errorText(error)}`);
   });
   client.addEventListener('rooms', ({detail: {rooms}}) => {
     out.event('rooms', {rooms});
