@@ -214,7 +214,7 @@ export class ChatClient extends EventTarget {
   #started = false;
   #stopping = false;
   #attempt = 0;
-  #connectedAt = 0;
+  #connectedAt = null;  // when the current connection's CONNACK came
   #retryTimer = null;
   #retryAt = 0;
   #serial = Promise.resolve();  // every store read-modify-write runs in this order
@@ -485,10 +485,11 @@ export class ChatClient extends EventTarget {
     if (client) client.end(true);
     this.#typingSent.clear();
     if (this.#stopping || !this.#started) return;
-    if (this.#connectedAt && this.#now() - this.#connectedAt >= this.#backoff.resetAfterMs) {
+    if (this.#connectedAt !== null &&
+        this.#now() - this.#connectedAt >= this.#backoff.resetAfterMs) {
       this.#attempt = 0;
     }
-    this.#connectedAt = 0;
+    this.#connectedAt = null;
     if (error) {
       this.lastError = error;
       this.#emit('error', {error, scope: 'connection'});

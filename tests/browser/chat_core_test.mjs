@@ -1,0 +1,346 @@
+// examples/messenger/web/js/chat-core.js alone, in Node, against a scripted MQTT client: no
+// broker, no browser. Each case drives the client's events by hand (CONNACK, PUBLISH, PUBACK,
+// close) and checks what the core does against docs/messenger.md. Run: node chat_core_test.mjs
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+
+import {ChatClient, MemoryStore, USER_RE, backoffDelay, compareMessages, parseConv}
+  from '../../examples/messenger/web/js/chat-core.js';
+
+// One connection attempt as MQTT.js would present it: the test plays the broker.
+class FakeMqtt {
+  constructor(url, options) {
+    this.url = url;
+    this.options = options;
+    this.connected = false;
+    this.handlers = {};
+    this.published = [];   // {topic, payload (parsed), opts, cb}
+    this.subscribed = [];
+    this.ended = null;
+  }
+
+  on(event, fn) {
+    (this.handlers[event] ??= []).push(fn);
+    return this;
+  }
+
+  emit(event, ...args) {
+    for (const fn of this.handlers[event] ?? []) fn(...args);
+  }
+
+  // The test's side.
+  connack() {
+    this.connected = true;
+    this.emit('connect', {});
+  }
+
+  refuse(code) {
+    const error = new Error('Connection refused');
+    error.code = code;
+    this.emit('error', error);
+    this.drop();
+  }
+
+  drop() {
+    this.connected = false;
+    this.emit('close');
+  }
+
+  deliver(topic, payload, packet = {}) {
+    this.emit('message', topic, new TextEncoder().encode(JSON.stringify(payload)),
+              {retain: false, ...packet});
+  }
+
+  puback(filter = () => true) {
+    for (const p of this.published) {
+      if (p.cb && filter(p)) {
+        const cb = p.cb;
+        p.cb = null;
+        cb(null);
+      }
+    }
+  }
+
+  // MQTT.js's API, as much of it as the core uses.
+  publish(topic, payload, opts, cb) {
+    this.published.push({topic, payload: JSON.parse(payload), opts, cb: cb ?? null});
+  }
+
+  publishAsync(topic, payload, opts) {
+    return new Promise((resolve) => this.publish(topic, payload, opts, () => resolve()));
+  }
+
+  subscribeAsync(subs) {
+    this.subscribed.push(subs);
+    return Promise.resolve(Object.entries(subs).map(([topic, o]) => ({topic, qos: o.qos})));
+  }
+
+  unsubscribeAsync(topic) {
+    this.subscribed.push({unsubscribe: topic});
+    return Promise.resolve();
+  }
+
+  end(force, opts, cb) {
+    this.ended = {force, opts};
+    this.connected = false;
+    (typeof opts === 'function' ? opts : cb)?.();
+  }
+}
+
+// A ChatClient on fakes; `clients` holds one FakeMqtt per connection attempt.
+function setup({user = 'alice', store = new MemoryStore(), now, random, rooms} = {}) {
+  const clients = [];
+  const events = [];
+  const chat = new ChatClient({
+    connect: (url, options) => {
+      const c = new FakeMqtt(url, options);
+      clients.push(c);
+      return c;
+    },
+    url: 'ws://test/mqtt', user, device: 'dev123dev123', store, now, random,
+    ...(rooms ? {rooms} : {}),
+  });
+  for (const type of ['state', 'message', 'update', 'presence', 'typing', 'error', 'rooms']) {
+    chat.addEventListener(type, (e) => events.push({type, ...e.detail}));
+  }
+  return {chat, clients, events, store, last: () => clients.at(-1)};
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const dmFrom = (c, from, id, text, ts = 1000) =>
+  c.deliver(`msgr/u/alice/dm/${from}`, {id, ts, text});
+const ID = (n) => `id-${String(n).padStart(20, '0')}`;
+
+test('names and conversations', () => {
+  assert.ok(USER_RE.test('a_b-9') && !USER_RE.test('A') && !USER_RE.test('a/b') &&
+            !USER_RE.test('x'.repeat(33)));
+  assert.deepEqual(parseConv('dm:bob'), {kind: 'dm', name: 'bob'});
+  assert.equal(parseConv('dm:+'), null);
+  assert.equal(parseConv('chan:x'), null);
+  const order = [{ts: 2, from: 'a', id: 'x'}, {ts: 1, from: 'b', id: 'y'},
+                 {ts: 1, from: 'a', id: 'z'}, {ts: 1, from: 'a', id: 'b'}].sort(compareMessages);
+  assert.deepEqual(order.map((m) => m.id), ['b', 'z', 'y', 'x']);
+});
+
+test('CONNECT: the session, the will and the client id of the contract', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  const o = last().options;
+  assert.equal(o.clientId, 'msgr-alice-dev123dev123');
+  assert.equal(o.protocolVersion, 5);
+  assert.equal(o.clean, false);
+  assert.equal(o.keepalive, 30);
+  assert.equal(o.reconnectPeriod, 0);
+  assert.equal(o.properties.sessionExpiryInterval, 604800);
+  assert.equal(o.username, 'alice');
+  assert.equal(o.will.topic, 'msgr/p/alice');
+  assert.equal(o.will.qos, 1);
+  assert.equal(o.will.retain, true);
+  assert.equal(JSON.parse(o.will.payload).state, 'offline');
+  last().connack();
+  assert.deepEqual(Object.keys(last().subscribed[0]).sort(),
+                   ['msgr/p/+', 'msgr/r/general/#', 'msgr/u/alice/#']);
+  const online = last().published.find((p) => p.topic === 'msgr/p/alice');
+  assert.equal(online.payload.state, 'online');
+  assert.deepEqual([online.opts.qos, online.opts.retain], [1, true]);
+  assert.equal(chat.state, 'online');
+  await chat.stop();
+});
+
+test('a device id is made once and kept in the store', async () => {
+  const store = new MemoryStore();
+  const chat = new ChatClient({connect: (u, o) => new FakeMqtt(u, o), url: 'x', user: 'bob',
+                               store});
+  await chat.start();
+  assert.match(chat.device, /^[a-z0-9]{12}$/);
+  assert.equal(await store.getMeta('device'), chat.device);
+  await chat.stop();
+});
+
+test('duplicates: two copies in the same tick are shown once (with and without addMessage)',
+     async () => {
+       for (const store of [new MemoryStore(), Object.assign(new MemoryStore(),
+                                                            {addMessage: undefined})]) {
+         const {chat, last, events} = setup({store});
+         await chat.start();
+         last().connack();
+         dmFrom(last(), 'bob', ID(1), 'hi');
+         dmFrom(last(), 'bob', ID(1), 'hi');
+         await settle();
+         dmFrom(last(), 'bob', ID(1), 'hi');  // later, e.g. a resend after a reconnect
+         await settle();
+         assert.equal(events.filter((e) => e.type === 'message').length, 1);
+         assert.deepEqual((await chat.history('dm:bob')).map((m) => [m.id, m.from, m.state]),
+                          [[ID(1), 'bob', 'received']]);
+         await chat.stop();
+       }
+     });
+
+test('delivered receipts are batched per sender; markRead sends read', async () => {
+  const {chat, last, events} = setup();
+  await chat.start();
+  last().connack();
+  dmFrom(last(), 'bob', ID(1), 'one', 1000);
+  dmFrom(last(), 'bob', ID(2), 'two', 1001);
+  last().deliver('msgr/r/general/m/carol', {id: ID(3), ts: 1002, text: 'room'});
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const receipts = () => last().published.filter((p) => p.topic.includes('/rcpt/'));
+  const delivered = receipts().map((p) => [p.topic, p.payload.state, p.payload.conv,
+                                           p.payload.ids]);
+  assert.deepEqual(delivered.sort(), [
+    ['msgr/u/bob/rcpt/alice', 'delivered', 'dm:alice', [ID(1), ID(2)]],
+    ['msgr/u/carol/rcpt/alice', 'delivered', 'room:general', [ID(3)]],
+  ]);
+  assert.equal((await chat.conversations()).find((c) => c.conv === 'dm:bob').unread, 2);
+  await chat.markRead('dm:bob');
+  const read = receipts().filter((p) => p.payload.state === 'read');
+  assert.deepEqual(read.map((p) => [p.topic, p.payload.ids]),
+                   [['msgr/u/bob/rcpt/alice', [ID(1), ID(2)]]]);
+  assert.equal((await chat.conversations()).find((c) => c.conv === 'dm:bob').unread, 0);
+  assert.equal(events.filter((e) => e.type === 'update' && e.message.state === 'read').length,
+               2);
+  await chat.stop();
+});
+
+test('outbox: written offline, pending, resent with the same id until its PUBACK', async () => {
+  const {chat, clients, last, events} = setup({random: () => 0.5});
+  await chat.start();
+  const m = await chat.send('dm:bob', 'written offline');
+  assert.equal(m.state, 'pending');
+  assert.equal(clients.length, 1);
+  assert.equal(last().published.length, 0);
+  assert.equal(events.filter((e) => e.type === 'message').length, 1);
+  last().connack();
+  await settle();
+  const first = last().published.find((p) => p.topic === 'msgr/u/bob/dm/alice');
+  assert.deepEqual([first.payload.id, first.payload.text, first.opts.qos],
+                   [m.id, 'written offline', 1]);
+  last().drop();  // before the PUBACK
+  assert.equal(chat.state, 'offline');
+  chat.retryNow();
+  assert.equal(clients.length, 2);
+  last().connack();
+  await settle();
+  const again = last().published.filter((p) => p.topic === 'msgr/u/bob/dm/alice');
+  assert.deepEqual(again.map((p) => p.payload.id), [m.id]);
+  clients[0].puback();  // the old connection's late answer changes nothing
+  await settle();
+  assert.equal((await chat.store.getMessage(m.id)).state, 'pending');
+  last().puback();
+  await settle();
+  assert.equal((await chat.store.getMessage(m.id)).state, 'sent');
+  assert.deepEqual(await chat.store.listPending(), []);
+  await chat.stop();
+});
+
+test('receipts move own messages forward only, and only from the right peer', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  last().connack();
+  const m = await chat.send('dm:bob', 'hello');
+  last().puback();
+  await settle();
+  const receipt = (from, state, conv) => last().deliver(`msgr/u/alice/rcpt/${from}`,
+                                                        {ids: [m.id], state, conv});
+  const state = async () => (await chat.store.getMessage(m.id)).state;
+  receipt('carol', 'read', 'dm:carol');  // carol is not in this conversation
+  receipt('carol', 'read', 'dm:bob');    // nor can she speak for bob
+  await settle();
+  assert.equal(await state(), 'sent');
+  receipt('bob', 'read', 'dm:bob');
+  await settle();
+  assert.equal(await state(), 'read');
+  receipt('bob', 'delivered', 'dm:bob');  // late: never back
+  await settle();
+  assert.equal(await state(), 'read');
+  await chat.stop();
+});
+
+test('presence, typing (stale ignored), own room messages from another device', async () => {
+  let now = 100000;
+  const {chat, last, events} = setup({now: () => now});
+  await chat.start();
+  last().connack();
+  last().deliver('msgr/p/bob', {state: 'online', ts: 5}, {retain: true});
+  last().deliver('msgr/p/bob', {state: 'offline', ts: 50});  // a will, live
+  assert.deepEqual(events.filter((e) => e.type === 'presence').map((e) => [e.state, e.ts]),
+                   [['online', 5], ['offline', now]]);
+  last().deliver('msgr/u/alice/typing/bob', {ts: now - 11000, typing: true});
+  last().deliver('msgr/r/general/typing/bob', {ts: now, typing: true});
+  last().deliver('msgr/r/general/typing/alice', {ts: now, typing: true});
+  assert.deepEqual(events.filter((e) => e.type === 'typing').map((e) => [e.conv, e.user]),
+                   [['room:general', 'bob']]);
+  last().deliver('msgr/r/general/m/alice', {id: ID(7), ts: now, text: 'from my phone'});
+  last().deliver('msgr/r/other/m/bob', {id: ID(8), ts: now, text: 'not joined'});
+  await settle();
+  assert.deepEqual((await chat.history('room:general')).map((m) => [m.from, m.state]),
+                   [['alice', 'sent']]);
+  assert.deepEqual(await chat.history('room:other'), []);
+  now += 1;
+  await chat.stop();
+});
+
+test('back-off: 0.5 s doubling to 15 s, ±30 %, reset after a 10 s connection', async () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, undefined, () => 0.5)),
+                   [500, 1000, 2000, 4000, 8000, 15000, 15000]);
+  assert.equal(backoffDelay(0, undefined, () => 0), 350);
+  assert.equal(backoffDelay(10, undefined, () => 1), 19500);
+  let now = 0;
+  const {chat, last, events} = setup({now: () => now, random: () => 0.5});
+  await chat.start();
+  const retries = () => events.filter((e) => e.type === 'state' && e.state === 'offline')
+      .map((e) => e.retryInMs);
+  for (let i = 0; i < 3; i++) {
+    last().drop();
+    chat.retryNow();
+  }
+  assert.deepEqual(retries(), [500, 1000, 2000]);
+  last().connack();
+  now += 10000;
+  last().drop();
+  assert.deepEqual(retries(), [500, 1000, 2000, 500]);
+  await chat.stop();
+});
+
+test('a refused sign-in (0x86) stops retrying and says why', async () => {
+  const {chat, clients, last, events} = setup();
+  await chat.start();
+  last().refuse(0x86);
+  const offline = events.filter((e) => e.type === 'state').at(-1);
+  assert.deepEqual([offline.state, offline.retryInMs, offline.error.message],
+                   ['offline', null, 'wrong name or password']);
+  chat.retryNow();
+  assert.equal(clients.length, 1);
+});
+
+test('join, leave; sign-out: presence offline then DISCONNECT 0x00', async () => {
+  const {chat, last, store} = setup();
+  await chat.start();
+  last().connack();
+  await chat.join('team');
+  assert.deepEqual(chat.rooms, ['general', 'team']);
+  assert.deepEqual(await store.getMeta('rooms'), ['general', 'team']);
+  assert.ok(last().subscribed.some((s) => 'msgr/r/team/#' in s));
+  await chat.leave('general');
+  assert.deepEqual(chat.rooms, ['team']);
+  assert.ok(last().subscribed.some((s) => s.unsubscribe === 'msgr/r/general/#'));
+  const client = last();
+  const stopped = chat.stop({signOut: true});
+  await settle();
+  const bye = client.published.filter((p) => p.topic === 'msgr/p/alice').at(-1);
+  assert.equal(bye.payload.state, 'offline');
+  client.puback();
+  await stopped;
+  assert.deepEqual(client.ended.opts, {reasonCode: 0});
+  assert.equal(chat.state, 'offline');
+});
+
+test('stop without sign-out: DISCONNECT 0x04, so the broker sends the will', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  last().connack();
+  const client = last();
+  await chat.stop();
+  assert.deepEqual(client.ended.opts, {reasonCode: 4});
+  assert.ok(!client.published.some((p) => p.payload.state === 'offline'));
+});
