@@ -216,39 +216,54 @@ METRICS = [
      lambda j: j["_users"] / j["_interval"] * 3, "{:,.0f}"),
     ("connect time, dm tool (U/2 connections), s", lambda j: j["connect_time_ms"] / 1000,
      "{:.1f}"),
-    ("other processes on the machine, cores", lambda j: j.get("_others"), "{:.2f}"),
+    ("machine busy during the run (every process), cores",
+     lambda j: j.get("_machine_busy_cores"), "{:.2f}"),
 ]
 
 
+RATIO_METRICS = {"broker CPU, % of one core", "broker RSS, MiB", "broker RSS per user, KiB",
+                 "direct message latency p50, ms", "direct message latency p99, ms",
+                 "typing (QoS 0) latency p99, ms"}
 TITLES = {"ringmq": "ringmq", "ringmq-memory": "ringmq, no store", "mosquitto": "Mosquitto"}
 
 
+def cell(results, b, u, f):
+    vals = []
+    for j in results.get((b, u), []):
+        try:
+            vals.append(f(j))
+        except (KeyError, TypeError, ZeroDivisionError):
+            pass
+    return median(vals)
+
+
 def render(meta, results, users_list, args):
+    """One row per (users, broker), a ratio row ringmq / Mosquitto per user count."""
     out = []
     out.append(f"Generated {meta['date']} by `{meta['invocation']}` in "
                f"{meta['elapsed_s'] / 60:.0f} minutes. Machine: {meta['machine']}. ringmq "
                f"{meta['ringmq']}; {meta['mosquitto']}. Load average {meta['load']:.2f} at "
                f"the start. Medians of {args.rounds} runs per cell, brokers interleaved run by "
-               f"run, each run on a fresh broker.")
+               f"run, each run on a fresh broker; a user sends a direct message every "
+               f"{meta['interval']:g} s.")
     out.append("")
     brokers = meta["brokers"]
-    head = "| metric | " + " | ".join(
-        f"{TITLES[b]}, {u:,} users" for u in users_list for b in brokers) + " |"
-    out.append(head)
-    out.append("|---|" + "---|" * (len(brokers) * len(users_list)))
-    for label, f, fmt in METRICS:
-        cells = []
-        for u in users_list:
-            for b in brokers:
-                vals = []
-                for j in results.get((b, u), []):
-                    try:
-                        vals.append(f(j))
-                    except (KeyError, TypeError, ZeroDivisionError):
-                        pass
-                m = median(vals)
+    out.append("| users | broker | " + " | ".join(label for label, _, _ in METRICS) + " |")
+    out.append("|---|---|" + "---|" * len(METRICS))
+    for u in users_list:
+        for b in brokers:
+            cells = []
+            for _, f, fmt in METRICS:
+                m = cell(results, b, u, f)
                 cells.append(fmt.format(m) if m is not None else "-")
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
+            out.append(f"| {u:,} | {TITLES[b]} | " + " | ".join(cells) + " |")
+        if "ringmq" in brokers and "mosquitto" in brokers:
+            cells = []
+            for label, f, _ in METRICS:
+                x, y = cell(results, "ringmq", u, f), cell(results, "mosquitto", u, f)
+                ok = x is not None and y and label in RATIO_METRICS
+                cells.append((f"{x / y:.2f}x" if x / y >= 0.1 else f"{x / y:.3f}x") if ok else "")
+            out.append(f"| {u:,} | ringmq / Mosquitto | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -300,12 +315,6 @@ def main():
                     n += 1
                     j = once(b, u, args, tmp, n, bench)
                     j["_interval"] = args.interval
-                    # the machine's busy cores over the whole run, less the broker's and the
-                    # dm tool's over its window (an estimate: the typing tool is not taken off)
-                    others = j["_machine_busy_cores"] - (j.get("broker_cpu_s", 0)
-                                                         + j.get("tool_cpu_s", 0)) / max(
-                        j.get("duration_s") or 1, 1)
-                    j["_others"] = max(0.0, others)
                     results.setdefault((b, u), []).append(j)
                     print(f"round {rnd + 1} {b:9s} users {u:6d}: cpu {cpu_pct(j) or 0:5.1f}% "
                           f"rss {j.get('broker_rss_kb', 0) / 1024:6.0f} MiB "

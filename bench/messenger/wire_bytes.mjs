@@ -136,7 +136,8 @@ function addDelta(x, y) {
 // Idle: sample the counters every 500 ms for `seconds`; bursts are runs of activity separated
 // by >= 3 s of silence.
 async function idleWatch(stacks, seconds) {
-  const state = stacks.map((s) => ({s, last: s.counters(), bursts: 0, lastActive: null, gone: [],
+  const state = stacks.map((s) => ({s, last: s.counters(), bursts: 0, lastActive: new Map(),
+                                    gone: [],
                                     total: {up: 0, down: 0, packets: 0, bytes: 0}}));
   const start = Date.now();
   while (Date.now() - start < seconds * 1000) {
@@ -152,12 +153,17 @@ async function idleWatch(stacks, seconds) {
         }
       });
       for (const p of st.gone) c.set(String(p), st.last.get(String(p)));
-      st.last = c;
-      if (d.bytes > 0 || d.packets > 0) {
-        if (st.lastActive === null || now - st.lastActive >= 3000) st.bursts += 1;
-        st.lastActive = now;
-        st.total = addDelta(st.total, d);
+      // bursts per connection: each user's keep-alive runs on its own clock
+      for (const p of st.s.localPorts()) {
+        const dp = delta(st.last, c, [p]);
+        if (dp.bytes > 0 || dp.packets > 0) {
+          const lastActive = st.lastActive.get(p);
+          if (lastActive === undefined || now - lastActive >= 3000) st.bursts += 1;
+          st.lastActive.set(p, now);
+        }
       }
+      st.last = c;
+      st.total = addDelta(st.total, d);
     }
   }
   return state.map((st) => ({name: st.s.name, window_s: seconds, bursts: st.bursts,
@@ -639,14 +645,17 @@ function report(headers, sample, r, idle) {
   const intervals = {'mqtt-ws': 30, 'http-poll': POLL_TIMEOUT_MS / 1000, 'socket.io': 25};
   if (idle.length) {
     console.log('');
-    console.log(`idle, per user (both users / 2), window ${idle[0].window_s} s:`);
+    console.log(`idle, per user, window ${idle[0].window_s} s (cycles seen: bursts on the ` +
+                'connections, both users):');
     console.log('| stack | keep-alive cycle, s | cycles seen | bytes per cycle | packets per ' +
                 'cycle | bytes per minute | packets per minute | bytes + 52/packet per minute |');
     console.log('|---|---|---|---|---|---|---|---|');
     for (const st of idle) {
+      // one connection per user carries the keep-alive (the poll one for HTTP): a burst on
+      // a connection is one user's cycle
       const cyc = Math.max(st.bursts, 1);
-      const perUserB = st.total.bytes / cyc / 2;
-      const perUserP = st.total.packets / cyc / 2;
+      const perUserB = st.total.bytes / cyc;
+      const perUserP = st.total.packets / cyc;
       const perMin = 60 / intervals[st.name];
       console.log(`| ${st.name} | ${intervals[st.name]} | ${st.bursts} | ${perUserB.toFixed(0)} | ` +
                   `${perUserP.toFixed(1)} | ${(perUserB * perMin).toFixed(0)} | ` +
