@@ -125,8 +125,20 @@ class Network:
     def exec_argv(self, ns, argv):
         return ["ip", "netns", "exec", ns] + list(argv)
 
+    @staticmethod
+    def remove_stale():
+        """Namespaces of earlier runs whose process is gone (killed before its clean-up)."""
+        p = run(["ip", "netns", "list"], check=False)
+        for line in p.stdout.splitlines():
+            name = line.split(" ")[0]
+            prefix, _, pid = name.rpartition("-")
+            if prefix in ("rmq-wn-s", "rmq-wn-c") and pid.isdigit() and \
+                    not os.path.exists(f"/proc/{pid}"):
+                run(["ip", "netns", "delete", name], check=False)
+
     def create_namespaces(self):
         """Returns None, or why namespaces cannot be made here."""
+        self.remove_stale()
         for ns in (self.server_ns, self.client_ns):
             p = run(["ip", "netns", "add", ns], check=False)
             if p.returncode != 0:
