@@ -86,7 +86,8 @@ class Output {
   constructor(json, rl) {
     this.json = json;
     this.rl = rl;
-    this.tty = !json && process.stdout.isTTY;
+    this.tty = Boolean(rl.terminal);
+    this.closed = false;  // no prompt once the input is closed
   }
 
   event(type, fields) {
@@ -98,7 +99,7 @@ class Output {
     if (this.tty) {
       // Above the prompt, which is drawn again with whatever was being typed.
       process.stdout.write(`\r\x1b[K${text}\n`);
-      this.rl.prompt(true);
+      if (!this.closed) this.rl.prompt(true);
     } else {
       process.stdout.write(`${text}\n`);
     }
@@ -119,7 +120,9 @@ async function main() {
     connect: mqtt.connect, url: opts.url, user: opts.user, password: opts.password, store,
     rooms: opts.rooms.length ? opts.rooms : ['general'],
   });
-  const rl = createInterface({input: process.stdin, terminal: process.stdin.isTTY && !opts.json});
+  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY && !opts.json);
+  const rl = createInterface({input: process.stdin, output: interactive ? process.stdout : undefined,
+                              terminal: interactive});
   const out = new Output(opts.json, rl);
   let current = null;  // the conversation on screen
   const setCurrent = (conv) => {
@@ -275,6 +278,7 @@ async function main() {
   // The end of input (Ctrl-D, or a script's last line): disconnect without signing out, after
   // the lines before it; the session stays and the others see this user offline (the will).
   rl.on('close', () => {
+    out.closed = true;
     queue = queue.then(() => finish(false));
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => finish(false));
