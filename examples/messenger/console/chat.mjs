@@ -250,9 +250,18 @@ async function main() {
     },
   };
 
+  // Typing shown to the others while a message (not a command) is being written on a terminal;
+  // chat-core sends 'true' at most every 3 s.
+  if (interactive) {
+    process.stdin.on('keypress', () => {
+      if (current && rl.line && !rl.line.startsWith('/')) client.setTyping(current, true);
+    });
+  }
+
   // One line at a time, in order: a /join finishes before the next line is sent.
   let queue = Promise.resolve();
   rl.on('line', (line) => {
+    if (interactive && current) client.setTyping(current, false);
     queue = queue.then(async () => {
       if (stopping) return;
       const text = line.trim();
