@@ -686,7 +686,10 @@ def main():
         why = net.create_namespaces()
         if why:
             return skip_or_fail(why)
-        net.build()
+        try:
+            net.build()
+        except Failure as e:  # e.g. a kernel without tbf or nftables
+            return skip_or_fail(f"the test network could not be built: {e}")
         scenario(net, folder, broker_exe)
         rc = 0
     except Failure as e:
