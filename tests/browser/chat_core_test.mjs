@@ -344,3 +344,21 @@ test('stop without sign-out: DISCONNECT 0x04, so the broker sends the will', asy
   assert.deepEqual(client.ended.opts, {reasonCode: 4});
   assert.ok(!client.published.some((p) => p.payload.state === 'offline'));
 });
+
+test('taken over (DISCONNECT 0x8E): no retry by itself, retryNow() takes the session back',
+     async () => {
+       const {chat, clients, last, events} = setup();
+       await chat.start();
+       last().connack();
+       last().emit('disconnect', {reasonCode: 0x8e});
+       last().drop();
+       const offline = events.filter((e) => e.type === 'state').at(-1);
+       assert.deepEqual([offline.state, offline.retryInMs, offline.error.code],
+                        ['offline', null, 0x8e]);
+       assert.equal(clients.length, 1);
+       chat.retryNow();
+       assert.equal(clients.length, 2);
+       last().connack();
+       assert.equal(chat.state, 'online');
+       await chat.stop();
+     });

@@ -20,9 +20,12 @@
 //   8. alice opens a new page in the same context (signed in from localStorage): bob sees her
 //      online; her DM shows the history from before (IndexedDB) and m1-m5, each once, in order;
 //      bob's m1-m5 become read;
+//      a second tab of alice's takes the session over (DISCONNECT 0x8E): the first shows it
+//      and waits; its "use here" takes the session back;
 //   9. screenshots, desktop (1200x800) and phone (390x844), into ARTIFACTS;
-//  10. latency: N messages alice -> bob, one at a time, from before alice's send() to bob's
-//      'message' event (one browser, one clock): prints latency_loopback_ms p50= p99= n=;
+//  10. latency: N messages alice -> bob, one at a time (the next once the last one's read
+//      receipt is back), from before alice's send() to bob's 'message' event, on the wall
+//      clock both pages share: prints latency_loopback_ms p50= p99= n=;
 //  11. sign-in on the broker with auth_file: a wrong password shows "wrong name or password"
 //      on the form; the right one signs in; a room the ACL keeps alice out of is refused;
 //  12. no console error, page error or failed request (except the browser's own WebSocket
@@ -142,8 +145,11 @@ class User {
       window.watched = window.msgr.client;
       window.seen = [];
       window.updates = [];
+      // at: when the event was made (its timeStamp), not when this listener, which runs after
+      // the page's own, got it; on the wall clock, which both pages share (each page's
+      // performance.timeOrigin is its own reading of it).
       window.msgr.client.addEventListener('message', (e) => window.seen.push(
-          {...e.detail.message, at: performance.timeOrigin + performance.now()}));
+          {...e.detail.message, at: Date.now() - (performance.now() - e.timeStamp)}));
       window.msgr.client.addEventListener('update', (e) => window.updates.push(
           {id: e.detail.message.id, state: e.detail.message.state}));
     });
@@ -363,6 +369,25 @@ try {
   pass(`alice back: ${expected.length} messages, each once, in order (history from IndexedDB ` +
        'and 5 sent while she was away across a SIGKILL); bob\'s all read');
 
+  // 8b. A second tab of alice's (same device id, so the same client id) takes the session
+  // over: the first says so and waits instead of taking it back; "use here" does.
+  const second = await alice.context.newPage();
+  watch(second, 'alice (second tab)');
+  await second.goto(`${origin}/`, {timeout: TIMEOUT_MS});
+  await waitIn(second, 'alice (second tab)', 'online',
+               () => window.msgr?.client?.state === 'online');
+  await alice.wait('"in use in another window" and "use here"', () =>
+    document.getElementById('conn-text').textContent === 'offline · in use in another window' &&
+    !document.getElementById('retry-now').hidden &&
+    document.getElementById('retry-now').textContent === 'use here');
+  await second.close();
+  await alice.page.click('#retry-now');
+  await alice.wait('online again after "use here"', () =>
+    window.msgr.client.state === 'online');
+  await bob.wait('alice online after her tabs', () =>
+    document.getElementById('conv-sub').textContent === 'online');
+  pass('a second tab took the session (DISCONNECT 0x8E): the first waited, "use here" took it back');
+
   // 9. Screenshots.
   const shots = [];
   const shoot = async (user, what) => {
@@ -386,24 +411,33 @@ try {
   await alice.page.setViewportSize(DESKTOP);
   await bob.page.setViewportSize(DESKTOP);
 
-  // 10. Latency, one message at a time: bob's page reports each arrival through a binding
-  // (no polling), and the next message leaves alice's page then.
+  // 10. Latency, one message at a time: bob's page reports each arrival, alice's each read
+  // receipt, through bindings (no polling); the next message leaves alice's page when the
+  // last one's receipts are done, so that each is measured alone.
   const arrived = new Map();  // text -> resolve
+  const read = new Map();
   await bob.page.exposeFunction('latencyArrived', (text) => arrived.get(text)?.());
+  await alice.page.exposeFunction('latencyRead', (text) => read.get(text)?.());
   await bob.page.evaluate(() => window.msgr.client.addEventListener('message', (e) => {
     if (e.detail.message.text.startsWith('latency ')) window.latencyArrived(e.detail.message.text);
   }));
   await alice.page.evaluate(() => {
     window.sentAt = {};
+    window.msgr.client.addEventListener('update', (e) => {
+      const m = e.detail.message;
+      if (m.text.startsWith('latency ') && m.state === 'read') window.latencyRead(m.text);
+    });
   });
   for (let i = 0; i < LATENCY_MESSAGES; i++) {
     const text = `latency ${i}`;
     const got = new Promise((resolve) => arrived.set(text, resolve));
+    const done = new Promise((resolve) => read.set(text, resolve));
     await alice.page.evaluate((t) => {
-      window.sentAt[t] = performance.timeOrigin + performance.now();
+      window.sentAt[t] = Date.now();
       window.msgr.client.send('dm:bob', t);
     }, text);
     await withTimeout(got, `bob's 'message' event for "${text}"`);
+    await withTimeout(done, `alice's read receipt for "${text}"`);
   }
   const sentAt = await alice.page.evaluate(() => window.sentAt);
   const seenAt = await bob.page.evaluate(

@@ -12,6 +12,7 @@ const params = new URLSearchParams(location.search);
 const MQTT_URL = params.get('mqtt') ||
     `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
 const TYPING_IDLE_MS = 4000;
+const TAKEN_OVER = 0x8e;  // the broker's DISCONNECT when this client id connected elsewhere
 const wide = matchMedia('(min-width: 760px)');
 
 let client = null;
@@ -102,26 +103,49 @@ function showState(state, retryInMs, error) {
     tick();
     countdown = setInterval(tick, 500);
     $('retry-now').hidden = false;
+    $('retry-now').textContent = 'retry now';
   } else {
     $('conn-text').textContent = state === 'connecting' ? 'connecting…'
         : state === 'offline' && error ? `offline · ${error.message}` : state;
+    if (state === 'offline' && error?.code === TAKEN_OVER) {
+      // Another tab or window of this browser signed in as the same user and took the session.
+      $('retry-now').textContent = 'use here';
+      $('retry-now').hidden = false;
+    }
   }
 }
 
 // --- conversation list ---
 
+// conv -> {conv, last, unread}: read from the store at sign-in, then kept up to date from the
+// core's events (not read again per event: that would cost a read of every message).
+let summaries = new Map();
+
+function noteMessage(m) {
+  let s = summaries.get(m.conv);
+  if (!s) summaries.set(m.conv, s = {conv: m.conv, last: null, unread: 0});
+  if (!s.last || compareMessages(s.last, m) < 0) s.last = m;
+  if (m.state === 'received') s.unread++;
+}
+
+function noteUpdate(m) {
+  const s = summaries.get(m.conv);
+  if (!s) return;
+  if (s.last?.id === m.id) s.last = m;
+  if (m.from !== client.user && m.state === 'read') s.unread = Math.max(0, s.unread - 1);
+}
+
 let listQueued = false;
 function refreshList() {
   if (listQueued) return;
   listQueued = true;
-  setTimeout(async () => {
+  setTimeout(() => {
     listQueued = false;
-    if (client) await renderList();
+    if (client) renderList();
   }, 0);
 }
 
-async function renderList() {
-  const summaries = new Map((await client.conversations()).map((s) => [s.conv, s]));
+function renderList() {
   const rooms = client.rooms.map((r) => `room:${r}`);
   const dms = new Set([...summaries.keys()].filter((c) => c.startsWith('dm:')));
   for (const c of startedDms) dms.add(c);
@@ -374,6 +398,7 @@ async function teardown() {
   current = null;
   startedDms.clear();
   typing.clear();
+  summaries = new Map();
   clearInterval(countdown);
   document.body.classList.remove('show-conv');
   if (old) await old.stop({signOut: true});
@@ -398,7 +423,7 @@ async function signIn(user, password) {
   on('state', ({state, retryInMs, error}) => {
     showState(state, retryInMs, error);
     if (state === 'offline' && retryInMs === null && typeof error?.code === 'number' &&
-        !signingOut) {
+        error.code !== TAKEN_OVER && !signingOut) {
       // Refused: wrong name or password, not allowed. Back to the form.
       localStorage.removeItem('msgr-user');
       sessionStorage.removeItem('msgr-password');
@@ -406,6 +431,7 @@ async function signIn(user, password) {
     }
   });
   on('message', ({message}) => {
+    noteMessage(message);
     if (message.conv === current) {
       showMessage(message);
       if (message.from !== me.user && onScreen(current)) me.markRead(current);
@@ -413,6 +439,7 @@ async function signIn(user, password) {
     refreshList();
   });
   on('update', ({message}) => {
+    noteUpdate(message);
     if (message.conv === current) updateMessage(message);
     refreshList();
   });
@@ -439,6 +466,7 @@ async function signIn(user, password) {
   avatar(`dm:${user}`, $('me-avatar'));
   delete $('me-avatar').dataset.presence;
   window.msgr = {client, store, openConv};
+  summaries = new Map((await store.listConversations()).map((c) => [c.conv, c]));
   await client.start();
   refreshList();
   const last = localStorage.getItem(`msgr-conv-${user}`);

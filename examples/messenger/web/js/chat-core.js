@@ -40,10 +40,13 @@
 //     async conversations() -> the store's listConversations()
 //     state ('connecting'|'online'|'offline'), rooms ([names]), user, device, clientId,
 //     presence (Map user -> {state, ts}), lastError
-//     retryNow()                    when offline and waiting, reconnect at once
+//     retryNow()                    when offline and waiting, reconnect at once; also after
+//                                   the broker's DISCONNECT 0x8E (the same client id connected
+//                                   elsewhere, e.g. another tab), after which it waits for this
 //   Events (CustomEvent, fields in detail):
 //     'state' {state, retryInMs, error}   retryInMs: ms until the next attempt (offline), or null
-//                                         when it will not retry (refused sign-in, stopped)
+//                                         when it will not retry by itself (refused sign-in,
+//                                         stopped, taken over: error.code 0x8E)
 //     'message' {message}   a new message, own (at send) or received, once per id
 //     'update' {message}    an own message's state changed (sent/delivered/read/failed), or a
 //                           received one became 'read'
@@ -69,6 +72,7 @@ const DEFAULT_BACKOFF = {initialMs: 500, maxMs: 15000, jitter: 0.3, resetAfterMs
 const RANK = {pending: 0, failed: 0, sent: 1, delivered: 2, read: 3};
 // CONNACK codes after which retrying cannot help: the user must change something.
 const FATAL_CONNACK = new Set([0x84, 0x85, 0x86, 0x87, 0x8c]);
+const TAKEN_OVER = 0x8e;  // DISCONNECT: the session was taken over
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomString(length, alphabet) {
@@ -108,6 +112,7 @@ export function connackMessage(code) {
     case 0x88: return 'server unavailable';
     case 0x89: return 'server busy';
     case 0x97: return 'quota exceeded';
+    case 0x8e: return 'in use in another window';
     default: return code === undefined ? 'connection failed' : `refused (0x${code.toString(16)})`;
   }
 }
@@ -216,7 +221,7 @@ export class ChatClient extends EventTarget {
   #attempt = 0;
   #connectedAt = null;  // when the current connection's CONNACK came
   #retryTimer = null;
-  #retryAt = 0;
+  #paused = false;      // taken over (0x8E): no retry until retryNow()
   #serial = Promise.resolve();  // every store read-modify-write runs in this order
   #published = new Set();       // ids published on the current connection
   #receipts = new Map();        // "user\nconv\nstate" -> Set of ids not yet published
@@ -299,9 +304,10 @@ export class ChatClient extends EventTarget {
   }
 
   retryNow() {
-    if (this.#started && this.#state === 'offline' && this.#retryTimer !== null) {
+    if (this.#started && this.#state === 'offline' && (this.#retryTimer !== null || this.#paused)) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = null;
+      this.#paused = false;
       this.#open();
     }
   }
@@ -316,8 +322,8 @@ export class ChatClient extends EventTarget {
     // Queued before the PUBLISH, so its PUBACK finds the message stored; not awaited before
     // it, so the store's latency is not the message's.
     const stored = this.#run(() => this.#store.putMessage(message));
+    this.#publishMessage(message);  // before the listeners' work on the event
     this.#emit('message', {message: {...message}});
-    this.#publishMessage(message);
     await stored;
     return {...message};
   }
@@ -433,6 +439,13 @@ export class ChatClient extends EventTarget {
         error.message = connackMessage(error.code);
       }
     });
+    client.on('disconnect', (packet) => {
+      // The broker's DISCONNECT; 0x8E: this client id connected again elsewhere (another tab
+      // with the same device id): reconnecting would take it back, and so on.
+      if (generation === this.#generation && packet?.reasonCode === TAKEN_OVER) {
+        failure = Object.assign(new Error(connackMessage(TAKEN_OVER)), {code: TAKEN_OVER});
+      }
+    });
     client.on('close', () => {
       if (generation === this.#generation) this.#lost(generation, failure);
     });
@@ -499,8 +512,14 @@ export class ChatClient extends EventTarget {
       this.#setState('offline', {retryInMs: null, error});
       return;
     }
+    if (error?.code === TAKEN_OVER) {
+      // Paused, not stopped: retryNow() takes the session back.
+      this.#retryTimer = null;
+      this.#paused = true;
+      this.#setState('offline', {retryInMs: null, error});
+      return;
+    }
     const delay = backoffDelay(this.#attempt++, this.#backoff, this.#random);
-    this.#retryAt = this.#now() + delay;
     this.#retryTimer = setTimeout(() => this.#open(), delay);
     this.#setState('offline', {retryInMs: delay, error: error ?? null});
   }
