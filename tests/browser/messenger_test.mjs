@@ -28,6 +28,7 @@
 //      clock both pages share: prints latency_loopback_ms p50= p99= n=;
 //  11. sign-in on the broker with auth_file: a wrong password shows "wrong name or password"
 //      on the form; the right one signs in; a room the ACL keeps alice out of is refused;
+//      "Sign out" comes back to the form;
 //  12. no console error, page error or failed request (except the browser's own WebSocket
 //      connection errors while the broker is down).
 // Prints PASS/FAIL lines; exits 1 on the first failure.
@@ -472,8 +473,12 @@ try {
   await authPage('"not allowed in room secret"', () =>
     document.getElementById('tools-error').textContent === 'not allowed in room secret' &&
     !window.msgr.client.rooms.includes('secret'));
+  await signer.click('#signout');
+  await authPage('the sign-in form after signing out', () =>
+    !document.getElementById('signin').hidden && window.msgr === null &&
+    localStorage.getItem('msgr-user') === null);
   pass('auth_file: wrong password refused on the form (0x86), right one signs in, ' +
-       'a room outside the ACL refused');
+       'a room outside the ACL refused, sign-out back to the form');
 
   // 12. Nothing went wrong in the pages.
   expectEqual('problems in the pages', [], problems);
