@@ -228,6 +228,13 @@ class ConsoleClient {
   }
 }
 
+const shots = [];
+async function shoot(page, name) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({path});
+  shots.push(path);
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)];
 }
@@ -341,6 +348,7 @@ try {
   const outboxText = 'm4 written while the broker is down';
   await bob.send(outboxText);
   await bob.bubble(outboxText, 'pending');
+  await shoot(bob.page, 'bob-desktop-broker-down');
   pass('broker killed (SIGKILL): bob offline with a countdown, his m4 pending in the outbox');
   await control('start');
   await bob.online(RECONNECT_TIMEOUT_MS);
@@ -390,25 +398,19 @@ try {
   pass('a second tab took the session (DISCONNECT 0x8E): the first waited, "use here" took it back');
 
   // 9. Screenshots.
-  const shots = [];
-  const shoot = async (user, what) => {
-    const path = join(artifacts, `${user.name}-${what}.png`);
-    await user.page.screenshot({path});
-    shots.push(path);
-  };
-  await shoot(alice, 'desktop');
-  await shoot(bob, 'desktop');
+  await shoot(alice.page, 'alice-desktop');
+  await shoot(bob.page, 'bob-desktop');
   await alice.page.setViewportSize(PHONE);
   await bob.page.setViewportSize(PHONE);
   await alice.page.click('#back');
   await alice.wait('the list on a phone', () =>
     getComputedStyle(document.querySelector('.sidebar')).display !== 'none' &&
     getComputedStyle(document.querySelector('.conversation')).display === 'none');
-  await shoot(alice, 'phone-list');
+  await shoot(alice.page, 'alice-phone-list');
   await bob.wait('the conversation on a phone', () =>
     getComputedStyle(document.querySelector('.sidebar')).display === 'none');
-  await shoot(bob, 'phone-conversation');
-  pass(`screenshots: ${shots.join(' ')}`);
+  await shoot(bob.page, 'bob-phone-conversation');
+  pass(`screenshots so far: ${shots.join(' ')}`);
   await alice.page.setViewportSize(DESKTOP);
   await bob.page.setViewportSize(DESKTOP);
 
@@ -464,6 +466,7 @@ try {
   await authPage('"wrong name or password" on the form', () =>
     !document.getElementById('signin').hidden &&
     document.getElementById('signin-error').textContent === 'wrong name or password');
+  await shoot(signer, 'alice-signin-refused');
   await signer.fill('#signin-password', alicePassword);
   await signer.press('#signin-password', 'Enter');
   await authPage('signed in with her password', () =>
@@ -483,6 +486,7 @@ try {
   // 12. Nothing went wrong in the pages.
   expectEqual('problems in the pages', [], problems);
   pass('no console error, page error or failed request');
+  console.log(`screenshots: ${shots.join(' ')}`);
   rc = 0;
 } catch (e) {
   console.log(`FAIL messenger: ${e instanceof Failure ? e.message : e.stack}`);

@@ -210,7 +210,7 @@ $('conv-list').addEventListener('keydown', (e) => {
 
 function statusMark(m) {
   switch (m.state) {
-    case 'pending': return ['🕓', 'pending'];
+    case 'pending': return ['◷', 'pending'];
     case 'sent': return ['✓', 'sent'];
     case 'delivered': return ['✓✓', 'delivered'];
     case 'read': return ['✓✓', 'read'];
