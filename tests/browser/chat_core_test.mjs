@@ -46,9 +46,12 @@ class FakeMqtt {
     this.emit('close');
   }
 
+  // As MQTT.js does for QoS 1: 'message', then handleMessage, whose callback sends the PUBACK
+  // (recorded in acked).
   deliver(topic, payload, packet = {}) {
-    this.emit('message', topic, new TextEncoder().encode(JSON.stringify(payload)),
-              {retain: false, ...packet});
+    const p = {retain: false, ...packet};
+    this.emit('message', topic, new TextEncoder().encode(JSON.stringify(payload)), p);
+    this.handleMessage?.(p, (error) => (this.acked ??= []).push({topic, error: error ?? null}));
   }
 
   puback(filter = () => true) {
@@ -362,3 +365,34 @@ test('taken over (DISCONNECT 0x8E): no retry by itself, retryNow() takes the ses
        assert.equal(chat.state, 'online');
        await chat.stop();
      });
+
+test('a received message is PUBACKed only once it is in the store', async () => {
+  let release;
+  const store = new MemoryStore();
+  const add = store.addMessage.bind(store);
+  store.addMessage = (m) => new Promise((resolve) => {
+    release = () => resolve(add(m));
+  });
+  const {chat, last} = setup({store});
+  await chat.start();
+  last().connack();
+  dmFrom(last(), 'bob', ID(1), 'hold the ack');
+  await settle();
+  assert.equal(last().acked, undefined);
+  release();
+  await settle();
+  assert.deepEqual(last().acked, [{topic: 'msgr/u/alice/dm/bob', error: null}]);
+  await chat.stop();
+});
+
+test('a second close from the same connection schedules one retry, not two', async () => {
+  const {chat, clients, last, events} = setup({random: () => 0.5});
+  await chat.start();
+  last().connack();
+  last().drop();
+  last().drop();
+  assert.equal(events.filter((e) => e.type === 'state' && e.state === 'offline').length, 1);
+  chat.retryNow();
+  assert.equal(clients.length, 2);
+  await chat.stop();
+});

@@ -228,6 +228,7 @@ export class ChatClient extends EventTarget {
   #receiptTimer = null;
   #typingSent = new Map();      // conv -> time 'true' was last sent
   #typingShown = new Map();     // conv\nuser -> timer clearing the indicator
+  #storing = new WeakMap();     // MQTT.js packet -> its message's store write (see handleMessage)
 
   constructor({connect, url, user, password, device, store, rooms = ['general'], now = Date.now,
                backoff, random = Math.random, connectTimeoutMs = 10000} = {}) {
@@ -425,6 +426,18 @@ export class ChatClient extends EventTarget {
       return;
     }
     this.#client = client;
+    // MQTT.js sends a QoS 1 message's PUBACK when handleMessage calls back: here, once the
+    // message is in the store, so a page or process that dies before that gets it again.
+    client.handleMessage = (packet, callback) => {
+      const stored = this.#storing.get(packet);
+      if (!stored) {
+        callback();
+        return;
+      }
+      this.#storing.delete(packet);
+      // A failed write: no PUBACK; MQTT.js closes the connection and the broker resends.
+      stored.then(() => callback(), (error) => callback(error));
+    };
     let failure = null;
     client.on('connect', () => {
       if (generation === this.#generation) this.#online(client);
@@ -493,6 +506,7 @@ export class ChatClient extends EventTarget {
 
   #lost(generation, error) {
     if (generation !== this.#generation) return;
+    this.#generation++;  // whatever this client still says (a second 'close') is ignored
     const client = this.#client;
     this.#client = null;
     if (client) client.end(true);
@@ -630,13 +644,13 @@ export class ChatClient extends EventTarget {
       this.#onPresence(t[2], parseJson(payload), packet);
     } else if (t[1] === 'u' && t.length === 5 && t[2] === this.user && USER_RE.test(t[4])) {
       const from = t[4];
-      if (t[3] === 'dm') this.#onChat(`dm:${from}`, from, parseJson(payload));
+      if (t[3] === 'dm') this.#onChat(`dm:${from}`, from, parseJson(payload), packet);
       else if (t[3] === 'rcpt') this.#onReceipt(from, parseJson(payload));
       else if (t[3] === 'typing') this.#onTyping(`dm:${from}`, from, parseJson(payload));
     } else if (t[1] === 'r' && t.length === 5 && this.#rooms.includes(t[2]) &&
                USER_RE.test(t[4])) {
       const conv = `room:${t[2]}`;
-      if (t[3] === 'm') this.#onChat(conv, t[4], parseJson(payload));
+      if (t[3] === 'm') this.#onChat(conv, t[4], parseJson(payload), packet);
       else if (t[3] === 'typing' && t[4] !== this.user) {
         this.#onTyping(conv, t[4], parseJson(payload));
       }
@@ -655,7 +669,7 @@ export class ChatClient extends EventTarget {
     this.#emit('presence', {user, state: p.state, ts});
   }
 
-  #onChat(conv, from, p) {
+  #onChat(conv, from, p, packet) {
     if (!p || !validId(p.id) || typeof p.text !== 'string' || p.text.length > TEXT_MAX) return;
     const ts = Number.isFinite(p.ts) ? p.ts : this.#now();
     const own = from === this.user;
@@ -667,6 +681,7 @@ export class ChatClient extends EventTarget {
       await this.#store.putMessage(message);
       return true;
     });
+    if (packet && typeof packet === 'object') this.#storing.set(packet, add);
     add.then((added) => {
       if (!added) return;
       this.#emit('message', {message: {...message}});
