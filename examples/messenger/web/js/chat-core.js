@@ -13,14 +13,14 @@
 //   connackMessage(code)         words for a refused CONNACK (0x86 "wrong name or password", ...)
 //   backoffDelay(attempt, backoff, random)   the reconnect delay in ms
 //   class MemoryStore            the store interface, in memory (all methods async):
-//     putMessage(m), getMessage(id) -> m | undefined, optional addMessage(m) -> true, or false
-//     when the id is stored already (atomic: one step instead of getMessage + putMessage),
-//     optional putMessages([m]) (one write), optional listUnread(conv) -> [m] in state
-//     'received' (instead of filtering listConversation),
-//     listConversation(conv) -> [m] in display
-//     order, listPending() -> [m] with state 'pending' by ts, listConversations() ->
+//     putMessage(m), getMessage(id) -> m | undefined, listConversation(conv) -> [m] in
+//     display order, listPending() -> [m] with state 'pending' by ts, listConversations() ->
 //     [{conv, last, unread}] newest first (unread: messages in state 'received'),
-//     getMeta(key) -> value | undefined, setMeta(key, value), clear()
+//     getMeta(key) -> value | undefined, setMeta(key, value), clear();
+//     optional, used when present: addMessage(m) -> true, or false when the id is stored
+//     already (atomic: one step instead of getMessage + putMessage, and received messages
+//     need not wait in the client's queue), putMessages([m]) (one write), listUnread(conv)
+//     -> [m] in state 'received' (instead of filtering listConversation)
 //   class ChatClient extends EventTarget
 //     constructor({connect, url, user, password, device, store, rooms = ['general'],
 //                  now = Date.now, backoff, random = Math.random, connectTimeoutMs = 10000})
@@ -54,6 +54,8 @@
 //     'error' {error, scope}  scope: 'connection' (also told by 'state'), 'subscribe' (e.g. a
 //                           room the ACL refuses), 'publish' (a refused PUBLISH), 'store'
 //     'rooms' {rooms}       the joined rooms changed
+//   Received chat messages are PUBACKed once stored (MQTT.js's handleMessage), so a crash
+//   before the write means the broker sends them again; duplicates are dropped by id.
 //   A message: {id, conv, from, ts, text, state}; state pending|sent|delivered|read for own
 //   messages (or 'failed' when the broker refused the PUBLISH, e.g. not allowed by the ACL),
 //   received|read for others'.
