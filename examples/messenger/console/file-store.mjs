@@ -1,10 +1,10 @@
 // The console client's store: chat-core's MemoryStore kept in one JSON file, so the device id
 // (hence the MQTT session), the joined rooms, the history and the outbox survive a restart.
 //
-// The whole file is rewritten after each change (changes made in the same turn of the event
-// loop are written once), to a temporary file renamed over the old one: a crash leaves the
-// old or the new version, never half of one. A console user's history is small enough for
-// that; the browser keeps its in IndexedDB instead.
+// The whole file is rewritten after each change (changes made together are written once), to
+// a temporary file synced and renamed over the old one: a crash leaves the old or the new
+// version, never half of one. A console user's history is small enough for that; the browser
+// keeps its in IndexedDB instead.
 
 import {closeSync, constants, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs';
 import {mkdir, open, readFile, rename} from 'node:fs/promises';
@@ -45,6 +45,7 @@ export class FileStore extends MemoryStore {
   #saving = Promise.resolve();
   #dirty = false;
   #loading = false;
+  #changes = 0;
 
   constructor(dir) {
     super();
@@ -52,6 +53,19 @@ export class FileStore extends MemoryStore {
     this.#path = join(dir, 'store.json');
     this.messages = new WatchedMap(() => this.#changed());
     this.meta = new WatchedMap(() => this.#changed());
+    // Every method of the store resolves only once what it changed is on disk: chat-core
+    // acknowledges a received message (PUBACK) when its write resolves, so a process that
+    // dies before the file has it gets the message again from the broker.
+    for (const name of Object.getOwnPropertyNames(MemoryStore.prototype)) {
+      const method = MemoryStore.prototype[name];
+      if (name === 'constructor' || typeof method !== 'function') continue;
+      this[name] = async (...args) => {
+        const before = this.#changes;
+        const result = await method.apply(this, args);
+        if (this.#changes !== before) await this.flush();
+        return result;
+      };
+    }
   }
 
   // Reads the file if there is one (a missing file is an empty store).
@@ -76,18 +90,21 @@ export class FileStore extends MemoryStore {
     return this;
   }
 
-  // Resolves once every change made so far is on disk.
+  // Resolves once every change made so far is on disk (rejects when a write failed).
   async flush() {
     while (this.#dirty) {
       this.#dirty = false;
-      this.#saving = this.#saving.then(() => this.#write());
+      // After a failed write the next one tries again with everything.
+      this.#saving = this.#saving.catch(() => {}).then(() => this.#write());
       await this.#saving;
     }
     await this.#saving;
   }
 
   #changed() {
-    if (this.#dirty || this.#loading) return;
+    if (this.#loading) return;
+    this.#changes++;
+    if (this.#dirty) return;
     this.#dirty = true;
     queueMicrotask(() => this.flush().catch((error) => {
       process.emitWarning(`could not save ${this.#path}: ${error.message}`);
@@ -106,6 +123,13 @@ export class FileStore extends MemoryStore {
       await f.close();
     }
     await rename(tmp, this.#path);
+    // The rename itself is durable once the directory is synced.
+    const d = await open(this.dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
   }
 }
 
