@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
-import {ChatClient, MemoryStore, USER_RE, backoffDelay, compareMessages, parseConv}
+import {ChatClient, MemoryStore, ROOM_RE, USER_RE, backoffDelay, compareMessages, parseConv}
   from '../../examples/messenger/web/js/chat-core.js';
 
 // One connection attempt as MQTT.js would present it: the test plays the broker.
@@ -115,9 +115,14 @@ const dmFrom = (c, from, id, text, ts = 1000) =>
 const ID = (n) => `id-${String(n).padStart(20, '0')}`;
 
 test('names and conversations', () => {
-  assert.ok(USER_RE.test('a_b-9') && !USER_RE.test('A') && !USER_RE.test('a/b') &&
+  assert.ok(USER_RE.test('a_b9') && !USER_RE.test('A') && !USER_RE.test('a/b') &&
             !USER_RE.test('x'.repeat(33)));
+  // No '-' in user names: it ends the user name in client ids (msgr-USER-DEVICE), which the
+  // auth_file option client_id_prefix = "msgr-%u-" relies on; rooms may have one.
+  assert.ok(!USER_RE.test('alice-2') && ROOM_RE.test('team-a') && !ROOM_RE.test('a/b'));
   assert.deepEqual(parseConv('dm:bob'), {kind: 'dm', name: 'bob'});
+  assert.equal(parseConv('dm:alice-2'), null);
+  assert.deepEqual(parseConv('room:team-a'), {kind: 'room', name: 'team-a'});
   assert.equal(parseConv('dm:+'), null);
   assert.equal(parseConv('chan:x'), null);
   const order = [{ts: 2, from: 'a', id: 'x'}, {ts: 1, from: 'b', id: 'y'},

@@ -3,7 +3,7 @@
 // ../vendor/ (copied there by scripts/setup.sh). For tests and the console, window.msgr holds
 // {client, store, openConv} once signed in.
 import mqtt from '../vendor/mqtt.esm.js';
-import {ChatClient, USER_RE, parseConv, compareMessages, connackMessage, newDeviceId}
+import {ChatClient, USER_RE, ROOM_RE, parseConv, compareMessages, connackMessage, newDeviceId}
   from './chat-core.js';
 import {IdbStore} from './idb-store.js';
 
@@ -352,10 +352,11 @@ $('text').addEventListener('input', () => {
 
 // --- sidebar forms ---
 
-function nameFrom(input, what) {
+function nameFrom(input, what, re) {
   const name = input.value.trim().toLowerCase();
-  if (!USER_RE.test(name)) {
-    $('tools-error').textContent = `${what}: 1-32 of a-z, 0-9, - and _`;
+  if (!re.test(name)) {
+    $('tools-error').textContent =
+        `${what}: 1-32 of a-z, 0-9${re === ROOM_RE ? ', -' : ''} and _`;
     return null;
   }
   $('tools-error').textContent = '';
@@ -365,13 +366,13 @@ function nameFrom(input, what) {
 
 $('new-chat').addEventListener('submit', (e) => {
   e.preventDefault();
-  const user = nameFrom($('new-chat-user'), 'user name');
+  const user = nameFrom($('new-chat-user'), 'user name', USER_RE);
   if (user) openConv(`dm:${user}`);
 });
 
 $('join-room').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const room = nameFrom($('join-room-name'), 'room name');
+  const room = nameFrom($('join-room-name'), 'room name', ROOM_RE);
   if (!room) return;
   try {
     await client.join(room);
@@ -478,7 +479,7 @@ $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const user = $('signin-user').value.trim().toLowerCase();
   if (!USER_RE.test(user)) {
-    $('signin-error').textContent = 'a name is 1-32 of a-z, 0-9, - and _';
+    $('signin-error').textContent = 'a name is 1-32 of a-z, 0-9 and _';
     return;
   }
   $('signin-error').textContent = '';

@@ -5,7 +5,8 @@
 // web/js/idb-store.js).
 //
 // API
-//   USER_RE                      names of users and rooms: /^[a-z0-9_-]{1,32}$/
+//   USER_RE, ROOM_RE             names of users /^[a-z0-9_]{1,32}$/ (no '-': it ends the user
+//                                name in client ids msgr-USER-DEVICE) and rooms /^[a-z0-9_-]{1,32}$/
 //   SESSION_EXPIRY_S, KEEPALIVE_S, TEXT_MAX, TYPING_MAX_AGE_MS   the contract's numbers
 //   newId(), newDeviceId()       a message id (24 chars), a device id (12 chars [a-z0-9])
 //   compareMessages(a, b)        display order: (ts, from, id)
@@ -60,7 +61,8 @@
 //   messages (or 'failed' when the broker refused the PUBLISH, e.g. not allowed by the ACL),
 //   received|read for others'.
 
-export const USER_RE = /^[a-z0-9_-]{1,32}$/;
+export const USER_RE = /^[a-z0-9_]{1,32}$/;
+export const ROOM_RE = /^[a-z0-9_-]{1,32}$/;
 export const SESSION_EXPIRY_S = 604800;
 export const KEEPALIVE_S = 30;
 export const TEXT_MAX = 4000;
@@ -102,7 +104,7 @@ export function compareMessages(a, b) {
 
 export function parseConv(conv) {
   const m = /^(dm|room):(.*)$/.exec(String(conv));
-  if (!m || !USER_RE.test(m[2])) return null;
+  if (!m || !(m[1] === 'dm' ? USER_RE : ROOM_RE).test(m[2])) return null;
   return {kind: m[1], name: m[2]};
 }
 
@@ -238,7 +240,7 @@ export class ChatClient extends EventTarget {
     if (typeof connect !== 'function') throw new TypeError('connect: MQTT.js\'s connect function');
     if (!USER_RE.test(user ?? '')) throw new TypeError(`user: must match ${USER_RE}`);
     for (const r of rooms) {
-      if (!USER_RE.test(r)) throw new TypeError(`room ${r}: must match ${USER_RE}`);
+      if (!ROOM_RE.test(r)) throw new TypeError(`room ${r}: must match ${ROOM_RE}`);
     }
     this.#connect = connect;
     this.#url = url;
@@ -272,7 +274,7 @@ export class ChatClient extends EventTarget {
       }
     }
     const rooms = await this.#store.getMeta('rooms');
-    this.#rooms = Array.isArray(rooms) ? rooms.filter((r) => USER_RE.test(r))
+    this.#rooms = Array.isArray(rooms) ? rooms.filter((r) => ROOM_RE.test(r))
                                        : [...this.#initialRooms];
     if (!Array.isArray(rooms)) await this.#store.setMeta('rooms', this.#rooms);
     this.#open();
@@ -332,7 +334,7 @@ export class ChatClient extends EventTarget {
   }
 
   async join(room) {
-    if (!USER_RE.test(room)) throw new TypeError(`room ${room}: must match ${USER_RE}`);
+    if (!ROOM_RE.test(room)) throw new TypeError(`room ${room}: must match ${ROOM_RE}`);
     if (this.#rooms.includes(room)) return;
     this.#rooms.push(room);
     await this.#store.setMeta('rooms', this.#rooms);
