@@ -18,7 +18,7 @@ import {parseArgs} from 'node:util';
 
 import mqtt from 'mqtt';
 
-import {ChatClient, USER_RE, parseConv} from '../web/js/chat-core.js';
+import {ChatClient, ROOM_RE, USER_RE, parseConv} from '../web/js/chat-core.js';
 import {FileStore, lockStateDir} from './file-store.mjs';
 
 const USAGE = `usage: chat.mjs --user NAME [--password-env VAR] [--url URL] [--room ROOM ...]
@@ -27,7 +27,8 @@ const USAGE = `usage: chat.mjs --user NAME [--password-env VAR] [--url URL] [--r
   --password-env VAR  read the password from environment variable VAR (when the broker
                       runs the auth_file plugin)
   --url URL           the broker (default mqtt://127.0.0.1:1883; ws://HOST:PORT/mqtt works too)
-  --room ROOM         join ROOM (repeat for several; default: general on the first run)
+  --room ROOM         join ROOM (${ROOM_RE.source}; repeat for several; default: general on
+                      the first run)
   --state-dir DIR     device id, rooms, history and outbox (default
                       ~/.local/state/ringmq-messenger/NAME)
   --json              print one JSON event per line (for scripts)
@@ -58,7 +59,7 @@ function parseCommandLine() {
   }
   if (!USER_RE.test(args.user ?? '')) fail(`--user: a name matching ${USER_RE.source}\n${USAGE}`);
   for (const r of args.room ?? []) {
-    if (!USER_RE.test(r)) fail(`--room ${r}: a name matching ${USER_RE.source}`);
+    if (!ROOM_RE.test(r)) fail(`--room ${r}: a name matching ${ROOM_RE.source}`);
   }
   let password;
   if (args['password-env'] !== undefined) {
@@ -111,6 +112,8 @@ const errorText = (error) => (error ? error.message || String(error) : null);
 
 async function main() {
   const opts = parseCommandLine();
+  // A reader that went away (`| head`) ends the client, not with a stack trace.
+  process.stdout.on('error', (error) => process.exit(error.code === 'EPIPE' ? 0 : 1));
   const store = new FileStore(opts.stateDir);
   await store.load();
   const unlock = lockStateDir(opts.stateDir);
@@ -197,7 +200,7 @@ async function main() {
 
   const commands = {
     async dm(arg) {
-      if (!USER_RE.test(arg)) throw new Error('usage: /dm USER');
+      if (!USER_RE.test(arg)) throw new Error(`usage: /dm USER (${USER_RE.source})`);
       setCurrent(`dm:${arg}`);
       out.line(`* talking to ${arg}`);
     },
@@ -207,7 +210,7 @@ async function main() {
       out.line(`* talking in room ${arg}`);
     },
     async join(arg) {
-      if (!USER_RE.test(arg)) throw new Error('usage: /join ROOM');
+      if (!ROOM_RE.test(arg)) throw new Error(`usage: /join ROOM (${ROOM_RE.source})`);
       await client.join(arg);
       setCurrent(`room:${arg}`);
       out.line(`* joined ${arg}`);
