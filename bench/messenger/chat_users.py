@@ -178,6 +178,7 @@ def once(kind, users, args, tmp, n, bench):
                                           "errors", "error_samples", "pings", "pongs")}
     j["_users"] = users
     j["_load"] = load
+    j["_progress"] = dm.err  # the dm tool's once-a-second lines (p99 of each second)
     j["_machine_busy_cores"] = (busy1 - busy0 + irq1 - irq0) / elapsed
     j["_argv"] = {"broker": argv, "typing": typing_argv, "dm": dm_argv}
     return j
@@ -224,6 +225,9 @@ METRICS = [
 RATIO_METRICS = {"broker CPU, % of one core", "broker RSS, MiB", "broker RSS per user, KiB",
                  "direct message latency p50, ms", "direct message latency p99, ms",
                  "typing (QoS 0) latency p99, ms"}
+# shown as "median (min-max)": what the shared machine does to them
+RANGE_METRICS = {"broker CPU, % of one core", "direct message latency p50, ms",
+                 "direct message latency p99, ms"}
 TITLES = {"ringmq": "ringmq", "ringmq-memory": "ringmq, no store", "mosquitto": "Mosquitto"}
 
 
@@ -253,9 +257,13 @@ def render(meta, results, users_list, args):
     for u in users_list:
         for b in brokers:
             cells = []
-            for _, f, fmt in METRICS:
+            for label, f, fmt in METRICS:
                 m = cell(results, b, u, f)
-                cells.append(fmt.format(m) if m is not None else "-")
+                text = fmt.format(m) if m is not None else "-"
+                if label in RANGE_METRICS and len(results.get((b, u), [])) > 1:
+                    vals = [f(j) for j in results[(b, u)]]
+                    text += f" ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
+                cells.append(text)
             out.append(f"| {u:,} | {TITLES[b]} | " + " | ".join(cells) + " |")
         if "ringmq" in brokers and "mosquitto" in brokers:
             cells = []
