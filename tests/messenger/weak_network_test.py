@@ -14,16 +14,19 @@ The network, made here and removed at the end (even on failure):
 
 The clients are the console client (examples/messenger/console/chat.mjs, on chat-core) in its
 --json mode: alice and bob over TCP, carol over WebSocket. They exchange DMs (alice <-> bob)
-and room messages (room general, all three) at a steady pace, in three phases:
+and room messages (room general, all three) at a steady pace, in four phases:
   1. steady: the weak network as it is;
-  2. cut: 10 s in, all traffic on the link is dropped for 10 s while they keep writing;
+  2. cut: 2 s in, all traffic on the link is dropped for 10 s while they keep writing;
   3. handover: the proxy resets every client connection (a phone changing network) while
-     they keep writing; the clients reconnect with their back-off and resume their sessions.
+     they keep writing; the clients reconnect with their back-off and resume their sessions;
+  4. restart: carol's client ends, the others write to the room, carol's starts again on
+     the same state dir (same device, same session) and shows what was written meanwhile.
 Then every message must have been shown (a 'message' event) exactly once to each of its
 receivers, in the order each sender sent them, and every sender's message must have left
-its outbox (PUBACK) and been marked delivered. Prints the delivery latency (the sender's ts
-to the receiver's event, one machine clock) as `latency_weak_ms p50=.. p99=.. n=..`, for the
-whole run and per phase.
+its outbox (PUBACK); receipts are counted (STRICT_RECEIPTS below). Prints the delivery
+latency (the sender's ts to the receiver's event, one machine clock) as
+`latency_weak_ms p50=.. p99=.. n=..`, for the whole run and per phase. tests/messenger/README.md
+has the details and measured figures.
 
 Needs root (network namespaces), ip, tc, nft, node, and MQTT.js in
 examples/messenger/node_modules (scripts/setup.sh --tests). Without them the test is skipped
