@@ -241,6 +241,31 @@ test('outbox: written offline, pending, resent with the same id until its PUBACK
   await chat.stop();
 });
 
+test('a receipt without its PUBACK when the connection is lost goes again on the next one',
+     async () => {
+  const {chat, clients, last} = setup({random: () => 0.5});
+  await chat.start();
+  last().connack();
+  dmFrom(last(), 'bob', ID(1), 'one');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const receipts = (c) => c.published.filter((p) => p.topic === 'msgr/u/bob/rcpt/alice')
+                             .map((p) => [p.payload.state, p.payload.ids]);
+  assert.deepEqual(receipts(last()), [['delivered', [ID(1)]]]);
+  last().drop();  // before its PUBACK
+  chat.retryNow();
+  last().connack();
+  await settle();
+  assert.deepEqual(receipts(last()), [['delivered', [ID(1)]]]);
+  last().puback();  // acknowledged: not sent a third time
+  last().drop();
+  chat.retryNow();
+  last().connack();
+  await settle();
+  assert.deepEqual(receipts(last()), []);
+  assert.equal(clients.length, 3);
+  await chat.stop();
+});
+
 test('receipts move own messages forward only, and only from the right peer', async () => {
   const {chat, last} = setup();
   await chat.start();

@@ -229,6 +229,7 @@ export class ChatClient extends EventTarget {
   #serial = Promise.resolve();  // every store read-modify-write runs in this order
   #published = new Set();       // ids published on the current connection
   #receipts = new Map();        // "user\nconv\nstate" -> Set of ids not yet published
+  #receiptsInFlight = new Set(); // [key, ids] published, waiting for their PUBACK
   #receiptTimer = null;
   #typingSent = new Map();      // conv -> time 'true' was last sent
   #typingShown = new Map();     // conv\nuser -> timer clearing the indicator
@@ -515,6 +516,12 @@ export class ChatClient extends EventTarget {
     this.#client = null;
     if (client) client.end(true);
     this.#typingSent.clear();
+    // Receipts without their PUBACK go again on the next connection (MQTT.js keeps nothing
+    // across clients); a receipt seen twice changes nothing.
+    for (const [key, ids] of this.#receiptsInFlight) {
+      for (const id of ids) this.#queueReceiptKey(key, id);
+    }
+    this.#receiptsInFlight.clear();
     if (this.#stopping || !this.#started) return;
     if (this.#connectedAt !== null &&
         this.#now() - this.#connectedAt >= this.#backoff.resetAfterMs) {
@@ -618,7 +625,10 @@ export class ChatClient extends EventTarget {
   }
 
   #queueReceipt(to, conv, state, id) {
-    const key = `${to}\n${conv}\n${state}`;
+    this.#queueReceiptKey(`${to}\n${conv}\n${state}`, id);
+  }
+
+  #queueReceiptKey(key, id) {
     let ids = this.#receipts.get(key);
     if (!ids) this.#receipts.set(key, ids = new Set());
     ids.add(id);
@@ -633,8 +643,15 @@ export class ChatClient extends EventTarget {
       const [to, conv, state] = key.split('\n');
       // The conversation as the original sender names it: dm:ME, or the room.
       const theirConv = conv.startsWith('dm:') ? `dm:${this.user}` : conv;
+      const batch = [key, ids];
+      this.#receiptsInFlight.add(batch);
       client.publish(`msgr/u/${to}/rcpt/${this.user}`,
-                     JSON.stringify({ids: [...ids], state, conv: theirConv}), {qos: 1});
+                     JSON.stringify({ids: [...ids], state, conv: theirConv}), {qos: 1},
+                     (error) => {
+                       // Acknowledged, or refused by the broker (no use sending it again);
+                       // a lost connection puts what is still in flight back (#lost).
+                       if (!error || client === this.#client) this.#receiptsInFlight.delete(batch);
+                     });
     }
     this.#receipts.clear();
   }
