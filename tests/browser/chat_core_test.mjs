@@ -241,6 +241,19 @@ test('outbox: written offline, pending, resent with the same id until its PUBACK
   await chat.stop();
 });
 
+test('messages sent in the same millisecond keep the order they were written in', async () => {
+  const {chat, last} = setup({now: () => 5000});
+  await chat.start();
+  const texts = Array.from({length: 20}, (_, i) => `m${i}`);
+  for (const t of texts) await chat.send('dm:bob', t);
+  assert.deepEqual((await chat.history('dm:bob')).map((m) => m.text), texts);
+  last().connack();
+  await settle();
+  assert.deepEqual(last().published.filter((p) => p.topic === 'msgr/u/bob/dm/alice')
+                       .map((p) => p.payload.text), texts);
+  await chat.stop();
+});
+
 test('a receipt without its PUBACK when the connection is lost goes again on the next one',
      async () => {
   const {chat, clients, last} = setup({random: () => 0.5});

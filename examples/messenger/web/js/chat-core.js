@@ -230,6 +230,7 @@ export class ChatClient extends EventTarget {
   #published = new Set();       // ids published on the current connection
   #receipts = new Map();        // "user\nconv\nstate" -> Set of ids not yet published
   #receiptsInFlight = new Set(); // [key, ids] published, waiting for their PUBACK
+  #lastSentTs = 0;              // ts of the last message sent from here
   #receiptTimer = null;
   #typingSent = new Map();      // conv -> time 'true' was last sent
   #typingShown = new Map();     // conv\nuser -> timer clearing the indicator
@@ -324,7 +325,11 @@ export class ChatClient extends EventTarget {
     text = String(text);
     if (text.trim() === '') throw new TypeError('empty message');
     if (text.length > TEXT_MAX) throw new TypeError(`message longer than ${TEXT_MAX} characters`);
-    const message = {id: newId(), conv, from: this.user, ts: this.#now(), text, state: 'pending'};
+    // Strictly increasing: messages are ordered by (ts, from, id), and two of this sender's in
+    // the same millisecond would otherwise be ordered by their random ids.
+    const ts = Math.max(this.#now(), this.#lastSentTs + 1);
+    this.#lastSentTs = ts;
+    const message = {id: newId(), conv, from: this.user, ts, text, state: 'pending'};
     // Queued before the PUBLISH, so its PUBACK finds the message stored; not awaited before
     // it, so the store's latency is not the message's.
     const stored = this.#run(() => this.#store.putMessage(message));
