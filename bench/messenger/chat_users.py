@@ -41,8 +41,12 @@ in-memory state saved to mosquitto.db every autosave_interval, 30 min, and at ex
 work during a run). Each run on a freshly started broker; rounds interleave the brokers
 (ringmq U1, Mosquitto U1, ringmq U2, ...), cells are medians of --rounds runs.
 
-  bench/messenger/chat_users.py --rounds 3 --users 2000,5000,10000,18000
+  bench/messenger/chat_users.py --rounds 3 --users 2000,5000,10000,18000 --json FILE
   bench/messenger/chat_users.py --rounds 1 --users 2000 --duration 10   # a quick look
+  bench/messenger/chat_users.py --from-json FILE                        # the table again
+--brokers ringmq,mosquitto (default) or with ringmq-memory: ringmq with --persistence memory,
+the store's share of the cost. Users must be multiples of 4; each tool holds users / 2
+connections, the broker all of them (mind the open-files limit of each process).
 """
 
 import argparse
