@@ -40,6 +40,8 @@ import {fileURLToPath} from 'node:url';
 
 import {Failure, check, expectEqual, launchChromium, withTimeout as withTimeoutMs}
   from './common.mjs';
+import {User as SharedUser, latencyLine, measureLatency, waitIn as sharedWaitIn}
+  from './messenger_pages.mjs';
 
 const [wsPort, mqttPort] = [Number(process.argv[2]), Number(process.argv[3])];
 const chromiumPath = process.argv[4] ?? '/usr/bin/chromium';
@@ -96,95 +98,13 @@ function watch(page, name) {
   });
 }
 
-async function waitIn(page, name, what, fn, arg, ms = TIMEOUT_MS) {
-  try {
-    await page.waitForFunction(fn, arg, {timeout: ms});
-  } catch (e) {
-    if (page.isClosed()) throw new Failure(`${name}: page closed waiting for ${what}`);
-    const state = await page.evaluate(() => ({
-      conn: document.getElementById('conn')?.textContent.trim(),
-      conv: document.getElementById('conv-title')?.textContent,
-      sub: document.getElementById('conv-sub')?.textContent,
-      bubbles: [...document.querySelectorAll('#messages .msg')]
-          .map((m) => `${m.querySelector('.text').textContent}[${m.dataset.state}]`),
-    })).catch(() => ({}));
-    throw new Failure(`${name}: timed out after ${ms} ms waiting for ${what}; page: ${
-        JSON.stringify(state)}; ${problems.join('; ') || 'no errors'}`);
-  }
+function waitIn(page, name, what, fn, arg, ms = TIMEOUT_MS) {
+  return sharedWaitIn(page, name, what, fn, arg, ms, problems);
 }
 
-class User {
+class User extends SharedUser {
   constructor(name, context) {
-    this.name = name;
-    this.context = context;
-    this.page = null;
-  }
-
-  async open() {
-    this.page = await this.context.newPage();
-    watch(this.page, this.name);
-    const r = await this.page.goto(`${origin}/`, {timeout: TIMEOUT_MS});
-    expectEqual(`${this.name}: status of /`, 200, r.status());
-  }
-
-  wait(what, fn, arg, ms) {
-    return waitIn(this.page, this.name, what, fn, arg, ms);
-  }
-
-  async signIn() {
-    await this.page.fill('#signin-user', this.name);
-    await this.page.press('#signin-user', 'Enter');
-    await this.online();
-  }
-
-  async online(ms = TIMEOUT_MS) {
-    await this.wait('online', () => window.msgr?.client?.state === 'online' &&
-                    document.getElementById('conn').dataset.state === 'online', null, ms);
-    // Received messages and own updates, with the time they came (for the checks below).
-    await this.page.evaluate(() => {
-      if (window.watched === window.msgr.client) return;  // this client's events are recorded
-      window.watched = window.msgr.client;
-      window.seen = [];
-      window.updates = [];
-      // at: when the event was made (its timeStamp), not when this listener, which runs after
-      // the page's own, got it; on the wall clock, which both pages share (each page's
-      // performance.timeOrigin is its own reading of it).
-      window.msgr.client.addEventListener('message', (e) => window.seen.push(
-          {...e.detail.message, at: Date.now() - (performance.now() - e.timeStamp)}));
-      window.msgr.client.addEventListener('update', (e) => window.updates.push(
-          {id: e.detail.message.id, state: e.detail.message.state}));
-    });
-  }
-
-  async openConv(conv) {
-    await this.page.click(`.conv-item[data-conv="${conv}"]`, {timeout: TIMEOUT_MS});
-    await this.wait(`${conv} open`, (c) => window.msgr && document.querySelector(
-        `.conv-item[data-conv="${c}"]`)?.getAttribute('aria-current') === 'true', conv);
-  }
-
-  async send(text) {
-    await this.page.fill('#text', text);
-    await this.page.press('#text', 'Enter');
-    await this.bubble(text);
-  }
-
-  // Waits for a bubble with `text` (in state `state`, when given).
-  bubble(text, state, ms) {
-    return this.wait(`the message "${text}"${state ? ` ${state}` : ''}`, ([t, s]) =>
-      [...document.querySelectorAll('#messages .msg')].some(
-          (m) => m.querySelector('.text').textContent === t && (!s || m.dataset.state === s)),
-    [text, state], ms);
-  }
-
-  bubbles() {
-    return this.page.$$eval('#messages .msg', (els) => els.map((e) => ({
-      id: e.dataset.id, text: e.querySelector('.text').textContent, state: e.dataset.state,
-      mine: e.classList.contains('mine'), from: e.querySelector('.from')?.textContent ?? null,
-    })));
-  }
-
-  sub() {
-    return this.page.textContent('#conv-sub');
+    super(name, context, {origin, timeoutMs: TIMEOUT_MS, watch, problems});
   }
 }
 
@@ -235,10 +155,6 @@ async function shoot(page, name) {
   shots.push(path);
 }
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)];
-}
-
 let browser;
 let consoleClient;
 let rc = 1;
@@ -261,9 +177,7 @@ try {
   pass('alice and bob signed in in two contexts, each sees the other online');
 
   // 2. A DM through the UI, with receipts.
-  await alice.page.fill('#new-chat-user', 'bob');
-  await alice.page.press('#new-chat-user', 'Enter');
-  await alice.wait('dm:bob open', () => document.getElementById('conv-title').textContent === 'bob');
+  await alice.startDm('bob');
   await alice.send('hello bob');
   await bob.wait('1 unread from alice', () => document.querySelector(
       '.conv-item[data-conv="dm:alice"] .unread')?.textContent === '1');
@@ -414,41 +328,10 @@ try {
   await alice.page.setViewportSize(DESKTOP);
   await bob.page.setViewportSize(DESKTOP);
 
-  // 10. Latency, one message at a time: bob's page reports each arrival, alice's each read
-  // receipt, through bindings (no polling); the next message leaves alice's page when the
-  // last one's receipts are done, so that each is measured alone.
-  const arrived = new Map();  // text -> resolve
-  const read = new Map();
-  await bob.page.exposeFunction('latencyArrived', (text) => arrived.get(text)?.());
-  await alice.page.exposeFunction('latencyRead', (text) => read.get(text)?.());
-  await bob.page.evaluate(() => window.msgr.client.addEventListener('message', (e) => {
-    if (e.detail.message.text.startsWith('latency ')) window.latencyArrived(e.detail.message.text);
-  }));
-  await alice.page.evaluate(() => {
-    window.sentAt = {};
-    window.msgr.client.addEventListener('update', (e) => {
-      const m = e.detail.message;
-      if (m.text.startsWith('latency ') && m.state === 'read') window.latencyRead(m.text);
-    });
-  });
-  for (let i = 0; i < LATENCY_MESSAGES; i++) {
-    const text = `latency ${i}`;
-    const got = new Promise((resolve) => arrived.set(text, resolve));
-    const done = new Promise((resolve) => read.set(text, resolve));
-    await alice.page.evaluate((t) => {
-      window.sentAt[t] = Date.now();
-      window.msgr.client.send('dm:bob', t);
-    }, text);
-    await withTimeout(got, `bob's 'message' event for "${text}"`);
-    await withTimeout(done, `alice's read receipt for "${text}"`);
-  }
-  const sentAt = await alice.page.evaluate(() => window.sentAt);
-  const seenAt = await bob.page.evaluate(
-      () => window.seen.filter((m) => m.text.startsWith('latency ')).map((m) => [m.text, m.at]));
-  expectEqual('latency messages received once each', LATENCY_MESSAGES, seenAt.length);
-  const latencies = seenAt.map(([text, at]) => at - sentAt[text]).sort((a, b) => a - b);
-  console.log(`latency_loopback_ms p50=${percentile(latencies, 50).toFixed(2)} p99=${
-      percentile(latencies, 99).toFixed(2)} n=${latencies.length}`);
+  // 10. Latency, one message at a time (the next once the last one's read receipt is back):
+  // messenger_pages.mjs's measureLatency.
+  const latencies = await measureLatency(alice, bob, LATENCY_MESSAGES, TIMEOUT_MS);
+  console.log(latencyLine('latency_loopback_ms', latencies));
   const bobLatency = (await bob.bubbles()).filter((m) => m.text.startsWith('latency '));
   expectEqual('latency messages shown by bob', LATENCY_MESSAGES,
               new Set(bobLatency.map((m) => m.id)).size);

@@ -267,13 +267,16 @@ class Lines:
 
 
 class Broker:
-    def __init__(self, net, exe, folder):
+    """build/ringmq in the server namespace; extra_args are added to its command line
+    (bench/messenger/browser_latency.py adds --http-root)."""
+
+    def __init__(self, net, exe, folder, extra_args=()):
         self.log_path = os.path.join(folder, "broker.log")
         self.log = open(self.log_path, "wb")
         argv = net.exec_argv(net.server_ns, [
             exe, "--listen", f"{SERVER_ADDR}:{MQTT_PORT}", "--listen",
             f"ws://{SERVER_ADDR}:{WS_PORT}", "--threads", "2", "--log-level", "warning",
-            "--data-dir", os.path.join(folder, "data")])
+            "--data-dir", os.path.join(folder, "data")] + list(extra_args))
         # `ip netns exec` execs the program: the PID is the broker's.
         self.proc = interop.popen(argv, stdout=subprocess.PIPE, stderr=self.log)
         self.lines = Lines(self.proc.stdout)
