@@ -439,3 +439,30 @@ test('a second close from the same connection schedules one retry, not two', asy
   assert.equal(clients.length, 2);
   await chat.stop();
 });
+
+test('hostile timestamps: a ts past what Date shows, or far ahead, is not believed', async () => {
+  const now = 1_700_000_000_000;
+  const {chat, last, events} = setup({now: () => now});
+  await chat.start();
+  last().connack();
+  dmFrom(last(), 'bob', ID(1), 'from the far future', 1e16);
+  dmFrom(last(), 'bob', ID(2), 'a fraction', 1000.5);
+  dmFrom(last(), 'bob', ID(3), 'an hour ahead', now + 3600000);
+  dmFrom(last(), 'bob', ID(4), 'a minute ahead (clock skew)', now + 60000);
+  await settle();
+  const ts = Object.fromEntries((await chat.history('dm:bob')).map((m) => [m.id, m.ts]));
+  assert.deepEqual(ts, {[ID(1)]: now, [ID(2)]: now, [ID(3)]: now, [ID(4)]: now + 60000});
+  // A retained presence with such a ts would break every page that formats it.
+  last().deliver('msgr/p/bob', {state: 'online', ts: 1e16}, {retain: true});
+  last().deliver('msgr/p/carol', {state: 'offline', ts: -5}, {retain: true});
+  assert.deepEqual(events.filter((e) => e.type === 'presence').map((e) => [e.user, e.ts]),
+                   [['bob', now], ['carol', now]]);
+  // Typing from the future would never be "older than 10 s".
+  last().deliver('msgr/u/alice/typing/bob', {ts: now + 3600000, typing: true});
+  last().deliver('msgr/u/alice/typing/bob', {ts: 1e16, typing: true});
+  last().deliver('msgr/u/alice/typing/bob', {ts: Infinity, typing: true});
+  assert.deepEqual(events.filter((e) => e.type === 'typing'), []);
+  last().deliver('msgr/u/alice/typing/bob', {ts: now, typing: true});
+  assert.equal(events.filter((e) => e.type === 'typing').length, 1);
+  await chat.stop();
+});

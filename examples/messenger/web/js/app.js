@@ -43,8 +43,16 @@ function el(tag, props = {}, ...children) {
 const timeFmt = new Intl.DateTimeFormat(undefined, {hour: '2-digit', minute: '2-digit'});
 const dayFmt = new Intl.DateTimeFormat(undefined, {day: 'numeric', month: 'short'});
 
-function when(ts) {
+// Dates from the store or a peer: chat-core keeps received ones sane, but a store written
+// before it did may hold a ts Date cannot show (past ±8.64e15, where formatting throws).
+function validDate(ts) {
   const d = new Date(ts);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function when(ts) {
+  const d = validDate(ts);
+  if (!d) return '';
   const today = new Date().toDateString() === d.toDateString();
   return today ? timeFmt.format(d) : `${dayFmt.format(d)} ${timeFmt.format(d)}`;
 }
@@ -223,7 +231,8 @@ function bubble(m) {
   const mine = m.from === client.user;
   const room = m.conv.startsWith('room:');
   const meta = el('div', {class: 'meta'},
-                  el('time', {dateTime: new Date(m.ts).toISOString(), textContent: when(m.ts)}));
+                  el('time', {dateTime: validDate(m.ts)?.toISOString() ?? '',
+                              textContent: when(m.ts)}));
   if (mine) {
     const [mark, label] = statusMark(m);
     meta.append(el('span', {class: 'status', textContent: mark, 'aria-label': label,

@@ -71,6 +71,7 @@ const TYPING_RESEND_MS = 3000;   // while typing, 'true' again at most this ofte
 const TYPING_SHOW_MS = 6000;     // a typing indicator without news goes away after this
 const RECEIPT_BATCH_MS = 25;     // delivered receipts gathered per sender for this long
 const SIGN_OUT_WAIT_MS = 3000;   // the PUBACK of the offline presence at sign-out
+const TS_SKEW_MS = 5 * 60 * 1000; // a received ts may be this far ahead of our clock
 
 const DEFAULT_BACKOFF = {initialMs: 500, maxMs: 15000, jitter: 0.3, resetAfterMs: 10000};
 const RANK = {pending: 0, failed: 0, sent: 1, delivered: 2, read: 3};
@@ -210,6 +211,11 @@ function parseJson(payload) {
     return null;
   }
 }
+
+// A peer's ts is believed only when it is a safe integer in [0, now + 5 min]: anything else
+// (1e16 is past what Date can show; a far future one would sort first, or keep a typing
+// indicator fresh, for ever) is replaced by the arrival time or ignored.
+const validTs = (ts, now) => Number.isSafeInteger(ts) && ts >= 0 && ts <= now + TS_SKEW_MS;
 
 const validId = (id) => typeof id === 'string' && id.length >= 1 && id.length <= 128;
 
@@ -685,7 +691,7 @@ export class ChatClient extends EventTarget {
 
   #onPresence(user, p, packet) {
     if (!USER_RE.test(user) || !p || (p.state !== 'online' && p.state !== 'offline')) return;
-    let ts = Number.isFinite(p.ts) ? p.ts : this.#now();
+    let ts = validTs(p.ts, this.#now()) ? p.ts : this.#now();
     // A will carries the time of its CONNECT; delivered live (not retained), now is closer to
     // when the user went away.
     if (p.state === 'offline' && !packet?.retain) ts = Math.max(ts, this.#now());
@@ -697,7 +703,7 @@ export class ChatClient extends EventTarget {
 
   #onChat(conv, from, p, packet) {
     if (!p || !validId(p.id) || typeof p.text !== 'string' || p.text.length > TEXT_MAX) return;
-    const ts = Number.isFinite(p.ts) ? p.ts : this.#now();
+    const ts = validTs(p.ts, this.#now()) ? p.ts : this.#now();
     const own = from === this.user;
     const message = {id: p.id, conv, from, ts, text: p.text, state: own ? 'sent' : 'received'};
     // addMessage is atomic (of two racing copies one is added), so it need not wait for the
@@ -735,7 +741,8 @@ export class ChatClient extends EventTarget {
 
   #onTyping(conv, user, p) {
     if (!p || typeof p.typing !== 'boolean') return;
-    if (Number.isFinite(p.ts) && this.#now() - p.ts > TYPING_MAX_AGE_MS) return;
+    const now = this.#now();
+    if (!validTs(p.ts, now) || now - p.ts > TYPING_MAX_AGE_MS) return;
     const key = `${conv}\n${user}`;
     clearTimeout(this.#typingShown.get(key));
     this.#typingShown.delete(key);
