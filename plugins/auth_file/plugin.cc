@@ -40,7 +40,7 @@ namespace {
 constexpr uint32_t kBadUserNameOrPassword = 0x86;  // 3.x CONNACK 4
 constexpr uint32_t kNotAuthorized = 0x87;          // 3.x CONNACK 5, SUBACK 0x80
 constexpr uint32_t kServerUnavailable = 0x88;      // 3.x CONNACK 3
-constexpr uint32_t kClientIdNotValid = 0x85;       // 3.x CONNACK 5
+constexpr uint32_t kClientIdNotValid = 0x85;       // 3.x CONNACK 2
 
 constexpr uint32_t kVerifyThreadsMax = 64;
 constexpr uint32_t kVerifyQueueMax = 100000;
@@ -106,7 +106,9 @@ bool CheckPrefixVariables(std::string_view prefix, std::string* error) {
   return true;
 }
 
-// Whether `client_id` starts with `prefix`, %u standing for `username`.
+// Whether `client_id` starts with `prefix`, %u standing for `username`. A user name that
+// contains the character after %u is refused too: with msgr-%u-, the ids of alice-2 would
+// start with alice's prefix msgr-alice-, and alice could take over alice-2's sessions.
 bool ClientIdHasPrefix(std::string_view prefix, std::string_view username,
                        std::string_view client_id) {
   while (!prefix.empty()) {
@@ -119,11 +121,12 @@ bool ClientIdHasPrefix(std::string_view prefix, std::string_view username,
     if (var == std::string_view::npos) {
       return true;
     }
-    if (!client_id.starts_with(username)) {
+    prefix.remove_prefix(var + 2);
+    const bool ambiguous = !prefix.empty() && username.find(prefix[0]) != std::string_view::npos;
+    if (ambiguous || !client_id.starts_with(username)) {
       return false;
     }
     client_id.remove_prefix(username.size());
-    prefix.remove_prefix(var + 2);
   }
   return true;
 }

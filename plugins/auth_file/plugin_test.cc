@@ -243,7 +243,8 @@ TEST_F(PluginTest, AnonymousClientsWhenAllowed) {
 // persistent session of another user by connecting with its client id.
 TEST_F(PluginTest, ClientIdMustStartWithThePrefixOfItsUser) {
   const std::string pw =
-      dir_.Write("pw", "alice:" + CheapHash("right") + "\n" + "bob:" + CheapHash("bobs") + "\n");
+      dir_.Write("pw", "alice:" + CheapHash("right") + "\n" + "bob:" + CheapHash("bobs") + "\n" +
+                           "alice-2:" + CheapHash("a2") + "\n");
   ASSERT_EQ(
       Init({{"password_file", pw}, {"client_id_prefix", "msgr-%u-"}, {"allow_anonymous", "true"}}),
       "");
@@ -252,6 +253,8 @@ TEST_F(PluginTest, ClientIdMustStartWithThePrefixOfItsUser) {
   ExpectDecision(Connect("bob", "bobs", "msgr-alice-phone"), RINGMQ_DENY, 0x85);
   ExpectDecision(Connect("alice", "right", "msgr-alic"), RINGMQ_DENY, 0x85);
   ExpectDecision(Connect("alice", "right", "other"), RINGMQ_DENY, 0x85);
+  // A user name holding the character after %u could be read as another's prefix: refused.
+  ExpectDecision(Connect("alice-2", "a2", "msgr-alice-2-phone"), RINGMQ_DENY, 0x85);
   // Checked before the password: a wrong password with a wrong id is refused as the id.
   ExpectDecision(Connect("bob", "wrong", "msgr-alice-phone"), RINGMQ_DENY, 0x85);
   // Anonymous clients: %u is empty, so none can use a user's ids.

@@ -13,7 +13,8 @@ docs/messenger.md promises a signed-in user can and cannot do.
   presence  everyone reads msgr/p/+; a user sets only their own presence, and a will on
             someone else's presence topic refuses the CONNECT (0x87)
   sessions  with the shipped config's client_id_prefix (msgr-%u-), bob cannot connect with
-            alice's client id (0x85), so he cannot take over her session and its queue
+            alice's client id (5.0: 0x85, 3.1.1: 2), so he cannot take over her session and
+            its queue
 The auth_file options are the shipped config's (examples/messenger/auth/ringmq.toml) with
 this test's password file. The broker runs as in auth_file_test.py (ephemeral 127.0.0.1 port, temporary --data-dir,
 passwords made with ringmq-passwd). Environment (meson): RINGMQ_BROKER,
@@ -126,11 +127,12 @@ def scenario_sessions(port):
     try:
         expect_equal("alice's inbox", [1], alice.subscribe("msgr/u/alice/#"))
         alice.close()
-        thief = Client(port, "v5", "bob", "bob-pw", client_id="msgr-alice-test")
-        try:
-            expect_equal("bob with alice's client id", 0x85, thief.connack())
-        finally:
-            thief.close()
+        for version, refused in (("v5", 0x85), ("v311", 2)):  # 3.1.1: identifier rejected
+            thief = Client(port, version, "bob", "bob-pw", client_id="msgr-alice-test")
+            try:
+                expect_equal(f"{version} bob with alice's client id", refused, thief.connack())
+            finally:
+                thief.close()
         bob = signed_in(port, "bob")
         bob.publish("msgr/u/alice/dm/bob", "queued for alice")
         bob.close()
