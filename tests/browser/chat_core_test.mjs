@@ -6,6 +6,7 @@ import {test} from 'node:test';
 
 import {ChatClient, MemoryStore, ROOM_RE, USER_RE, backoffDelay, compareMessages, parseConv}
   from '../../examples/messenger/web/js/chat-core.js';
+import {IdbStore} from '../../examples/messenger/web/js/idb-store.js';
 
 // One connection attempt as MQTT.js would present it: the test plays the broker.
 class FakeMqtt {
@@ -464,5 +465,69 @@ test('hostile timestamps: a ts past what Date shows, or far ahead, is not believ
   assert.deepEqual(events.filter((e) => e.type === 'typing'), []);
   last().deliver('msgr/u/alice/typing/bob', {ts: now, typing: true});
   assert.equal(events.filter((e) => e.type === 'typing').length, 1);
+  await chat.stop();
+});
+
+// Just enough of an IDBDatabase for IdbStore's writes, with the order of events a browser
+// gives a failed request: its error event (bubbling from the request to the transaction,
+// whose error is still null), then the transaction's abort, which sets tx.error.
+class FakeIdb {
+  constructor() {
+    this.data = new Map();
+  }
+
+  transaction() {
+    const tx = {error: null, oncomplete: null, onerror: null, onabort: null};
+    const ops = [];
+    const op = (fn) => {
+      const req = {error: null, onerror: null};
+      ops.push(() => fn(req));
+      return req;
+    };
+    tx.objectStore = () => ({
+      add: (v) => op((req) => {
+        if (!this.data.has(v.id)) return this.data.set(v.id, v) && null;
+        req.error = new DOMException('Key already exists in the object store.',
+                                     'ConstraintError');
+        return req;
+      }),
+      put: (v) => op(() => this.data.set(v.id, v) && null),
+    });
+    setTimeout(() => {
+      for (const run of ops) {
+        const failed = run();
+        if (!failed) continue;
+        const event = {type: 'error', target: failed};
+        failed.onerror?.(event);
+        tx.onerror?.(event);
+        tx.error = failed.error;
+        tx.onabort?.({type: 'abort', target: tx});
+        return;
+      }
+      tx.oncomplete?.({type: 'complete', target: tx});
+    }, 0);
+    return tx;
+  }
+}
+
+test('IdbStore: a duplicate id is false (not a throw of null)', async () => {
+  const store = new IdbStore(new FakeIdb());
+  const m = {id: ID(1), conv: 'dm:bob', from: 'bob', ts: 1, text: 'x', state: 'received'};
+  assert.equal(await store.addMessage(m), true);
+  assert.equal(await store.addMessage(m), false);
+});
+
+test('a store write rejecting with nothing still reports an Error', async () => {
+  const store = new MemoryStore();
+  store.addMessage = () => Promise.reject(null);  // as IdbStore did on a failed request
+  const {chat, last, events} = setup({store, random: () => 0.5});
+  await chat.start();
+  last().connack();
+  const client = last();
+  dmFrom(client, 'bob', ID(1), 'not stored');
+  await settle();
+  assert.ok(client.acked[0].error instanceof Error);
+  const errors = events.filter((e) => e.type === 'error' && e.scope === 'store');
+  assert.ok(errors.length === 1 && errors[0].error instanceof Error);
   await chat.stop();
 });

@@ -467,7 +467,7 @@ async function signIn(user, password) {
   on('rooms', () => refreshList());
   on('error', ({error, scope}) => {
     // The connection's troubles show in its state; the others here.
-    if (scope !== 'connection') $('tools-error').textContent = error.message;
+    if (scope !== 'connection') $('tools-error').textContent = error?.message ?? String(error);
   });
 
   $('signin').hidden = true;

@@ -452,7 +452,7 @@ export class ChatClient extends EventTarget {
       }
       this.#storing.delete(packet);
       // A failed write: no PUBACK; MQTT.js closes the connection and the broker resends.
-      stored.then(() => callback(), (error) => callback(error));
+      stored.then(() => callback(), (error) => callback(error ?? new Error('store write failed')));
     };
     let failure = null;
     client.on('connect', () => {
@@ -571,8 +571,12 @@ export class ChatClient extends EventTarget {
 
   #run(fn) {
     const result = this.#serial.then(fn);
-    this.#serial = result.catch((error) => this.#emit('error', {error, scope: 'store'}));
+    this.#serial = result.catch((error) => this.#storeError(error));
     return result;
+  }
+
+  #storeError(error) {
+    this.#emit('error', {error: error ?? new Error('store write failed'), scope: 'store'});
   }
 
   #withTimeout(promise, ms) {
@@ -723,7 +727,7 @@ export class ChatClient extends EventTarget {
           this.#receiptTimer = setTimeout(() => this.#flushReceipts(), RECEIPT_BATCH_MS);
         }
       }
-    }, (error) => this.#emit('error', {error, scope: 'store'}));
+    }, (error) => this.#storeError(error));
   }
 
   #onReceipt(from, p) {

@@ -46,7 +46,9 @@ export class IdbStore {
     fn(tx.objectStore(name));
     await new Promise((resolve, reject) => {
       tx.oncomplete = resolve;
-      tx.onerror = () => reject(tx.error);
+      // A failed request's error event bubbles here before the abort sets tx.error: the
+      // request's error is the event's target's (tx.error would still be null).
+      tx.onerror = (e) => reject(e.target?.error ?? tx.error ?? new Error('write failed'));
       tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
     });
   }
