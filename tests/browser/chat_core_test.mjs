@@ -531,3 +531,32 @@ test('a store write rejecting with nothing still reports an Error', async () => 
   assert.ok(errors.length === 1 && errors[0].error instanceof Error);
   await chat.stop();
 });
+
+test('a failed store write ends the connection, so the broker resends on the next one',
+     async () => {
+  const store = new MemoryStore();
+  const add = store.addMessage.bind(store);
+  let fail = true;
+  store.addMessage = (m) => (fail ? Promise.reject(new Error('disk full')) : add(m));
+  const {chat, clients, last, events} = setup({store, random: () => 0.5});
+  await chat.start();
+  last().connack();
+  const first = last();
+  dmFrom(first, 'bob', ID(1), 'not stored the first time');
+  await settle();
+  // No PUBACK (MQTT.js does nothing else with the error) and not left open without it.
+  assert.equal(first.acked[0].error.message, 'disk full');
+  assert.ok(first.ended?.force);
+  const offline = events.filter((e) => e.type === 'state').at(-1);
+  assert.deepEqual([offline.state, offline.retryInMs, offline.error.message],
+                   ['offline', 500, 'disk full']);
+  fail = false;
+  chat.retryNow();
+  assert.equal(clients.length, 2);
+  last().connack();
+  dmFrom(last(), 'bob', ID(1), 'not stored the first time');  // the broker's resend
+  await settle();
+  assert.deepEqual(last().acked, [{topic: 'msgr/u/alice/dm/bob', error: null}]);
+  assert.equal(events.filter((e) => e.type === 'message').length, 1);
+  await chat.stop();
+});

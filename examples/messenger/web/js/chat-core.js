@@ -56,7 +56,8 @@
 //                           room the ACL refuses), 'publish' (a refused PUBLISH), 'store'
 //     'rooms' {rooms}       the joined rooms changed
 //   Received chat messages are PUBACKed once stored (MQTT.js's handleMessage), so a crash
-//   before the write means the broker sends them again; duplicates are dropped by id.
+//   before the write means the broker sends them again; duplicates are dropped by id. A
+//   failed write ends the connection (as a lost one), so the broker sends it again.
 //   A message: {id, conv, from, ts, text, state}; state pending|sent|delivered|read for own
 //   messages (or 'failed' when the broker refused the PUBLISH, e.g. not allowed by the ACL),
 //   received|read for others'.
@@ -451,8 +452,16 @@ export class ChatClient extends EventTarget {
         return;
       }
       this.#storing.delete(packet);
-      // A failed write: no PUBACK; MQTT.js closes the connection and the broker resends.
-      stored.then(() => callback(), (error) => callback(error ?? new Error('store write failed')));
+      // A failed write: no PUBACK. MQTT.js (5.16) does nothing else with the error (no
+      // close): the message would stay unacknowledged on a live connection, and after the
+      // broker's Receive Maximum of them nothing more would come while we look online. So
+      // this connection ends, as a lost one (reconnect with back-off), and the broker sends
+      // the message again on the next.
+      stored.then(() => callback(), (error) => {
+        error ??= new Error('store write failed');
+        callback(error);
+        this.#lost(generation, error);
+      });
     };
     let failure = null;
     client.on('connect', () => {
