@@ -29,10 +29,10 @@ class FakeMqtt {
     for (const fn of this.handlers[event] ?? []) fn(...args);
   }
 
-  // The test's side.
-  connack() {
+  // The test's side. properties: the CONNACK's (e.g. {receiveMaximum: 10}).
+  connack(properties) {
     this.connected = true;
-    this.emit('connect', {});
+    this.emit('connect', properties ? {properties} : {});
   }
 
   refuse(code) {
@@ -55,11 +55,14 @@ class FakeMqtt {
     this.handleMessage?.(p, (error) => (this.acked ??= []).push({topic, error: error ?? null}));
   }
 
-  puback(filter = () => true) {
+  // PUBACKs for the QoS 1 PUBLISHes so far that filter picks (at most `most` of them).
+  puback(filter = () => true, most = Infinity) {
     for (const p of this.published) {
-      if (p.cb && filter(p)) {
+      if (most > 0 && p.cb && filter(p)) {
         const cb = p.cb;
         p.cb = null;
+        most--;
+        this.unacked--;
         cb(null);
       }
     }
@@ -68,6 +71,10 @@ class FakeMqtt {
   // MQTT.js's API, as much of it as the core uses.
   publish(topic, payload, opts, cb) {
     this.published.push({topic, payload: JSON.parse(payload), opts, cb: cb ?? null});
+    if (opts.qos === 1) {
+      this.unacked = (this.unacked ?? 0) + 1;
+      this.maxUnacked = Math.max(this.maxUnacked ?? 0, this.unacked);
+    }
   }
 
   publishAsync(topic, payload, opts) {
@@ -558,5 +565,43 @@ test('a failed store write ends the connection, so the broker resends on the nex
   await settle();
   assert.deepEqual(last().acked, [{topic: 'msgr/u/alice/dm/bob', error: null}]);
   assert.equal(events.filter((e) => e.type === 'message').length, 1);
+  await chat.stop();
+});
+
+test('an outbox larger than the Receive Maximum drains within it, one per PUBACK', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  for (let i = 0; i < 30; i++) await chat.send('dm:bob', `m${i}`);
+  last().connack({receiveMaximum: 10});
+  await settle();
+  const sent = () => last().published.filter((p) => p.topic === 'msgr/u/bob/dm/alice');
+  assert.equal(last().unacked, 10);   // the online presence and 9 messages
+  assert.equal(sent().length, 9);
+  last().puback(() => true, 1);
+  assert.equal(sent().length, 10);
+  while (sent().length < 30) {
+    const before = sent().length;
+    last().puback();
+    assert.ok(sent().length > before);
+  }
+  assert.equal(last().maxUnacked, 10);
+  assert.deepEqual(sent().map((p) => p.payload.text), Array.from({length: 30}, (_, i) => `m${i}`));
+  last().puback();
+  await settle();
+  assert.deepEqual(await chat.store.listPending(), []);
+  await chat.stop();
+});
+
+test('without a Receive Maximum at most 50 of our QoS 1 PUBLISHes are unacknowledged',
+     async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  for (let i = 0; i < 60; i++) await chat.send('room:general', `m${i}`);
+  last().connack();
+  await settle();
+  assert.equal(last().unacked, 50);
+  while (last().unacked) last().puback();
+  assert.equal(last().published.length, 61);
+  assert.equal(last().maxUnacked, 50);
   await chat.stop();
 });

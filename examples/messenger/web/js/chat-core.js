@@ -58,6 +58,8 @@
 //   Received chat messages are PUBACKed once stored (MQTT.js's handleMessage), so a crash
 //   before the write means the broker sends them again; duplicates are dropped by id. A
 //   failed write ends the connection (as a lost one), so the broker sends it again.
+//   Own QoS 1 PUBLISHes (messages, receipts, presence): at most min(the CONNACK's Receive
+//   Maximum, 50) without their PUBACK on a connection; the others wait for one.
 //   A message: {id, conv, from, ts, text, state}; state pending|sent|delivered|read for own
 //   messages (or 'failed' when the broker refused the PUBLISH, e.g. not allowed by the ACL),
 //   received|read for others'.
@@ -73,6 +75,7 @@ const TYPING_SHOW_MS = 6000;     // a typing indicator without news goes away af
 const RECEIPT_BATCH_MS = 25;     // delivered receipts gathered per sender for this long
 const SIGN_OUT_WAIT_MS = 3000;   // the PUBACK of the offline presence at sign-out
 const TS_SKEW_MS = 5 * 60 * 1000; // a received ts may be this far ahead of our clock
+const MAX_INFLIGHT = 50;         // our QoS 1 PUBLISHes without PUBACK, at most (see PublishWindow)
 
 const DEFAULT_BACKOFF = {initialMs: 500, maxMs: 15000, jitter: 0.3, resetAfterMs: 10000};
 const RANK = {pending: 0, failed: 0, sent: 1, delivered: 2, read: 3};
@@ -220,10 +223,44 @@ const validTs = (ts, now) => Number.isSafeInteger(ts) && ts >= 0 && ts <= now + 
 
 const validId = (id) => typeof id === 'string' && id.length >= 1 && id.length <= 128;
 
+// Our QoS 1 PUBLISHes on one connection: at most `limit` of them without their PUBACK, the
+// others wait for one. MQTT.js does not keep the server's Receive Maximum, and ringmq closes
+// the connection (DISCONNECT 0x93) at the first PUBLISH past it: an outbox larger than that
+// would be cut at the same message on every connection, for ever.
+class PublishWindow {
+  constructor(client, limit) {
+    this.client = client;
+    this.limit = limit;
+    this.inflight = 0;
+    this.waiting = [];
+  }
+
+  publish(topic, payload, opts, cb) {
+    const send = () => {
+      this.inflight++;
+      this.client.publish(topic, payload, opts, (error, packet) => {
+        this.inflight--;
+        this.#next();
+        cb?.(error, packet);
+      });
+    };
+    if (this.inflight < this.limit) send();
+    else this.waiting.push(send);
+  }
+
+  #next() {
+    // A closed connection's callbacks come with errors: what waits is for the next connection.
+    while (this.client.connected && this.inflight < this.limit && this.waiting.length) {
+      this.waiting.shift()();
+    }
+  }
+}
+
 export class ChatClient extends EventTarget {
   #connect; #url; #password; #store; #now; #backoff; #random; #connectTimeoutMs;
   #initialRooms;
   #client = null;       // the MQTT.js client of the current attempt
+  #window = null;       // its PublishWindow of QoS 1 PUBLISHes, once connected
   #generation = 0;      // bumped per attempt: callbacks of an older client are ignored
   #state = 'offline';
   #rooms = [];
@@ -298,14 +335,18 @@ export class ChatClient extends EventTarget {
     for (const t of this.#typingShown.values()) clearTimeout(t);
     this.#typingShown.clear();
     const client = this.#client;
+    const win = this.#window?.client === client ? this.#window : null;
     this.#client = null;
+    this.#window = null;
     this.#generation++;
     if (client) {
       const connected = client.connected;
       if (connected && signOut) {
-        await this.#withTimeout(client.publishAsync(
-            `msgr/p/${this.user}`, JSON.stringify({state: 'offline', ts: this.#now()}),
-            {qos: 1, retain: true}), SIGN_OUT_WAIT_MS).catch(() => {});
+        await this.#withTimeout(new Promise((resolve) => {
+          const publish = win ? win.publish.bind(win) : client.publish.bind(client);
+          publish(`msgr/p/${this.user}`, JSON.stringify({state: 'offline', ts: this.#now()}),
+                  {qos: 1, retain: true}, () => resolve());
+        }), SIGN_OUT_WAIT_MS).catch(() => {});
       }
       await new Promise((resolve) => {
         // 0x00: a normal disconnection, the will is dropped; 0x04: "disconnect with will
@@ -464,8 +505,8 @@ export class ChatClient extends EventTarget {
       });
     };
     let failure = null;
-    client.on('connect', () => {
-      if (generation === this.#generation) this.#online(client);
+    client.on('connect', (connack) => {
+      if (generation === this.#generation) this.#online(client, connack);
     });
     client.on('message', (topic, payload, packet) => {
       if (generation === this.#generation) this.#onMessage(topic, payload, packet);
@@ -489,8 +530,10 @@ export class ChatClient extends EventTarget {
     });
   }
 
-  #online(client) {
+  #online(client, connack) {
     this.#connectedAt = this.#now();
+    const receiveMaximum = connack?.properties?.receiveMaximum ?? 65535;
+    this.#window = new PublishWindow(client, Math.max(1, Math.min(receiveMaximum, MAX_INFLIGHT)));
     this.#published.clear();
     this.lastError = null;
     this.#setState('online', {retryInMs: null});
@@ -502,8 +545,9 @@ export class ChatClient extends EventTarget {
                              scope: 'subscribe'});
       }
     });
-    client.publish(`msgr/p/${this.user}`, JSON.stringify({state: 'online', ts: this.#now()}),
-                   {qos: 1, retain: true});
+    this.#window.publish(`msgr/p/${this.user}`,
+                         JSON.stringify({state: 'online', ts: this.#now()}),
+                         {qos: 1, retain: true});
     this.#flushOutbox();
     this.#flushReceipts();
   }
@@ -534,6 +578,7 @@ export class ChatClient extends EventTarget {
     this.#generation++;  // whatever this client still says (a second 'close') is ignored
     const client = this.#client;
     this.#client = null;
+    this.#window = null;  // what waits in it goes again on the next connection
     if (client) client.end(true);
     this.#typingSent.clear();
     // Receipts without their PUBACK go again on the next connection (MQTT.js keeps nothing
@@ -611,14 +656,15 @@ export class ChatClient extends EventTarget {
 
   #publishMessage(message) {
     const client = this.#client;
-    if (!client?.connected || this.#published.has(message.id)) return;
+    const win = this.#window;
+    if (!client?.connected || win?.client !== client || this.#published.has(message.id)) return;
     const c = parseConv(message.conv);
     const topic = c.kind === 'dm' ? `msgr/u/${c.name}/dm/${this.user}`
                                   : `msgr/r/${c.name}/m/${this.user}`;
     const generation = this.#generation;
     this.#published.add(message.id);
-    client.publish(topic, JSON.stringify({id: message.id, ts: message.ts, text: message.text}),
-                   {qos: 1}, (error) => {
+    win.publish(topic, JSON.stringify({id: message.id, ts: message.ts, text: message.text}),
+                {qos: 1}, (error) => {
       if (generation !== this.#generation) return;  // the next connection resends it
       if (error) {
         // A PUBACK with a failure code: the broker refused it (e.g. the ACL); resending the
@@ -662,20 +708,20 @@ export class ChatClient extends EventTarget {
     clearTimeout(this.#receiptTimer);
     this.#receiptTimer = null;
     const client = this.#client;
-    if (!client?.connected) return;
+    const win = this.#window;
+    if (!client?.connected || win?.client !== client) return;
     for (const [key, ids] of this.#receipts) {
       const [to, conv, state] = key.split('\n');
       // The conversation as the original sender names it: dm:ME, or the room.
       const theirConv = conv.startsWith('dm:') ? `dm:${this.user}` : conv;
       const batch = [key, ids];
       this.#receiptsInFlight.add(batch);
-      client.publish(`msgr/u/${to}/rcpt/${this.user}`,
-                     JSON.stringify({ids: [...ids], state, conv: theirConv}), {qos: 1},
-                     (error) => {
-                       // Acknowledged, or refused by the broker (no use sending it again);
-                       // a lost connection puts what is still in flight back (#lost).
-                       if (!error || client === this.#client) this.#receiptsInFlight.delete(batch);
-                     });
+      win.publish(`msgr/u/${to}/rcpt/${this.user}`,
+                  JSON.stringify({ids: [...ids], state, conv: theirConv}), {qos: 1}, (error) => {
+                    // Acknowledged, or refused by the broker (no use sending it again); a
+                    // lost connection puts what is still in flight back (#lost).
+                    if (!error || client === this.#client) this.#receiptsInFlight.delete(batch);
+                  });
     }
     this.#receipts.clear();
   }
