@@ -9,8 +9,7 @@ import {IdbStore} from './idb-store.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const MQTT_URL = params.get('mqtt') ||
-    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
+const MQTT_URL = brokerUrl();
 const TYPING_IDLE_MS = 4000;
 const TAKEN_OVER = 0x8e;  // the broker's DISCONNECT when this client id connected elsewhere
 const wide = matchMedia('(min-width: 760px)');
@@ -27,6 +26,28 @@ let typingIdle = null;
 let signingOut = false;
 
 // --- helpers ---
+
+// The page's own host, or ?mqtt=URL when that is ws:// or wss:// on the same host name (any
+// port: e.g. a test's proxy). The page sends the user's name and password to it, so not to
+// whatever broker a link names.
+function brokerUrl() {
+  const own = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
+  const asked = params.get('mqtt');
+  if (!asked) return own;
+  let url = null;
+  try {
+    url = new URL(asked);
+  } catch {
+    // not a URL: ignored below
+  }
+  if (url && (url.protocol === 'ws:' || url.protocol === 'wss:') &&
+      url.hostname === location.hostname && !url.username && !url.password) {
+    return asked;
+  }
+  console.warn(`?mqtt=${asked} ignored: only ws:// or wss:// on ${location.hostname} ` +
+               `(the page sends your password there); using ${own}`);
+  return own;
+}
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
