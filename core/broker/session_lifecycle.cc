@@ -178,12 +178,14 @@ mqtt::FixedHeader BrokerShard::HeldConnect(Connection& c, mqtt::Connect* pkt) {
 
 void BrokerShard::FinishConnect(Connection& c, const PendingResponse& r) {
   if (r.denied) {
-    // 3.x has return codes for these refusals only; anything else is "not authorized".
-    const ReasonCode rc = mqtt::IsV5(c.version) || r.reason == ReasonCode::kBadUserNameOrPassword ||
-                                  r.reason == ReasonCode::kServerUnavailable ||
-                                  r.reason == ReasonCode::kServerBusy
-                              ? r.reason
-                              : ReasonCode::kNotAuthorized;
+    // 3.x has return codes for these refusals only (2, 4, 3, 3); anything else is "not
+    // authorized" (5).
+    const ReasonCode rc =
+        mqtt::IsV5(c.version) || r.reason == ReasonCode::kClientIdentifierNotValid ||
+                r.reason == ReasonCode::kBadUserNameOrPassword ||
+                r.reason == ReasonCode::kServerUnavailable || r.reason == ReasonCode::kServerBusy
+            ? r.reason
+            : ReasonCode::kNotAuthorized;
     RefuseConnect(c, c.version, rc, "refused by the authentication decision");
     return;
   }

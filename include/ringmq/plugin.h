@@ -99,8 +99,8 @@ enum {
  *   0x8A banned, 0x8C bad authentication method, 0x97 quota exceeded (a rate limit),
  *   0x9F connection rate exceeded.
  * The host translates for MQTT 3.1/3.1.1 clients: CONNACK return code 2 (identifier rejected)
- * for 0x85, 4 for 0x86 and 0x8C, 5 for 0x87 and 0x8A, 3 (server unavailable) for the rest;
- * SUBACK 0x80; a refused 3.x PUBLISH is dropped (QoS 1/2 are still acknowledged, as 3.x has
+ * for 0x85, 4 for 0x86, 3 (server unavailable) for 0x88 and 0x89, 5 (not authorized) for the
+ * rest; SUBACK 0x80; a refused 3.x PUBLISH is dropped (QoS 1/2 are still acknowledged, as 3.x has
  * no way to say no). Reason 0 with RINGMQ_DENY means 0x87. */
 typedef struct ringmq_decision {
   uint32_t verdict;
