@@ -605,3 +605,28 @@ test('without a Receive Maximum at most 50 of our QoS 1 PUBLISHes are unacknowle
   assert.equal(last().maxUnacked, 50);
   await chat.stop();
 });
+
+test('retained messages: none asked for in the inbox and rooms, any that come ignored',
+     async () => {
+  const {chat, last, events} = setup();
+  await chat.start();
+  last().connack();
+  const subs = last().subscribed[0];
+  assert.deepEqual([subs['msgr/u/alice/#'].rh, subs['msgr/r/general/#'].rh,
+                    subs['msgr/r/general/#'].nl, subs['msgr/p/+'].rh ?? 0], [2, 2, true, 0]);
+  await chat.join('team');
+  const team = last().subscribed.find((s) => 'msgr/r/team/#' in s)['msgr/r/team/#'];
+  assert.deepEqual([team.rh, team.nl], [2, true]);
+  // Planted (retained) by someone, e.g. before the subscription had rh 2.
+  last().deliver('msgr/u/alice/dm/mallory', {id: ID(1), ts: 1000, text: 'pinned'},
+                 {retain: true});
+  last().deliver('msgr/r/general/m/mallory', {id: ID(2), ts: 1000, text: 'pinned'},
+                 {retain: true});
+  last().deliver('msgr/u/alice/typing/mallory', {ts: Date.now(), typing: true}, {retain: true});
+  await settle();
+  assert.deepEqual(await chat.history('dm:mallory'), []);
+  assert.deepEqual(await chat.history('room:general'), []);
+  assert.deepEqual(events.filter((e) => e.type === 'message' || e.type === 'typing'), []);
+  assert.equal(last().acked.length, 3);  // acknowledged all the same
+  await chat.stop();
+});

@@ -75,6 +75,8 @@ const TYPING_SHOW_MS = 6000;     // a typing indicator without news goes away af
 const RECEIPT_BATCH_MS = 25;     // delivered receipts gathered per sender for this long
 const SIGN_OUT_WAIT_MS = 3000;   // the PUBACK of the offline presence at sign-out
 const TS_SKEW_MS = 5 * 60 * 1000; // a received ts may be this far ahead of our clock
+// A room: No Local (our own messages are ours already), no retained messages (rh 2).
+const ROOM_SUBSCRIPTION = Object.freeze({qos: 1, nl: true, rh: 2});
 const MAX_INFLIGHT = 50;         // our QoS 1 PUBLISHes without PUBACK, at most (see PublishWindow)
 
 const DEFAULT_BACKOFF = {initialMs: 500, maxMs: 15000, jitter: 0.3, resetAfterMs: 10000};
@@ -393,7 +395,7 @@ export class ChatClient extends EventTarget {
     this.#rooms.push(room);
     await this.#store.setMeta('rooms', this.#rooms);
     this.#emit('rooms', {rooms: this.rooms});
-    const refused = await this.#subscribe({[`msgr/r/${room}/#`]: {qos: 1, nl: true}});
+    const refused = await this.#subscribe({[`msgr/r/${room}/#`]: ROOM_SUBSCRIPTION});
     if (refused.length) {
       // Not a member (the ACL): not joined.
       this.#rooms = this.#rooms.filter((r) => r !== room);
@@ -537,8 +539,11 @@ export class ChatClient extends EventTarget {
     this.#published.clear();
     this.lastError = null;
     this.#setState('online', {retryInMs: null});
-    const subs = {[`msgr/u/${this.user}/#`]: {qos: 1}, 'msgr/p/+': {qos: 1}};
-    for (const r of this.#rooms) subs[`msgr/r/${r}/#`] = {qos: 1, nl: true};
+    // Retain Handling 2 on the inbox and the rooms: anyone may write a retained message there
+    // (a DM, typing, a receipt), which would come back on every connect; rh 0 for presence,
+    // which is retained on purpose.
+    const subs = {[`msgr/u/${this.user}/#`]: {qos: 1, rh: 2}, 'msgr/p/+': {qos: 1, rh: 0}};
+    for (const r of this.#rooms) subs[`msgr/r/${r}/#`] = ROOM_SUBSCRIPTION;
     this.#subscribe(subs).then((refused) => {
       for (const topic of refused) {
         this.#emit('error', {error: new Error(`subscription to ${topic} refused`),
@@ -731,6 +736,9 @@ export class ChatClient extends EventTarget {
   #onMessage(topic, payload, packet) {
     const t = topic.split('/');
     if (t[0] !== 'msgr') return;
+    // Only presence is retained; a retained message in an inbox or a room (rh 2 keeps them
+    // away; a subscription made before that did not) is someone's plant: ignored.
+    if (packet?.retain && t[1] !== 'p') return;
     if (t[1] === 'p' && t.length === 3) {
       this.#onPresence(t[2], parseJson(payload), packet);
     } else if (t[1] === 'u' && t.length === 5 && t[2] === this.user && USER_RE.test(t[4])) {
