@@ -82,7 +82,17 @@ function fail(message) {
   process.exit(2);
 }
 
-// Output: lines for a person, or JSON events for a script.
+// Peers' text is shown as it is except for control characters (C0, DEL, C1): a newline would
+// let a message forge a line of its own ("[room:general] carol: ..."), and escape sequences
+// (ANSI, OSC) would reach the terminal. They show as \n, \t, \r, \xHH.
+const CONTROL_RE = /[\x00-\x1f\x7f-\x9f]/g;
+const NAMED = {'\n': '\\n', '\t': '\\t', '\r': '\\r'};
+function printable(text) {
+  return String(text).replace(CONTROL_RE, (c) =>
+    NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+// Output: lines for a person (control characters escaped), or JSON events for a script.
 class Output {
   constructor(json, rl) {
     this.json = json;
@@ -97,6 +107,7 @@ class Output {
 
   line(text) {
     if (this.json) return;
+    text = printable(text);
     if (this.tty) {
       // Above the prompt, which is drawn again with whatever was being typed.
       process.stdout.write(`\r\x1b[K${text}\n`);
