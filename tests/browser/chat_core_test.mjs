@@ -2,11 +2,15 @@
 // broker, no browser. Each case drives the client's events by hand (CONNACK, PUBLISH, PUBACK,
 // close) and checks what the core does against docs/messenger.md. Run: node chat_core_test.mjs
 import assert from 'node:assert/strict';
+import {mkdir, mkdtemp, rm, rmdir} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {test} from 'node:test';
 
 import {ChatClient, MemoryStore, ROOM_RE, USER_RE, backoffDelay, compareMessages, parseConv}
   from '../../examples/messenger/web/js/chat-core.js';
 import {IdbStore} from '../../examples/messenger/web/js/idb-store.js';
+import {FileStore} from '../../examples/messenger/console/file-store.mjs';
 
 // One connection attempt as MQTT.js would present it: the test plays the broker.
 class FakeMqtt {
@@ -629,4 +633,25 @@ test('retained messages: none asked for in the inbox and rooms, any that come ig
   assert.deepEqual(events.filter((e) => e.type === 'message' || e.type === 'typing'), []);
   assert.equal(last().acked.length, 3);  // acknowledged all the same
   await chat.stop();
+});
+
+test('FileStore: a message whose write failed is not kept (the resend is not a duplicate)',
+     async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'chat-core-test-'));
+  try {
+    const store = await new FileStore(dir).load();
+    const m = {id: ID(1), conv: 'dm:bob', from: 'bob', ts: 1, text: 'x', state: 'received'};
+    // The temporary file cannot be made (a directory is in its place): the write fails.
+    await mkdir(join(dir, 'store.json.tmp'));
+    const warned = new Promise((resolve) => process.once('warning', resolve));
+    await assert.rejects(store.addMessage(m));
+    assert.equal(await store.getMessage(m.id), undefined);
+    await warned;  // the background save's warning, of the same failure
+    await rmdir(join(dir, 'store.json.tmp'));
+    assert.equal(await store.addMessage(m), true);  // the broker's resend
+    const again = await new FileStore(dir).load();
+    assert.equal((await again.getMessage(m.id))?.text, 'x');
+  } finally {
+    await rm(dir, {recursive: true, force: true});
+  }
 });

@@ -14,8 +14,8 @@ import {MemoryStore} from '../web/js/chat-core.js';
 
 const FORMAT = 1;
 
-// A Map that reports every change: MemoryStore's methods, whichever they are (it gains new
-// ones), change its maps only through set, delete and clear.
+// A Map that reports every change, with a function that undoes it: MemoryStore's methods,
+// whichever they are (it gains new ones), change its maps only through set, delete and clear.
 class WatchedMap extends Map {
   constructor(onChange) {
     super();
@@ -23,20 +23,27 @@ class WatchedMap extends Map {
   }
 
   set(key, value) {
+    const had = super.has(key);
+    const old = super.get(key);
     super.set(key, value);
-    this.onChange?.();
+    this.onChange?.(() => (had ? Map.prototype.set.call(this, key, old)
+                               : Map.prototype.delete.call(this, key)));
     return this;
   }
 
   delete(key) {
+    const old = super.get(key);
     const had = super.delete(key);
-    if (had) this.onChange?.();
+    if (had) this.onChange?.(() => Map.prototype.set.call(this, key, old));
     return had;
   }
 
   clear() {
+    const old = [...this];
     super.clear();
-    this.onChange?.();
+    this.onChange?.(() => {
+      for (const [k, v] of old) Map.prototype.set.call(this, k, v);
+    });
   }
 }
 
@@ -46,23 +53,43 @@ export class FileStore extends MemoryStore {
   #dirty = false;
   #loading = false;
   #changes = 0;
+  #undo = null;  // while a method makes its changes: how to undo them
 
   constructor(dir) {
     super();
     this.dir = dir;
     this.#path = join(dir, 'store.json');
-    this.messages = new WatchedMap(() => this.#changed());
-    this.meta = new WatchedMap(() => this.#changed());
+    this.messages = new WatchedMap((undo) => this.#changed(undo));
+    this.meta = new WatchedMap((undo) => this.#changed(undo));
     // Every method of the store resolves only once what it changed is on disk: chat-core
     // acknowledges a received message (PUBACK) when its write resolves, so a process that
-    // dies before the file has it gets the message again from the broker.
+    // dies before the file has it gets the message again from the broker. When the write
+    // fails, the method rejects and its changes are undone: a message added to the map but
+    // not to the file would otherwise be taken for a duplicate when the broker sends it
+    // again, acknowledged, and never shown nor written. (MemoryStore's methods make their
+    // changes before their first await, which is when they are recorded.)
     for (const name of Object.getOwnPropertyNames(MemoryStore.prototype)) {
       const method = MemoryStore.prototype[name];
       if (name === 'constructor' || typeof method !== 'function') continue;
       this[name] = async (...args) => {
         const before = this.#changes;
-        const result = await method.apply(this, args);
-        if (this.#changes !== before) await this.flush();
+        const undo = [];
+        this.#undo = undo;
+        let running;
+        try {
+          running = method.apply(this, args);
+        } finally {
+          this.#undo = null;
+        }
+        const result = await running;
+        if (this.#changes !== before) {
+          try {
+            await this.flush();
+          } catch (error) {
+            for (const fn of undo.reverse()) fn();
+            throw error;
+          }
+        }
         return result;
       };
     }
@@ -101,8 +128,9 @@ export class FileStore extends MemoryStore {
     await this.#saving;
   }
 
-  #changed() {
+  #changed(undo) {
     if (this.#loading) return;
+    this.#undo?.push(undo);
     this.#changes++;
     if (this.#dirty) return;
     this.#dirty = true;
