@@ -130,14 +130,22 @@ absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
 }
 
 void HandHttpRootToWebsocket(ServerConfig* config) {
-  if (config->http_root.empty()) {
-    return;
+  const bool websocket_listener =
+      std::any_of(config->listen.begin(), config->listen.end(), [](const std::string& l) {
+        absl::StatusOr<Listener> parsed = ParseListener(l);
+        return parsed.ok() && parsed->protocol == "websocket";
+      });
+  if (!websocket_listener) {
+    return;  // Validate() names an http_root without a listener to serve it on
   }
   auto plugin = std::find_if(config->plugins.begin(), config->plugins.end(),
                              [](const PluginSpec& p) { return p.name == "websocket"; });
   if (plugin == config->plugins.end()) {
-    config->plugins.push_back({.name = "websocket", .origin = "--http-root"});
+    config->plugins.push_back({.name = "websocket", .origin = "a ws:// listener"});
     plugin = config->plugins.end() - 1;
+  }
+  if (config->http_root.empty()) {
+    return;
   }
   auto option = std::find_if(plugin->options.begin(), plugin->options.end(),
                              [](const auto& o) { return o.first == "http_root"; });
