@@ -23,6 +23,7 @@ RINGMQ_AUTH_FILE_PLUGIN, RINGMQ_PASSWD.
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import tomllib
@@ -167,25 +168,27 @@ def main():
                 + plugin_options(pw_file))
     broker = Broker().start_with(config)
     failed = []
-    for name, fn in (("inbox", scenario_inbox), ("sender", scenario_sender),
-                     ("rooms", scenario_rooms), ("presence", scenario_presence),
-                     ("sessions", scenario_sessions)):
-        try:
-            fn(broker.port)
-            print(f"ok   {name}", flush=True)
-        except ScenarioFailure as e:
-            failed.append(name)
-            print(f"FAIL {name}: {e}", flush=True)
-        if broker.proc.poll() is not None:
-            failed.append("broker exited")
-            break
-    broker.stop(check_status=False)
+    try:
+        for name, fn in (("inbox", scenario_inbox), ("sender", scenario_sender),
+                         ("rooms", scenario_rooms), ("presence", scenario_presence),
+                         ("sessions", scenario_sessions)):
+            try:
+                fn(broker.port)
+                print(f"ok   {name}", flush=True)
+            except ScenarioFailure as e:
+                failed.append(name)
+                print(f"FAIL {name}: {e}", flush=True)
+            if broker.proc.poll() is not None:
+                failed.append("broker exited")
+                break
+    finally:  # also on an unexpected exception (a client's socket error, a timeout)
+        broker.stop(check_status=False)
     if failed:
         print(broker.log_tail(), flush=True)
-        print(f"failed: {', '.join(failed)}", flush=True)
+        print(f"failed: {', '.join(failed)} (files kept in {work})", flush=True)
         return 1
+    shutil.rmtree(work, ignore_errors=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
