@@ -655,3 +655,28 @@ test('FileStore: a message whose write failed is not kept (the resend is not a d
     await rm(dir, {recursive: true, force: true});
   }
 });
+
+test('message ids: 16 to 128 characters', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  last().connack();
+  for (const n of [1, 15, 16, 128, 129]) dmFrom(last(), 'bob', 'x'.repeat(n), `len ${n}`);
+  await settle();
+  assert.deepEqual((await chat.history('dm:bob')).map((m) => m.text).sort(),
+                   ['len 128', 'len 16']);
+  await chat.stop();
+});
+
+test('receipts carry at most 1000 ids: more go in several', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  last().connack();
+  const ids = Array.from({length: 2500}, (_, i) => ID(i));
+  await chat.store.putMessages(ids.map((id, i) => ({id, conv: 'dm:bob', from: 'bob', ts: i,
+                                                    text: 't', state: 'received'})));
+  await chat.markRead('dm:bob');
+  const read = last().published.filter((p) => p.topic === 'msgr/u/bob/rcpt/alice');
+  assert.deepEqual(read.map((p) => p.payload.ids.length), [1000, 1000, 500]);
+  assert.deepEqual(read.flatMap((p) => p.payload.ids), ids);
+  await chat.stop();
+});

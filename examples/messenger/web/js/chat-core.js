@@ -73,6 +73,7 @@ export const TYPING_MAX_AGE_MS = 10000;
 const TYPING_RESEND_MS = 3000;   // while typing, 'true' again at most this often
 const TYPING_SHOW_MS = 6000;     // a typing indicator without news goes away after this
 const RECEIPT_BATCH_MS = 25;     // delivered receipts gathered per sender for this long
+const RECEIPT_MAX_IDS = 1000;    // ids per receipt: a receiver reads no more of one
 const SIGN_OUT_WAIT_MS = 3000;   // the PUBACK of the offline presence at sign-out
 const TS_SKEW_MS = 5 * 60 * 1000; // a received ts may be this far ahead of our clock
 // A room: No Local (our own messages are ours already), no retained messages (rh 2).
@@ -223,7 +224,8 @@ function parseJson(payload) {
 // indicator fresh, for ever) is replaced by the arrival time or ignored.
 const validTs = (ts, now) => Number.isSafeInteger(ts) && ts >= 0 && ts <= now + TS_SKEW_MS;
 
-const validId = (id) => typeof id === 'string' && id.length >= 1 && id.length <= 128;
+// A message id: 16 to 128 characters (ours are 24, newId()).
+const validId = (id) => typeof id === 'string' && id.length >= 16 && id.length <= 128;
 
 // Our QoS 1 PUBLISHes on one connection: at most `limit` of them without their PUBACK, the
 // others wait for one. MQTT.js does not keep the server's Receive Maximum, and ringmq closes
@@ -719,14 +721,18 @@ export class ChatClient extends EventTarget {
       const [to, conv, state] = key.split('\n');
       // The conversation as the original sender names it: dm:ME, or the room.
       const theirConv = conv.startsWith('dm:') ? `dm:${this.user}` : conv;
-      const batch = [key, ids];
-      this.#receiptsInFlight.add(batch);
-      win.publish(`msgr/u/${to}/rcpt/${this.user}`,
-                  JSON.stringify({ids: [...ids], state, conv: theirConv}), {qos: 1}, (error) => {
-                    // Acknowledged, or refused by the broker (no use sending it again); a
-                    // lost connection puts what is still in flight back (#lost).
-                    if (!error || client === this.#client) this.#receiptsInFlight.delete(batch);
-                  });
+      const all = [...ids];
+      for (let i = 0; i < all.length; i += RECEIPT_MAX_IDS) {
+        const chunk = all.slice(i, i + RECEIPT_MAX_IDS);
+        const batch = [key, chunk];
+        this.#receiptsInFlight.add(batch);
+        win.publish(`msgr/u/${to}/rcpt/${this.user}`,
+                    JSON.stringify({ids: chunk, state, conv: theirConv}), {qos: 1}, (error) => {
+                      // Acknowledged, or refused by the broker (no use sending it again); a
+                      // lost connection puts what is still in flight back (#lost).
+                      if (!error || client === this.#client) this.#receiptsInFlight.delete(batch);
+                    });
+      }
     }
     this.#receipts.clear();
   }
@@ -801,7 +807,7 @@ export class ChatClient extends EventTarget {
     // in a room, any member.
     if (c.kind === 'dm' && c.name !== from) return;
     const conv = p.conv;
-    for (const id of p.ids.slice(0, 1000)) {
+    for (const id of p.ids.slice(0, RECEIPT_MAX_IDS)) {
       if (validId(id)) this.#advance(id, p.state, conv);
     }
   }
