@@ -680,3 +680,20 @@ test('receipts carry at most 1000 ids: more go in several', async () => {
   assert.deepEqual(read.flatMap((p) => p.payload.ids), ids);
   await chat.stop();
 });
+
+test('a closing connection sends nothing more from the window', async () => {
+  const {chat, last} = setup();
+  await chat.start();
+  for (let i = 0; i < 60; i++) await chat.send('room:general', `m${i}`);
+  last().connack();
+  await settle();
+  assert.equal(last().published.length, 50);
+  last().disconnecting = true;  // MQTT.js's end() begun: its callbacks come with errors
+  for (const p of last().published) {
+    const cb = p.cb;
+    p.cb = null;
+    cb?.(new Error('client disconnecting'));
+  }
+  assert.equal(last().published.length, 50);
+  await chat.stop();
+});

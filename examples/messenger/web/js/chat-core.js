@@ -232,6 +232,8 @@ const validId = (id) => typeof id === 'string' && id.length >= 16 && id.length <
 // the connection (DISCONNECT 0x93) at the first PUBLISH past it: an outbox larger than that
 // would be cut at the same message on every connection, for ever.
 class PublishWindow {
+  #draining = false;
+
   constructor(client, limit) {
     this.client = client;
     this.limit = limit;
@@ -253,9 +255,17 @@ class PublishWindow {
   }
 
   #next() {
-    // A closed connection's callbacks come with errors: what waits is for the next connection.
-    while (this.client.connected && this.inflight < this.limit && this.waiting.length) {
-      this.waiting.shift()();
+    // A closing connection's callbacks come with errors (MQTT.js may call back at once): what
+    // waits is for the next connection. Not reentered, so such callbacks do not recurse.
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.client.connected && !this.client.disconnecting &&
+             this.inflight < this.limit && this.waiting.length) {
+        this.waiting.shift()();
+      }
+    } finally {
+      this.#draining = false;
     }
   }
 }
