@@ -130,22 +130,14 @@ absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
 }
 
 void HandHttpRootToWebsocket(ServerConfig* config) {
-  const bool websocket_listener =
-      std::any_of(config->listen.begin(), config->listen.end(), [](const std::string& l) {
-        absl::StatusOr<Listener> parsed = ParseListener(l);
-        return parsed.ok() && parsed->protocol == "websocket";
-      });
-  if (!websocket_listener) {
-    return;  // Validate() names an http_root without a listener to serve it on
+  if (config->http_root.empty()) {
+    return;  // another plugin may serve ws:// listeners; the websocket plugin is not forced
   }
   auto plugin = std::find_if(config->plugins.begin(), config->plugins.end(),
                              [](const PluginSpec& p) { return p.name == "websocket"; });
   if (plugin == config->plugins.end()) {
-    config->plugins.push_back({.name = "websocket", .origin = "a ws:// listener"});
+    config->plugins.push_back({.name = "websocket", .origin = "http_root"});
     plugin = config->plugins.end() - 1;
-  }
-  if (config->http_root.empty()) {
-    return;
   }
   auto option = std::find_if(plugin->options.begin(), plugin->options.end(),
                              [](const auto& o) { return o.first == "http_root"; });

@@ -81,11 +81,10 @@ struct ServerConfig {
   base::LogLevel ParsedLogLevel() const;
 };
 
-// With a ws:// listener: lists the websocket plugin (loaded by name) when no [[plugin]] named
-// "websocket" is configured, and gives it config->http_root (when set) as its http_root
-// option, over the configured one's own. The plugin is listed whether or not http_root is
-// set, so that a reload turning http_root on or off changes an option (live), not the list
-// of plugins (restart). Validate() names an http_root without a ws:// listener.
+// Gives config->http_root (when set) to the websocket plugin as its http_root option: over
+// the option of a configured [[plugin]] named "websocket", or in a websocket plugin added
+// (loaded by name) when none is configured. Validate() then checks a ws:// listener exists.
+// Without http_root nothing is added: another plugin may serve the ws:// listeners.
 void HandHttpRootToWebsocket(ServerConfig* config);
 
 }  // namespace ringmq::config

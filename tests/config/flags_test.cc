@@ -149,19 +149,6 @@ http_root = "/srv/old"
   EXPECT_EQ(c->plugins[0].options[1].second, "/srv/old");
 }
 
-// A ws:// listener lists the websocket plugin with or without http_root, so that a reload
-// turning http_root on or off changes its options (live), not the list of plugins (restart).
-TEST(FlagsTest, AWebSocketListenerListsTheWebsocketPlugin) {
-  absl::StatusOr<ServerConfig> c = FromArgs({"--listen", "ws://127.0.0.1:0"});
-  ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->plugins.size(), 1u);
-  EXPECT_EQ(c->plugins[0].name, "websocket");
-  EXPECT_TRUE(c->plugins[0].options.empty());
-  c = FromArgs({"--listen", "127.0.0.1:0"});
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_TRUE(c->plugins.empty());
-}
-
 TEST(FlagsTest, HttpRootWithoutAWebSocketListenerIsAnError) {
   absl::StatusOr<ServerConfig> c = FromArgs({"--listen", "127.0.0.1:0", "--http-root", "/srv"});
   ASSERT_FALSE(c.ok());
