@@ -128,6 +128,30 @@ class Broker(interop.Broker):
         return self
 
 
+def run_scenarios(broker, scenarios):
+    """Runs (name, fn(port)) in order against `broker` and stops it (also on an unexpected
+    exception); prints ok/FAIL lines and, on failure, the broker's log. Returns the exit code."""
+    failed = []
+    try:
+        for name, fn in scenarios:
+            try:
+                fn(broker.port)
+                print(f"ok   {name}", flush=True)
+            except ScenarioFailure as e:
+                failed.append(name)
+                print(f"FAIL {name}: {e}", flush=True)
+            if broker.proc.poll() is not None:
+                failed.append("broker exited")
+                break
+    finally:
+        broker.stop(check_status=False)
+    if failed:
+        print(broker.log_tail(), flush=True)
+        print(f"failed: {', '.join(failed)}", flush=True)
+        return 1
+    return 0
+
+
 def set_password(pw_file, user, password):
     p = subprocess.run([PASSWD, "--stdin", "--opslimit", "1", "--memlimit", "8K", pw_file,
                         "change" if os.path.exists(pw_file) and user in open(pw_file).read()
@@ -264,28 +288,11 @@ def main():
 
     broker = Broker().start_with(config)
     print(f"broker: pid {broker.proc.pid} on 127.0.0.1:{broker.port}", flush=True)
-    failed = []
     scenarios = [("connect", scenario_connect), ("publish", scenario_publish),
                  ("subscribe", scenario_subscribe), ("will", scenario_will),
                  ("patterns", scenario_patterns),
                  ("reload", lambda p: scenario_reload(p, broker, pw_file))]
-    for name, fn in scenarios:
-        try:
-            fn(broker.port)
-            print(f"ok   {name}", flush=True)
-        except ScenarioFailure as e:
-            failed.append(name)
-            print(f"FAIL {name}: {e}", flush=True)
-        if broker.proc.poll() is not None:
-            failed.append("broker exited")
-            break
-    broker.stop(check_status=False)
-    if failed:
-        print(broker.log_tail(), flush=True)
-        print(f"failed: {', '.join(failed)}", flush=True)
-        return 1
-    return 0
-
+    return run_scenarios(broker, scenarios)
 
 if __name__ == "__main__":
     sys.exit(main())

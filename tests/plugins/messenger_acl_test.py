@@ -31,8 +31,8 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
-from auth_file_test import PLUGIN, Broker, Client, set_password  # noqa: E402
-from interop import ScenarioFailure, check, expect_equal, queue_get, queue_quiet  # noqa: E402
+from auth_file_test import PLUGIN, Broker, Client, run_scenarios, set_password  # noqa: E402
+from interop import check, expect_equal, queue_get, queue_quiet  # noqa: E402
 
 AUTH_DIR = os.path.join(HERE, "..", "..", "examples", "messenger", "auth")
 ACL_FILE = os.path.join(AUTH_DIR, "acl")
@@ -167,28 +167,14 @@ def main():
         f.write(f'[[plugin]]\nname = "auth_file"\npath = "{PLUGIN}"\n[plugin.options]\n'
                 + plugin_options(pw_file))
     broker = Broker().start_with(config)
-    failed = []
-    try:
-        for name, fn in (("inbox", scenario_inbox), ("sender", scenario_sender),
-                         ("rooms", scenario_rooms), ("presence", scenario_presence),
-                         ("sessions", scenario_sessions)):
-            try:
-                fn(broker.port)
-                print(f"ok   {name}", flush=True)
-            except ScenarioFailure as e:
-                failed.append(name)
-                print(f"FAIL {name}: {e}", flush=True)
-            if broker.proc.poll() is not None:
-                failed.append("broker exited")
-                break
-    finally:  # also on an unexpected exception (a client's socket error, a timeout)
-        broker.stop(check_status=False)
-    if failed:
-        print(broker.log_tail(), flush=True)
-        print(f"failed: {', '.join(failed)} (files kept in {work})", flush=True)
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+    code = run_scenarios(broker, [("inbox", scenario_inbox), ("sender", scenario_sender),
+                                  ("rooms", scenario_rooms), ("presence", scenario_presence),
+                                  ("sessions", scenario_sessions)])
+    if code == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"files kept in {work}", flush=True)
+    return code
 
 if __name__ == "__main__":
     sys.exit(main())
