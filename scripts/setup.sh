@@ -70,42 +70,31 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
-# MQTT.js for the interop tests (tests/interop/mqttjs): `npm ci` from the committed lock file,
-# only when node_modules is missing or older than package-lock.json. Non-interactive.
-mqttjs_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop/mqttjs"
-if $tests && [[ -f "${mqttjs_dir}/package-lock.json" ]] &&
-   { [[ ! -d "${mqttjs_dir}/node_modules" ]] ||
-     [[ "${mqttjs_dir}/package-lock.json" -nt "${mqttjs_dir}/node_modules" ]]; }; then
-  echo "setup: installing MQTT.js for the interop tests (npm ci in tests/interop/mqttjs)" >&2
-  (cd "${mqttjs_dir}" &&
-    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
-  touch "${mqttjs_dir}/node_modules"  # newer than the lock file: installed
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# npm_ci DIR WHAT: `npm ci` in DIR from its committed lock file, only when node_modules is
+# missing or older than package-lock.json. Non-interactive.
+npm_ci() {
+  local dir=$1 what=$2
+  if [[ -f "${dir}/package-lock.json" ]] &&
+     { [[ ! -d "${dir}/node_modules" ]] ||
+       [[ "${dir}/package-lock.json" -nt "${dir}/node_modules" ]]; }; then
+    echo "setup: installing ${what} (npm ci in ${dir#"${root}"/})" >&2
+    (cd "${dir}" && CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    touch "${dir}/node_modules"  # newer than the lock file: installed
+  fi
+}
+
+if $tests; then
+  npm_ci "${root}/tests/interop/mqttjs" "MQTT.js for the interop tests"
+  # playwright-core downloads no browser: the test drives Debian's chromium, installed above.
+  npm_ci "${root}/tests/browser" "playwright-core and MQTT.js for the browser tests"
 fi
 
-# playwright-core and MQTT.js for the browser test (tests/browser), the same way. playwright-core
-# downloads no browser: the test drives Debian's chromium, installed above.
-browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
-if $tests && [[ -f "${browser_dir}/package-lock.json" ]] &&
-   { [[ ! -d "${browser_dir}/node_modules" ]] ||
-     [[ "${browser_dir}/package-lock.json" -nt "${browser_dir}/node_modules" ]]; }; then
-  echo "setup: installing playwright-core and MQTT.js for the browser test (npm ci in tests/browser)" >&2
-  (cd "${browser_dir}" &&
-    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
-  touch "${browser_dir}/node_modules"  # newer than the lock file: installed
-fi
-
-# MQTT.js for the messenger example (examples/messenger), always (scripts/run serves the app):
-# `npm ci` the same way, then its browser bundle copied to web/vendor/ (git-ignored), which the
-# page imports; nothing is fetched from a CDN.
-messenger_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/messenger"
-if [[ -f "${messenger_dir}/package-lock.json" ]] &&
-   { [[ ! -d "${messenger_dir}/node_modules" ]] ||
-     [[ "${messenger_dir}/package-lock.json" -nt "${messenger_dir}/node_modules" ]]; }; then
-  echo "setup: installing MQTT.js for the messenger (npm ci in examples/messenger)" >&2
-  (cd "${messenger_dir}" &&
-    CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
-  touch "${messenger_dir}/node_modules"  # newer than the lock file: installed
-fi
+# MQTT.js for the messenger example, always (scripts/run serves the app), then its browser
+# bundle copied to web/vendor/ (git-ignored), which the page imports; nothing from a CDN.
+messenger_dir="${root}/examples/messenger"
+npm_ci "${messenger_dir}" "MQTT.js for the messenger"
 messenger_bundle="${messenger_dir}/node_modules/mqtt/dist/mqtt.esm.js"
 messenger_vendor="${messenger_dir}/web/vendor/mqtt.esm.js"
 if [[ -f "${messenger_bundle}" ]] &&
