@@ -129,7 +129,13 @@ void BrokerShard::ProcessConnect(Connection& c, const mqtt::Connect& pkt) {
     // Strings and User Properties only on CONNACK and DISCONNECT, where they stay allowed.
     c.connect_session_expiry_s = p.session_expiry_interval_s;
   }
-  if (pkt.username.has_value()) {
+  // A listener that takes the user name from the client certificate: the certificate's, not
+  // the CONNECT's (a client cannot claim another's name).
+  const net::Transport* t = c.conn->transport();
+  if (const std::string_view identity = t != nullptr ? t->PeerIdentity() : std::string_view();
+      !identity.empty()) {
+    c.username = std::make_unique<std::string>(identity);
+  } else if (pkt.username.has_value()) {
     c.username = std::make_unique<std::string>(*pkt.username);
   }
   c.state = Connection::State::kAuthorizing;

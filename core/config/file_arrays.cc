@@ -6,7 +6,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
+#include "core/base/strings.h"
 #include "core/config/file_values.h"
+#include "core/config/listener.h"
 #include "core/net/socket_ops.h"
 
 namespace ringmq::config {
@@ -39,12 +41,35 @@ absl::Status CheckProtocol(const TomlNode& value, const FilePlace& at) {
                                        absl::StrJoin(kListenerProtocols, ", ")));
 }
 
+// `tls = { cert = "...", ... }` on a [[listener]]: its string values, in file order.
+absl::Status ReadTlsTable(const TomlNode& node, const FilePlace& at,
+                          std::vector<std::pair<std::string, std::string>>* out) {
+  if (absl::Status s = ExpectKind(node, Kind::kTable, at); !s.ok()) {
+    return s;
+  }
+  for (const TomlNode& o : node.children) {
+    const std::string key = absl::StrCat(base::ToAbsl(at.key), ".", o.key);
+    const FilePlace place{at.file, o.line, key};
+    if (absl::Status s = ExpectKind(o, Kind::kString, place); !s.ok()) {
+      return s;
+    }
+    tls::TlsSettings probe;
+    if (absl::Status s = tls::SetTlsSetting(&probe, o.key, o.text); !s.ok()) {
+      return FileError(place, std::string(s.message()));
+    }
+    out->emplace_back(o.key, o.text);
+  }
+  return absl::OkStatus();
+}
+
 // One [[listener]] table -> "HOST:PORT", checked as the command line's --listen is.
 absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view file,
                                          const std::string& prefix) {
   std::string address = "127.0.0.1";
   uint64_t port = 1883;
   std::string protocol = "mqtt";
+  bool tls = false;
+  std::vector<std::pair<std::string, std::string>> tls_overrides;
   for (const TomlNode& e : table.children) {
     const std::string key = absl::StrCat(prefix, ".", e.key);
     const FilePlace at{file, e.line, key};
@@ -57,8 +82,11 @@ absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view
       s = ExpectKind(e, Kind::kString, at);
       s = s.ok() ? CheckProtocol(e, at) : s;
       protocol = e.text;
+    } else if (e.key == "tls") {
+      tls = true;
+      s = ReadTlsTable(e, at, &tls_overrides);
     } else {
-      s = FileError(at, "unknown key (known: address, port, protocol)");
+      s = FileError(at, "unknown key (known: address, port, protocol, tls)");
     }
     if (!s.ok()) {
       return s;
@@ -70,7 +98,11 @@ absl::StatusOr<std::string> ReadListener(const TomlNode& table, std::string_view
     return FileError({file, table.line, prefix + ".address"},
                      absl::StrFormat("%s: %s", text, ep.status().message()));
   }
-  return protocol == "websocket" ? absl::StrCat("ws://", text) : text;
+  std::string listener = ListenerAddress(text, protocol, tls, tls_overrides);
+  if (auto l = ParseListener(listener); !l.ok()) {  // an unknown TLS key
+    return FileError({file, table.line, prefix + ".tls"}, std::string(l.status().message()));
+  }
+  return listener;
 }
 
 // [plugin.options]: scalars only, kept as text in file order.

@@ -9,23 +9,6 @@
 
 namespace ringmq::config {
 
-absl::StatusOr<Listener> ParseListener(const std::string& text) {
-  std::string scheme;
-  auto ep = net::ParseEndpoint(text, &scheme);
-  if (!ep.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("listen %s: %s", text, std::string(ep.status().message())));
-  }
-  if (scheme.empty() || scheme == "mqtt" || scheme == "tcp") {
-    return Listener{*ep, "mqtt"};
-  }
-  if (scheme == "ws") {
-    return Listener{*ep, "websocket"};
-  }
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "listen %s: no transport for '%s://' (mqtt://, tcp:// or ws://)", text, scheme));
-}
-
 absl::Status ServerConfig::Validate() const {
   if (absl::Status s = broker.Validate(); !s.ok()) {
     return s;
@@ -54,13 +37,20 @@ absl::Status ServerConfig::Validate() const {
   if (listen.empty()) {
     return absl::InvalidArgumentError("listen: at least one address");
   }
+  absl::StatusOr<std::vector<Listener>> listeners = Listeners();
+  if (!listeners.ok()) {
+    return listeners.status();
+  }
   bool websocket_listener = false;
-  for (const std::string& l : listen) {
-    auto ep = ParseListener(l);
-    if (!ep.ok()) {
-      return ep.status();
+  for (const Listener& l : *listeners) {
+    websocket_listener = websocket_listener || l.protocol == "websocket";
+    if (!l.tls) {
+      continue;
     }
-    websocket_listener = websocket_listener || ep->protocol == "websocket";
+    const std::string where = absl::StrFormat("listen %s", l.endpoint.ToString());
+    if (absl::Status s = tls::CheckTlsSettings(l.tls_settings, where); !s.ok()) {
+      return s;
+    }
   }
   if (!http_root.empty() && !websocket_listener) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -118,15 +108,27 @@ absl::StatusOr<shard::ShardSetOptions> ServerConfig::ShardSetOptions() const {
   o.shard.reactor.output_low_watermark = max_output_buffer / 4;
   o.shard.reactor.tcp_keepalive = tcp_keepalive;
   o.shard.mailbox_capacity = mailbox_capacity;
+  absl::StatusOr<std::vector<Listener>> listeners = Listeners();
+  if (!listeners.ok()) {
+    return listeners.status();
+  }
+  for (const Listener& l : *listeners) {
+    // The listener's id is its place in the list: what a transport is chosen by.
+    o.listeners.push_back({l.endpoint, static_cast<uint32_t>(o.listeners.size()), l.Name()});
+  }
+  return o;
+}
+
+absl::StatusOr<std::vector<Listener>> ServerConfig::Listeners() const {
+  std::vector<Listener> out;
   for (const std::string& text : listen) {
-    auto l = ParseListener(text);
+    absl::StatusOr<Listener> l = ParseListener(text, tls);
     if (!l.ok()) {
       return l.status();
     }
-    // The listener's id is its place in the list: what a transport is chosen by.
-    o.listeners.push_back({l->endpoint, static_cast<uint32_t>(o.listeners.size()), l->protocol});
+    out.push_back(*std::move(l));
   }
-  return o;
+  return out;
 }
 
 void HandHttpRootToWebsocket(ServerConfig* config) {

@@ -15,6 +15,7 @@
 
 #include "core/base/log.h"
 #include "core/broker/config.h"
+#include "core/config/listener.h"
 #include "core/net/socket_ops.h"
 #include "core/shard/shard_set.h"
 
@@ -33,18 +34,14 @@ struct PluginSpec {
   bool operator==(const PluginSpec&) const = default;
 };
 
-// One --listen / [[listener]]: where, and the protocol ("mqtt" or "websocket").
-struct Listener {
-  net::Endpoint endpoint;
-  std::string protocol;
-};
-absl::StatusOr<Listener> ParseListener(const std::string& text);
-
 struct ServerConfig {
   broker::BrokerConfig broker;
 
-  // HOST:PORT, mqtt://HOST:PORT or [V6]:PORT; ws://HOST:PORT for MQTT over WebSocket.
+  // HOST:PORT, mqtt://HOST:PORT or [V6]:PORT; ws://HOST:PORT for MQTT over WebSocket;
+  // mqtts:// and wss:// over TLS (listener.h).
   std::vector<std::string> listen = {"127.0.0.1:1883"};
+  // [tls]: the settings of every TLS listener that does not override them.
+  tls::TlsSettings tls;
   uint32_t threads = 0;  // 0: one per CPU
   std::string io_backend = "auto";
   bool pin_threads = true;
@@ -78,6 +75,8 @@ struct ServerConfig {
   absl::Status Validate() const;
   // The shard set's options (listeners resolved). Call after Validate().
   absl::StatusOr<shard::ShardSetOptions> ShardSetOptions() const;
+  // The listeners of `listen`, parsed (listener id = index), TLS ones with their settings.
+  absl::StatusOr<std::vector<Listener>> Listeners() const;
   base::LogLevel ParsedLogLevel() const;
 };
 

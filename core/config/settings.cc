@@ -28,6 +28,18 @@ constexpr Setting kSettings[] = {
     RINGMQ_SETTING("debug_defer_ms", "debug_defer_ms", kLive, broker.debug_defer_ms),
     // Live: it reaches the websocket plugin as an option, which SIGHUP reloads.
     RINGMQ_SETTING("http_root", "http_root", kLive, http_root),
+    // [tls]: every TLS listener's settings unless it overrides them (listener.h). The files
+    // are read again on SIGHUP; the settings themselves change at a restart.
+    RINGMQ_SETTING("tls.cert", "tls_cert", kRestart, tls.cert),
+    RINGMQ_SETTING("tls.key", "tls_key", kRestart, tls.key),
+    RINGMQ_SETTING("tls.ca", "tls_ca", kRestart, tls.ca),
+    RINGMQ_SETTING("tls.client_certs", "tls_client_certs", kRestart, tls.client_certs),
+    RINGMQ_SETTING("tls.identity_as_username", "tls_identity_as_username", kRestart,
+                   tls.identity_as_username),
+    RINGMQ_SETTING("tls.min_version", "tls_min_version", kRestart, tls.min_version),
+    RINGMQ_SETTING("tls.ciphers", "tls_ciphers", kRestart, tls.ciphers),
+    RINGMQ_SETTING("tls.ciphersuites", "tls_ciphersuites", kRestart, tls.ciphersuites),
+    RINGMQ_SETTING("tls.ktls", "ktls", kRestart, tls.ktls),
     // [limits]: the broker's (BrokerConfig, live) and the sockets' (restart).
     RINGMQ_SETTING("limits.max_keepalive", "max_keepalive", kLive, broker.max_keepalive_s),
     RINGMQ_SETTING("limits.max_packet_size", "max_packet_size", kLive, broker.max_packet_size),

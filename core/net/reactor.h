@@ -103,6 +103,10 @@ class Conn {
   // before any data flowed; a connection handed to another shard keeps its transport.
   void SetTransport(std::unique_ptr<Transport> t);
   bool has_transport() const { return transport_ != nullptr; }
+  // nullptr without one.
+  const Transport* transport() const {
+    return transport_ != nullptr ? transport_->transport.get() : nullptr;
+  }
   bool congested() const { return congested_; }
   bool closing() const { return closing_; }
   bool read_paused() const { return read_paused_; }

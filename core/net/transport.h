@@ -17,6 +17,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/net/output_queue.h"
 
@@ -41,6 +42,9 @@ class Transport {
   // last output was framed: the last chance to queue bytes (a close frame). Not called when
   // the transport asked to close or the connection is closed at once.
   virtual void OnClosing(OutputQueue* wire) { (void)wire; }
+  // Who the peer proved to be during the handshake, when the listener makes that the user
+  // name (TLS client certificates); empty otherwise.
+  virtual std::string_view PeerIdentity() const { return {}; }
 };
 
 }  // namespace ringmq::net

@@ -592,11 +592,12 @@ int PluginHost::TransportServer(std::string_view protocol) const {
   return -1;
 }
 
-bool PluginHost::AttachTransport(size_t plugin, uint32_t shard, uint32_t listener_index,
-                                 net::Conn& c) {
+std::unique_ptr<net::Transport> PluginHost::OpenTransport(size_t plugin, uint32_t shard,
+                                                          uint32_t listener_index,
+                                                          const net::Conn& c) {
   ringmq_core* core = ReadyCore(shard);
   if (core == nullptr || plugin >= plugins_.size()) {
-    return false;
+    return nullptr;
   }
   const LoadedPlugin& p = *plugins_[plugin]->loaded;
   const std::string peer = PeerAddress(c.fd());
@@ -607,10 +608,9 @@ bool PluginHost::AttachTransport(size_t plugin, uint32_t shard, uint32_t listene
   info.listener_index = listener_index;
   void* state = p.hooks.transport_open(core->states[plugin], &info);
   if (state == nullptr) {
-    return false;
+    return nullptr;
   }
-  c.SetTransport(std::make_unique<PluginTransport>(&p.hooks, state));
-  return true;
+  return std::make_unique<PluginTransport>(&p.hooks, state);
 }
 
 }  // namespace ringmq::plugin

@@ -67,10 +67,12 @@ class PluginHost final : public broker::BrokerHooks {
 
   // Transports (plugin.h 1.1). The plugin serving listener protocol `protocol`, or -1.
   int TransportServer(std::string_view protocol) const;
-  // Shard `shard`'s thread: gives `c`, accepted on the listener at `listener_index`, the
-  // transport of plugin `plugin` (TransportServer). False: refuse the connection (the shard
-  // is not ready, or the plugin's transport_open said no).
-  bool AttachTransport(size_t plugin, uint32_t shard, uint32_t listener_index, net::Conn& c);
+  // Shard `shard`'s thread: the transport of plugin `plugin` (TransportServer) for `c`,
+  // accepted on the listener at `listener_index` (the caller puts it under `c`, alone or
+  // stacked under TLS). nullptr: refuse the connection (the shard is not ready, or the
+  // plugin's transport_open said no).
+  std::unique_ptr<net::Transport> OpenTransport(size_t plugin, uint32_t shard,
+                                                uint32_t listener_index, const net::Conn& c);
 
   // broker::BrokerHooks
   uint32_t Wants() const override;

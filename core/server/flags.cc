@@ -89,6 +89,24 @@ ABSL_FLAG(uint64_t, store_max_pending_bytes, 256ull << 20,
 ABSL_FLAG(uint32_t, store_retry_ms, 500, "ms between attempts after a failed commit");
 ABSL_FLAG(bool, store_full_check, false,
           "check the whole store at start (integrity_check) instead of the quick check");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate (then its chain) of the mqtts:// and wss:// listeners; re-read on "
+          "SIGHUP");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert; re-read on SIGHUP");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates that client certificates are verified against");
+ABSL_FLAG(std::string, tls_client_certs, "none",
+          "none, request (verified when sent) or require (no valid certificate: refused)");
+ABSL_FLAG(std::string, tls_identity_as_username, "none",
+          "none, cn or san: the client certificate's subject CN or first DNS/email/URI "
+          "alternative name becomes the user name (needs --tls-client-certs require)");
+ABSL_FLAG(std::string, tls_min_version, "1.2", "oldest TLS version accepted: 1.2 or 1.3");
+ABSL_FLAG(std::string, tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20",
+          "TLS 1.2 ciphers (OpenSSL syntax); the default is forward-secret AEAD only");
+ABSL_FLAG(std::string, tls_ciphersuites, "",
+          "TLS 1.3 cipher suites (OpenSSL syntax); empty: OpenSSL's default");
+ABSL_FLAG(std::string, ktls, "auto",
+          "auto: use kernel TLS after the handshake where the kernel offers it; off: never");
 ABSL_FLAG(std::string, http_root, "",
           "serve the static files of this folder on the ws:// listeners' HTTP side (the "
           "websocket plugin's http_root; wins over the plugin's own option)");

@@ -136,13 +136,18 @@ int main(int argc, char** argv) {
   // Plugins in config order; each shard runs their core_init on its thread as it starts. A
   // plugin that fails (or crashes) in init stops the broker: it never runs without them.
   ringmq::plugin::PluginHost plugins(opts->threads, &completions);
+  ringmq::server::ListenerTransports transports;  // TLS contexts, plugin transports
   absl::Status s;
   {
     ringmq::plugin::CrashNotes crash_notes;
     if (absl::Status p = LoadPlugins(config, plugins); !p.ok()) {
       return Fail(std::string(p.message()));
     }
-    if (absl::Status t = ringmq::server::ServeListenerProtocols(*opts, plugins, &shared); !t.ok()) {
+    absl::StatusOr<std::vector<ringmq::config::Listener>> listeners = config.Listeners();
+    if (!listeners.ok()) {
+      return Fail(std::string(listeners.status().message()));
+    }
+    if (absl::Status t = transports.Serve(*listeners, plugins, &shared); !t.ok()) {
       return Fail(std::string(t.message()));
     }
     shared.hooks = plugins.size() > 0 ? &plugins : nullptr;
@@ -172,7 +177,7 @@ int main(int argc, char** argv) {
   std::printf("ready\n");  // after every listener's line
   std::fflush(stdout);
 
-  ringmq::server::Reloader reloader(config, &plugins, &completions);
+  ringmq::server::Reloader reloader(config, &plugins, &completions, &transports);
   int sig = 0;
   while ((sig = stop_signals.Wait()) == SIGHUP) {
     RINGMQ_LOG(

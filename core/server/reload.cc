@@ -44,6 +44,7 @@ void Reloader::Reload() {
     running_.broker = next->broker;
     shards_->ApplyConfig(running_.broker);
   }
+  transports_->ReloadTls();
   ReloadPlugins(*next);
 }
 

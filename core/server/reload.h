@@ -4,6 +4,9 @@
 //   - the log level;
 //   - the broker's limits: every shard takes a copy (BrokerConfig, ConfigMsg) at its next
 //     loop; what a limit already let in stays, what comes next obeys the new value;
+//   - the TLS listeners' certificates, keys and CAs: read again from the same files (new
+//     handshakes use them, established connections keep theirs; a file that does not load
+//     keeps the running certificate);
 //   - the plugins' options (same plugins in the same order): each plugin's reload runs
 //     (password and ACL files are read again even when the options did not change), and a
 //     plugin that refuses keeps its running options and says why.
@@ -15,14 +18,15 @@
 #include "core/broker/completions.h"
 #include "core/config/server_config.h"
 #include "core/plugin/plugin_host.h"
+#include "core/server/transports.h"
 
 namespace ringmq::server {
 
 class Reloader {
  public:
   Reloader(config::ServerConfig running, plugin::PluginHost* plugins,
-           broker::CompletionRouter* shards)
-      : running_(std::move(running)), plugins_(plugins), shards_(shards) {}
+           broker::CompletionRouter* shards, ListenerTransports* transports)
+      : running_(std::move(running)), plugins_(plugins), shards_(shards), transports_(transports) {}
 
   void Reload();
 
@@ -32,6 +36,7 @@ class Reloader {
   config::ServerConfig running_;
   plugin::PluginHost* plugins_;
   broker::CompletionRouter* shards_;
+  ListenerTransports* transports_;
 };
 
 }  // namespace ringmq::server

@@ -5,6 +5,11 @@
 
 #include "absl/strings/str_format.h"
 
+#include "core/base/log.h"
+#include "core/net/stacked_transport.h"
+#include "core/tls/ktls_probe.h"
+#include "core/tls/tls_transport.h"
+
 namespace ringmq::server {
 namespace {
 
@@ -28,38 +33,103 @@ absl::StatusOr<int> ServerOf(const std::string& protocol, plugin::PluginHost& pl
   return server;
 }
 
+// kTLS is asked for with ktls = "auto"; say once whether this kernel has it.
+void ReportKtls(const std::vector<config::Listener>& listeners) {
+  for (const config::Listener& l : listeners) {
+    if (l.tls && l.tls_settings.ktls == "auto") {
+      const tls::KtlsProbe probe = tls::ProbeKtls();
+      RINGMQ_LOG(kInfo, "kTLS: %s",
+                 probe.available
+                     ? "the kernel offers it; ringmq still processes TLS records itself"
+                     : absl::StrFormat("not offered by this kernel (%s); TLS records are "
+                                       "processed on the shards",
+                                       probe.why));
+      return;
+    }
+  }
+}
+
 }  // namespace
 
-absl::Status ServeListenerProtocols(const shard::ShardSetOptions& opts, plugin::PluginHost& plugins,
-                                    broker::BrokerShared* shared) {
-  std::vector<int> server_of_listener(opts.listeners.size(), -1);  // -1: plain MQTT
+absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& listeners,
+                                       plugin::PluginHost& plugins, broker::BrokerShared* shared) {
+  std::vector<int> server_of_listener(listeners.size(), -1);  // -1: no plugin transport
+  tls_.clear();
+  tls_.resize(listeners.size());
   bool any = false;
-  for (const shard::ListenerConfig& l : opts.listeners) {
-    if (l.name == "mqtt") {
-      continue;
+  for (size_t id = 0; id < listeners.size(); ++id) {
+    const config::Listener& l = listeners[id];
+    const std::string name = absl::StrFormat("listen %s (%s)", l.endpoint.ToString(), l.Name());
+    if (l.tls) {
+      absl::StatusOr<std::unique_ptr<tls::TlsContext>> c =
+          tls::TlsContext::Create(name, l.tls_settings);
+      if (!c.ok()) {
+        return c.status();
+      }
+      tls_[id] = *std::move(c);
+      any = true;
     }
-    absl::StatusOr<int> server = ServerOf(l.name, plugins);
-    if (!server.ok()) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "listen %s (%s): %s", l.endpoint.ToString(), l.name, server.status().message()));
+    if (l.protocol != "mqtt") {
+      absl::StatusOr<int> server = ServerOf(l.protocol, plugins);
+      if (!server.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("%s: %s", name, server.status().message()));
+      }
+      server_of_listener[id] = *server;
+      any = true;
     }
-    if (l.id >= server_of_listener.size()) {
-      return absl::InternalError(absl::StrFormat("listener id %d is not its index", l.id));
-    }
-    server_of_listener[l.id] = *server;
-    any = true;
   }
   if (!any) {
     return absl::OkStatus();
   }
-  shared->attach_transport = [&plugins, server_of_listener](uint32_t shard, net::Conn& c) {
+  ReportKtls(listeners);
+  std::vector<tls::TlsContext*> tls_of_listener;
+  for (const auto& c : tls_) {
+    tls_of_listener.push_back(c.get());
+  }
+  shared->attach_transport = [&plugins, server_of_listener, tls_of_listener](uint32_t shard,
+                                                                             net::Conn& c) {
     const uint32_t id = c.listener_id();
-    if (id >= server_of_listener.size() || server_of_listener[id] < 0) {
+    if (id >= server_of_listener.size()) {
       return true;  // plain MQTT
     }
-    return plugins.AttachTransport(static_cast<size_t>(server_of_listener[id]), shard, id, c);
+    std::unique_ptr<net::Transport> inner;
+    if (server_of_listener[id] >= 0) {
+      inner = plugins.OpenTransport(static_cast<size_t>(server_of_listener[id]), shard, id, c);
+      if (inner == nullptr) {
+        return false;
+      }
+    }
+    std::unique_ptr<net::Transport> t = std::move(inner);
+    if (tls::TlsContext* context = tls_of_listener[id]; context != nullptr) {
+      SSL* ssl = context->NewSession();
+      if (ssl == nullptr) {
+        return false;
+      }
+      std::unique_ptr<net::Transport> tls = std::make_unique<tls::TlsTransport>(ssl, context);
+      t = t == nullptr ? std::move(tls)
+                       : std::make_unique<net::StackedTransport>(std::move(tls), std::move(t));
+    }
+    if (t != nullptr) {
+      c.SetTransport(std::move(t));
+    }
+    return true;
   };
   return absl::OkStatus();
+}
+
+void ListenerTransports::ReloadTls() {
+  for (const auto& c : tls_) {
+    if (c == nullptr) {
+      continue;
+    }
+    if (absl::Status s = c->Reload(); !s.ok()) {
+      RINGMQ_LOG(kError, "reload: %s", s.message());
+    } else {
+      RINGMQ_LOG(kInfo, "reload: %s: certificate %s and key %s read again; new handshakes use them",
+                 c->name(), c->settings().cert, c->settings().key);
+    }
+  }
 }
 
 }  // namespace ringmq::server

@@ -1,21 +1,38 @@
-// Listener protocols served by transport plugins (plugin.h 1.1): every listener whose
-// protocol is not plain MQTT needs a loaded plugin serving that protocol. The websocket
-// plugin is loaded by name, with its defaults, when a ws:// listener asks for it and the
-// configuration does not load it. Main thread, after the configured plugins were loaded and
-// before the shards start.
+// The transports under each listener's connections: TLS for mqtts:// and wss:// (core/tls,
+// one TlsContext per TLS listener), and the plugin serving a listener's protocol (plugin.h
+// 1.1): every listener whose protocol is not plain MQTT needs a loaded plugin serving it;
+// the websocket plugin is loaded by name, with its defaults, when a ws:// or wss:// listener
+// asks for it and the configuration does not load it. For wss:// the WebSocket transport
+// runs over TLS (net::StackedTransport). Main thread: Serve after the configured plugins were
+// loaded and before the shards start; ReloadTls on SIGHUP. Outlives the shards.
 #pragma once
+
+#include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 
 #include "core/broker/broker_shard.h"
+#include "core/config/listener.h"
 #include "core/plugin/plugin_host.h"
-#include "core/shard/shard_set.h"
+#include "core/tls/tls_context.h"
 
 namespace ringmq::server {
 
-// Sets shared->attach_transport for the listeners of `opts` (listener id = its index), or
-// fails naming the listener whose protocol no plugin serves.
-absl::Status ServeListenerProtocols(const shard::ShardSetOptions& opts, plugin::PluginHost& plugins,
-                                    broker::BrokerShared* shared);
+class ListenerTransports {
+ public:
+  // Sets shared->attach_transport for `listeners` (listener id = index), or fails naming the
+  // listener whose protocol no plugin serves or whose certificate cannot be used.
+  absl::Status Serve(const std::vector<config::Listener>& listeners, plugin::PluginHost& plugins,
+                     broker::BrokerShared* shared);
+  // Reads every TLS listener's certificate, key and CA again; one that fails keeps its
+  // running certificate. Logs each.
+  void ReloadTls();
+  // The TLS contexts (nullptr for plain listeners), by listener id: for their counters.
+  const std::vector<std::unique_ptr<tls::TlsContext>>& tls() const { return tls_; }
+
+ private:
+  std::vector<std::unique_ptr<tls::TlsContext>> tls_;
+};
 
 }  // namespace ringmq::server

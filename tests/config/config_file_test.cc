@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 #include "core/config/settings.h"
@@ -57,6 +58,21 @@ protocol = "mqtt"
 [[listener]]
 port = 8080
 protocol = "websocket"
+
+[[listener]]
+port = 8883
+tls = { cert = "own&cert.pem", client_certs = "require" }
+
+[tls]
+cert = "/etc/ringmq/server.pem"
+key = "/etc/ringmq/server.key"
+ca = "/etc/ringmq/ca.pem"
+client_certs = "request"
+identity_as_username = "cn"
+min_version = "1.3"
+ciphers = "ECDHE+AESGCM"
+ciphersuites = "TLS_AES_128_GCM_SHA256"
+ktls = "off"
 
 [limits]
 max_keepalive = 120
@@ -122,8 +138,17 @@ TEST(ConfigFileTest, EveryKeyIsReadIntoItsField) {
   for (const Setting& s : AllSettings()) {
     EXPECT_NE(FieldText(s.field(c)), FieldText(s.field(defaults))) << s.key << " was not read";
   }
-  EXPECT_EQ(c.listen,
-            (std::vector<std::string>{"127.0.0.2:1884", "[::1]:0", "ws://127.0.0.1:8080"}));
+  EXPECT_EQ(c.listen, (std::vector<std::string>{
+                          "127.0.0.2:1884", "[::1]:0", "ws://127.0.0.1:8080",
+                          "mqtts://127.0.0.1:8883?cert=own%26cert.pem&client_certs=require"}));
+  absl::StatusOr<std::vector<Listener>> listeners = c.Listeners();
+  ASSERT_TRUE(listeners.ok()) << listeners.status();
+  const Listener& tls = listeners->back();
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.tls_settings.cert, "own&cert.pem");           // the listener's own
+  EXPECT_EQ(tls.tls_settings.key, "/etc/ringmq/server.key");  // from [tls]
+  EXPECT_EQ(tls.tls_settings.client_certs, "require");
+  EXPECT_EQ(tls.Name(), "mqtts");
   EXPECT_EQ(c.broker.max_inflight, 20u);
   EXPECT_EQ(c.broker.decision_timeout_ms, 250u);
   EXPECT_EQ(c.tcp_keepalive.count, 2u);
@@ -158,7 +183,45 @@ TEST(ConfigFileTest, UnknownTable) {
 
 TEST(ConfigFileTest, UnknownKeyInAListener) {
   EXPECT_EQ(ErrorOf("[[listener]]\nport = 1\n[[listener]]\nadress = \"::1\"\n"),
-            "f.toml:4: listener[1].adress: unknown key (known: address, port, protocol)");
+            "f.toml:4: listener[1].adress: unknown key (known: address, port, protocol, tls)");
+}
+
+TEST(ConfigFileTest, BadListenerTlsTable) {
+  EXPECT_EQ(ErrorOf("[[listener]]\nport = 1\ntls = { cart = \"a.pem\" }\n"),
+            "f.toml:3: listener[0].tls.cart: unknown TLS setting 'cart' (known: cert, key, ca, "
+            "client_certs, identity_as_username, min_version, ciphers, ciphersuites, ktls)");
+  EXPECT_EQ(ErrorOf("[[listener]]\nport = 1\ntls = { key = 1 }\n"),
+            "f.toml:3: listener[0].tls.key: expected a string, not an integer");
+  EXPECT_EQ(ErrorOf("[[listener]]\nport = 1\ntls = \"yes\"\n"),
+            "f.toml:3: listener[0].tls: expected a table, not a string");
+}
+
+TEST(ConfigFileTest, TlsListenerChecks) {
+  ServerConfig c;
+  c.listen = {"mqtts://127.0.0.1:8883"};
+  EXPECT_THAT(std::string(c.Validate().message()),
+              ::testing::HasSubstr("listen 127.0.0.1:8883: a TLS listener needs a certificate"));
+  c.tls.cert = "c.pem";
+  c.tls.key = "k.pem";
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  c.listen = {"mqtts://127.0.0.1:8883?client_certs=require"};
+  EXPECT_THAT(std::string(c.Validate().message()), ::testing::HasSubstr("needs a CA file"));
+  c.listen = {"mqtts://127.0.0.1:8883?client_certs=require&ca=ca.pem&identity_as_username=dn"};
+  EXPECT_THAT(std::string(c.Validate().message()),
+              ::testing::HasSubstr("identity_as_username 'dn' is not none, cn, san"));
+  c.listen = {"127.0.0.1:1883?cert=a.pem"};
+  EXPECT_THAT(std::string(c.Validate().message()),
+              ::testing::HasSubstr("settings after '?' are for TLS listeners"));
+  c.listen = {"wss://127.0.0.1:8443?cert=a%2"};
+  EXPECT_THAT(std::string(c.Validate().message()),
+              ::testing::HasSubstr("'%' must be followed by two hex digits"));
+  c.listen = {"wss://127.0.0.1:8443?cert=a%26b.pem&min_version=1.3"};
+  absl::StatusOr<std::vector<Listener>> l = c.Listeners();
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)[0].protocol, "websocket");
+  EXPECT_EQ((*l)[0].tls_settings.cert, "a&b.pem");
+  EXPECT_EQ((*l)[0].tls_settings.min_version, "1.3");
+  EXPECT_EQ((*l)[0].Name(), "wss");
 }
 
 TEST(ConfigFileTest, WrongTypes) {
