@@ -16,6 +16,9 @@ ClientInfo BrokerShard::ClientInfoOf(const Connection& c) const {
   ci.version = c.version;
   ci.shard = shard_.index();
   ci.socket_fd = c.conn != nullptr ? c.conn->fd() : -1;
+  if (const net::Transport* t = c.conn != nullptr ? c.conn->transport() : nullptr; t != nullptr) {
+    ci.cert_identity = t->PeerIdentity();
+  }
   return ci;
 }
 

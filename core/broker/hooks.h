@@ -58,6 +58,8 @@ struct ClientInfo {
   bool has_username = false;
   uint32_t shard = 0;  // the shard the call is made on
   int socket_fd = -1;  // the connection's socket (for its peer address); -1: none
+  // The identity its TLS client certificate proved, when the listener makes it the user name.
+  std::string_view cert_identity;
 };
 
 struct ConnectRequest {

@@ -63,8 +63,8 @@ ringmq_str ClientAddress(const ringmq_client* c) {
   return Str(c->address);
 }
 
-ringmq_str ClientCertIdentity(const ringmq_client* /*c*/) {
-  return {"", 0};  // no TLS listener yet
+ringmq_str ClientCertIdentity(const ringmq_client* c) {
+  return Str(c->info->cert_identity);
 }
 
 uint32_t ClientProtocol(const ringmq_client* c) {

@@ -221,8 +221,8 @@ struct ringmq_host_api {
   ringmq_str (*client_username)(const ringmq_client* c, bool* present);
   /* "IP:PORT" ("[IPv6]:PORT") of the peer; empty for a session without a connection. */
   ringmq_str (*client_address)(const ringmq_client* c);
-  /* The identity from the client's TLS certificate (subject CN or SAN, as configured);
-   * empty without TLS or without a certificate. */
+  /* The identity from the client's TLS certificate (subject CN or SAN) on a listener with
+   * identity_as_username; it is then also the user name. Empty otherwise. */
   ringmq_str (*client_cert_identity)(const ringmq_client* c);
   /* RINGMQ_MQTT_31, RINGMQ_MQTT_311 or RINGMQ_MQTT_50. */
   uint32_t (*client_protocol)(const ringmq_client* c);

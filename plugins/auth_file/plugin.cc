@@ -362,6 +362,12 @@ ringmq_decision Authenticate(void* core, const ringmq_client* client, const ring
   if (!ClientIdHasPrefix(c->tables->client_id_prefix, username, View(host->client_id(client)))) {
     return ringmq_deny(kClientIdNotValid);
   }
+  // The listener took the user name from the client certificate (identity_as_username): the
+  // TLS handshake verified it against the listener's CA, so no password is asked.
+  const std::string_view identity = View(host->client_cert_identity(client));
+  if (has_username && !identity.empty() && identity == username) {
+    return ringmq_allow();
+  }
   if (!has_username && !connect->has_password) {
     return c->tables->allow_anonymous ? ringmq_allow() : ringmq_deny(kNotAuthorized);
   }

@@ -22,6 +22,7 @@ struct FakeClient {
   std::string id = "client-1";
   bool has_username = false;
   std::string username;
+  std::string cert_identity;  // what the listener took from the TLS client certificate
 };
 
 std::string_view View(ringmq_str s) {
@@ -65,6 +66,7 @@ struct FakeHost {
       }
       return Str(Client(c)->username);
     };
+    api.client_cert_identity = [](const ringmq_client* c) { return Str(Client(c)->cert_identity); };
     api.client_protocol = [](const ringmq_client*) -> uint32_t { return RINGMQ_MQTT_50; };
   }
   static FakeHost* Self(const ringmq_host_api* h) {
@@ -145,9 +147,10 @@ class PluginTest : public ::testing::Test {
   // CONNECT as `user` (nullptr: no user name) with `password` (nullptr: none); a PENDING answer
   // is waited for. Returns the final decision.
   ringmq_decision Connect(const char* user, const char* password,
-                          std::string client_id = "client-1") {
+                          std::string client_id = "client-1", std::string cert_identity = "") {
     FakeClient client;
     client.id = std::move(client_id);
+    client.cert_identity = std::move(cert_identity);
     client.has_username = user != nullptr;
     client.username = user != nullptr ? user : "";
     ringmq_connect connect{sizeof(ringmq_connect), password != nullptr, true,
@@ -237,6 +240,19 @@ TEST_F(PluginTest, AnonymousClientsWhenAllowed) {
   ASSERT_EQ(Init({{"password_file", pw}, {"allow_anonymous", "true"}}), "");
   ExpectDecision(Connect(nullptr, nullptr), RINGMQ_ALLOW, 0);
   ExpectDecision(Connect("alice", "wrong"), RINGMQ_DENY, 0x86);  // credentials are still checked
+}
+
+// A listener with identity_as_username: the user name is the client certificate's identity,
+// which the TLS handshake verified; no password is asked, and the ACL applies to that user.
+TEST_F(PluginTest, CertificateIdentityNeedsNoPassword) {
+  const std::string pw = dir_.Write("pw", "alice:" + CheapHash("right") + "\n");
+  ASSERT_EQ(Init({{"password_file", pw}, {"client_id_prefix", "dev-%u-"}}), "");
+  ExpectDecision(Connect("carol", nullptr, "dev-carol-1", "carol"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect("carol", "anything", "dev-carol-1", "carol"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect("carol", nullptr, "dev-alice-1", "carol"), RINGMQ_DENY, 0x85);
+  // An identity that is not the user name proves nothing about that name.
+  ExpectDecision(Connect("alice", nullptr, "dev-alice-1", "carol"), RINGMQ_DENY, 0x86);
+  ExpectDecision(Connect("carol", nullptr, "dev-carol-1"), RINGMQ_DENY, 0x86);
 }
 
 // client_id_prefix binds client ids to user names, so that no one takes over (and reads) the
