@@ -17,6 +17,8 @@ packages=(
   meson ninja-build pkg-config g++ python3
   # libraries (Debian 12 versions: liburing 2.3, Abseil 20220623, mimalloc 2.0)
   liburing-dev libmimalloc-dev libabsl-dev libsqlite3-dev
+  # TLS listeners (core/tls) and the WebSocket handshake's SHA-1: OpenSSL 3
+  libssl-dev
   # the config file (TOML), the auth_file plugin (argon2id, base64), JSON lines of message_log
   libtomlplusplus-dev libsodium-dev nlohmann-json3-dev rapidjson-dev
   # the test and benchmark programs are part of every build
@@ -27,7 +29,9 @@ if $tests; then
     # fuzzing and the sanitizer builds: libFuzzer and the sanitizer runtimes ship with clang
     clang libclang-rt-14-dev
     # real clients and the reference broker for interop tests and benchmarks
-    mosquitto mosquitto-clients python3-paho-mqtt
+    mosquitto mosquitto-clients python3-paho-mqtt python3-cryptography
+    # certificates made by the TLS tests (tests/browser/tls_test.py uses the openssl CLI)
+    openssl
     # network-namespace tests: packet drops (nftables) and links (iproute2)
     nftables iproute2
     # the browser test (tests/browser): Debian's Chromium, driven by playwright-core

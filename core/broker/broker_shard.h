@@ -108,6 +108,9 @@ struct BrokerShared {
   // Called on the accepting shard's thread (`shard`), so on several shards at once: it must
   // be thread-safe. A connection handed from another shard keeps its own.
   std::function<bool(uint32_t shard, net::Conn& c)> attach_transport;
+  // Figures kept outside the broker (the TLS listeners' handshake counters), as ($SYS topic,
+  // value); called by shard 0 for $SYS, so thread-safe. Null: none.
+  std::function<std::vector<std::pair<std::string, uint64_t>>()> outside_figures;
   // What the store gave back at start, by the shard that owns it now (empty: nothing). Each
   // shard takes its own slot once, in OnStart.
   mutable std::vector<std::unique_ptr<ShardRecovery>> recovery;

@@ -101,6 +101,11 @@ void BrokerShard::PublishSys() {
   for (const auto& [topic, value] : store) {
     PublishInternal(topic, absl::StrFormat("%d", value), /*retain=*/true);
   }
+  if (shared_.outside_figures) {
+    for (const auto& [topic, value] : shared_.outside_figures()) {
+      PublishInternal(topic, absl::StrFormat("%d", value), /*retain=*/true);
+    }
+  }
 }
 
 }  // namespace ringmq::broker

@@ -1,5 +1,6 @@
 #include "core/server/transports.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,9 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
     return absl::OkStatus();
   }
   ReportKtls(listeners);
+  if (std::any_of(tls_.begin(), tls_.end(), [](const auto& c) { return c != nullptr; })) {
+    shared->outside_figures = [this] { return TlsFigures(); };
+  }
   std::vector<tls::TlsContext*> tls_of_listener;
   for (const auto& c : tls_) {
     tls_of_listener.push_back(c.get());
@@ -116,6 +120,25 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
     return true;
   };
   return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, uint64_t>> ListenerTransports::TlsFigures() const {
+  using C = tls::TlsCounters;
+  const std::pair<const char*, std::atomic<uint64_t> C::*> fields[] = {
+      {"$SYS/broker/tls/handshakes", &C::handshakes},
+      {"$SYS/broker/tls/handshake_failures", &C::handshake_failures},
+      {"$SYS/broker/tls/handshakes_unfinished", &C::handshakes_unfinished},
+      {"$SYS/broker/tls/reloads", &C::reloads},
+  };
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [topic, field] : fields) {
+    uint64_t sum = 0;
+    for (const auto& c : tls_) {
+      sum += c != nullptr ? (c->counters().*field).load(std::memory_order_relaxed) : 0;
+    }
+    out.emplace_back(topic, sum);
+  }
+  return out;
 }
 
 void ListenerTransports::ReloadTls() {

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -30,6 +32,8 @@ class ListenerTransports {
   void ReloadTls();
   // The TLS contexts (nullptr for plain listeners), by listener id: for their counters.
   const std::vector<std::unique_ptr<tls::TlsContext>>& tls() const { return tls_; }
+  // The TLS counters summed over the listeners, as $SYS/broker/tls/... figures. Any thread.
+  std::vector<std::pair<std::string, uint64_t>> TlsFigures() const;
 
  private:
   std::vector<std::unique_ptr<tls::TlsContext>> tls_;
