@@ -85,7 +85,7 @@ std::vector<std::string> DefaultPluginDirs() {
 #ifdef RINGMQ_PLUGIN_DIR
   // 3. The installed folder as configured (<prefix>/<libdir>/ringmq/plugins): for a binary
   //    copied away from its tree.
-  dirs.push_back(RINGMQ_PLUGIN_DIR);
+  dirs.emplace_back(RINGMQ_PLUGIN_DIR);
 #endif
   return dirs;
 }

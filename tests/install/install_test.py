@@ -16,8 +16,9 @@
      SIGHUP and still serves, stops on SIGTERM (STOPPING=1, exit 0); the installed
      ringmq-store reads the store it left
   4. the config's commented auth_file block uncommented, with a password file made by the
-     installed ringmq-passwd: the plugin loaded by name from the DESTDIR; the right password
-     connects, a wrong one is refused
+     installed ringmq-passwd, and NOTIFY_SOCKET an abstract @name: READY=1 there; the plugin
+     loaded by name from the DESTDIR; the right password connects, a wrong one or none is
+     refused
 
 Ephemeral 127.0.0.1 ports only; every wait is a condition with a timeout; the brokers are
 stopped by PID (and killed with this driver if it dies).
@@ -131,17 +132,19 @@ def check_layout(a, dest, tmp):
 class InstalledBroker(interop.Broker):
     """tests/interop's Broker (127.0.0.1:0, --threads 2, --data-dir in its own temporary
     folder) running the installed ringmq `exe` with `extra_args`, at log level info, with a
-    NOTIFY_SOCKET of its own, and nothing of the build tree in its environment (meson test
-    sets LD_LIBRARY_PATH to the build's plugin folders)."""
+    NOTIFY_SOCKET of its own (a path, or with `abstract` an @name: sd_notify(3) allows both),
+    and nothing of the build tree in its environment (meson test sets LD_LIBRARY_PATH to the
+    build's plugin folders)."""
 
-    def __init__(self, exe, extra_args):
+    def __init__(self, exe, extra_args, abstract=False):
         os.environ.update(RINGMQ_BROKER=exe, RINGMQ_TEST_BROKER="ringmq")
         os.environ.pop("LD_LIBRARY_PATH", None)
         super().__init__(extra_args, log_level="info")
         self.data_dir = os.path.join(self.dir, "data")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(os.path.join(self.dir, "notify"))
-        os.environ["NOTIFY_SOCKET"] = os.path.join(self.dir, "notify")
+        name = f"@ringmq-install-test-{os.getpid()}" if abstract else os.path.join(self.dir, "notify")
+        self.notify.bind("\0" + name[1:] if abstract else name)
+        os.environ["NOTIFY_SOCKET"] = name
         print("$ " + " ".join([exe] + extra_args), flush=True)
         self.start()
 
@@ -165,10 +168,10 @@ class InstalledBroker(interop.Broker):
 
 
 @contextlib.contextmanager
-def installed_broker(exe, extra_args):
+def installed_broker(exe, extra_args, abstract=False):
     """An InstalledBroker for a `with` block: on an error its log's tail is printed and it
     is stopped; its folder is removed in any case."""
-    broker = InstalledBroker(exe, extra_args)
+    broker = InstalledBroker(exe, extra_args, abstract)
     try:
         yield broker
     except BaseException:
@@ -268,7 +271,9 @@ def run_auth_file(a, dest, config_text, tmp):
     with open(config, "w") as f:
         f.write(text)
     exe = staged(dest, os.path.join(a.bindir, "ringmq"))
-    with installed_broker(exe, ["--config", config]) as broker:
+    with installed_broker(exe, ["--config", config], abstract=True) as broker:
+        expect_equal("first datagram on an abstract NOTIFY_SOCKET", "READY=1",
+                     broker.notified("READY=1"))
         expect_loaded_from(broker, "auth_file", staged(dest, a.plugindir))
         port = broker.ports["mqtt"]
         good = publish_retained(port, "install/auth", "hello", ["-u", "alice", "-P", "alice-pw"])
