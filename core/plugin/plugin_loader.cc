@@ -67,15 +67,26 @@ LoadedPlugin::~LoadedPlugin() {
 
 std::vector<std::string> DefaultPluginDirs() {
   std::vector<std::string> dirs;
-#ifdef RINGMQ_PLUGIN_DIR
-  dirs.push_back(RINGMQ_PLUGIN_DIR);
-#endif
   char exe[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
     exe[n] = '\0';
-    dirs.push_back((std::filesystem::path(exe).parent_path() / "plugins").string());
+    const std::filesystem::path bin = std::filesystem::path(exe).parent_path();
+#ifdef RINGMQ_PLUGIN_DIR_FROM_BINDIR
+    // 1. The plugins installed with this very executable, found from where it runs: the same
+    //    folder as RINGMQ_PLUGIN_DIR once installed, and the right one in a DESTDIR staging
+    //    copy or a tree moved elsewhere (whose plugins match this binary's ABI).
+    dirs.push_back((bin / RINGMQ_PLUGIN_DIR_FROM_BINDIR).lexically_normal().string());
+#endif
+    // 2. The build tree: build/ringmq and build/plugins/NAME/NAME.so. Before the installed
+    //    folder, so that a build-tree broker never loads an older installed plugin.
+    dirs.push_back((bin / "plugins").string());
   }
+#ifdef RINGMQ_PLUGIN_DIR
+  // 3. The installed folder as configured (<prefix>/<libdir>/ringmq/plugins): for a binary
+  //    copied away from its tree.
+  dirs.emplace_back(RINGMQ_PLUGIN_DIR);
+#endif
   return dirs;
 }
 

@@ -42,8 +42,10 @@ absl::StatusOr<std::unique_ptr<LoadedPlugin>> LoadPlugin(std::string_view name,
                                                          const std::string& path,
                                                          const ringmq_host_api* host);
 
-// The folders searched by default: the installed plugin folder, and plugins/ next to the
-// running executable (the build tree).
+// The folders searched by default, in order: the installed plugin folder relative to the
+// running executable (<bindir>/../<libdir>/ringmq/plugins: an installed, staged or moved
+// tree), plugins/ next to the running executable (the build tree), then the installed plugin
+// folder as configured (<prefix>/<libdir>/ringmq/plugins).
 std::vector<std::string> DefaultPluginDirs();
 
 }  // namespace ringmq::plugin

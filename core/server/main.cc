@@ -23,6 +23,7 @@
 #include "core/server/flags.h"
 #include "core/server/memory_release.h"
 #include "core/server/reload.h"
+#include "core/server/sd_notify.h"
 #include "core/server/transports.h"
 #include "core/shard/shard_set.h"
 #include "core/shard/stop_signals.h"
@@ -176,6 +177,10 @@ int main(int argc, char** argv) {
   }
   std::printf("ready\n");  // after every listener's line
   std::fflush(stdout);
+  // systemd's Type=notify (dist/ringmq.service): started once every listener accepts.
+  if (absl::Status n = ringmq::server::NotifyServiceManager("READY=1"); !n.ok()) {
+    RINGMQ_LOG(kWarning, "%s", n.message());
+  }
 
   ringmq::server::Reloader reloader(config, &plugins, &completions, &transports);
   int sig = 0;
@@ -186,6 +191,7 @@ int main(int argc, char** argv) {
     reloader.Reload();
   }
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
+  ringmq::server::NotifyServiceManager("STOPPING=1").IgnoreError();  // said at start if it fails
   set.Stop();
   completions.Close();  // commits from now on reach no shard (their reactors go with Wait)
   set.Wait();
