@@ -17,8 +17,8 @@
 // Prints PASS/FAIL lines; exits 1 on the first failure.
 import mqtt from 'mqtt';
 
-import {Failure, check, expectEqual, launchChromium, withTimeout as withTimeoutMs}
-  from './common.mjs';
+import {Failure, QueuedClient, check, expectEqual, launchChromium, pageReady,
+        reportFailure, withTimeout as withTimeoutMs} from './common.mjs';
 
 const wsPort = Number(process.argv[2]);
 const mqttPort = Number(process.argv[3]);
@@ -45,26 +45,6 @@ function bigPayload(tag) {
   return (tag + pattern.repeat(Math.ceil(BIG_BYTES / pattern.length))).slice(0, BIG_BYTES);
 }
 
-// The TCP side: messages it receives queue up for next().
-class TcpClient {
-  constructor(client) {
-    this.client = client;
-    this.queue = [];
-    this.waiters = [];
-    client.on('message', (topic, payload, packet) => {
-      const m = {topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain};
-      const w = this.waiters.shift();
-      if (w) w(m); else this.queue.push(m);
-    });
-  }
-
-  next(what) {
-    const m = this.queue.shift();
-    if (m) return Promise.resolve(m);
-    return withTimeout(new Promise((resolve) => this.waiters.push(resolve)), what);
-  }
-}
-
 const base = `ringmq-browser/${process.pid}-${Date.now().toString(36)}`;
 const origin = `http://127.0.0.1:${wsPort}`;
 const pageUrl = `${origin}/?base=${encodeURIComponent(base)}`;
@@ -76,7 +56,7 @@ let tcp;
 let rc = 1;
 try {
   // 1. The retained message, there before the page exists.
-  tcp = new TcpClient(await withTimeout(
+  tcp = new QueuedClient(await withTimeout(
       mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`,
                         {protocolVersion: 5, clientId: `browser-tcp-${process.pid}`,
                          reconnectPeriod: 0}),
@@ -128,16 +108,8 @@ try {
         `the page's ETag: expected a quoted tag, received ${main.headers()['etag']}`);
 
   // 3. Connected and subscribed; the retained message arrives with RETAIN set.
-  const ready = () => page.waitForFunction(
-      () => (window.failures?.length ?? 0) > 0 || (window.connected && window.subscribed),
-      null, {timeout: TIMEOUT_MS}).catch(async () => {
-    const s = await page.evaluate(() => ({connected: window.connected,
-                                          subscribed: window.subscribed}));
-    throw new Failure(`timed out after ${TIMEOUT_MS} ms waiting for the page to connect and ` +
-                      `subscribe (${JSON.stringify(s)}; ${problems.join('; ') || 'no errors'})`);
-  });
+  const ready = () => pageReady(page, problems, TIMEOUT_MS);
   await ready();
-  expectEqual('MQTT.js errors in the page', [], await page.evaluate(() => window.failures));
   for (const script of ['/app.js', '/mqtt.esm.js']) {
     const r = responses.find((x) => x.path === script);
     check(r !== undefined, `the browser did not load ${script}`);
@@ -228,12 +200,7 @@ try {
                     'PUBACK for clearing the retained message');
   rc = 0;
 } catch (e) {
-  if (e instanceof Failure) {
-    console.log(`FAIL browser: ${e.message}`);
-  } else {
-    console.log(`FAIL browser: unexpected error: ${e?.stack ?? e}`);
-  }
-  if (problems.length > 0) console.log(`browser problems so far:\n  ${problems.join('\n  ')}`);
+  reportFailure('browser', e, problems);
 } finally {
   if (browser) await withTimeout(browser.close(), 'Chromium to close').catch(() => {});
   if (tcp) await withTimeout(tcp.client.endAsync(), 'the TCP client to close').catch(() => {});

@@ -80,22 +80,44 @@ def write_http_root(folder):
     return config
 
 
-def run_driver(broker):
-    """Runs browser_test.mjs; returns its exit code."""
+def run_driver(name, argv, timeout=NODE_TIMEOUT):
+    """Runs the Node driver `argv` (a script here and its arguments) with a timeout; returns
+    its exit code."""
     node = os.environ.get("NODE") or shutil.which("node")
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    argv = [node, os.path.join(HERE, "browser_test.mjs"), str(broker.ports["websocket"]),
-            str(broker.ports["mqtt"]), chromium]
-    p = interop.popen(argv, cwd=HERE)
+    p = interop.popen([node] + list(argv), cwd=HERE)
     try:
-        return p.wait(timeout=NODE_TIMEOUT)
+        return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         # Chromium (in a process group of its own: playwright detaches it) exits when its
         # DevTools pipe to the driver closes, so ending the driver ends the browser too.
         p.kill()
         p.wait()
-        print(f"FAIL browser: the driver did not finish within {NODE_TIMEOUT} s", flush=True)
+        print(f"FAIL {name}: the driver did not finish within {timeout} s", flush=True)
         return 1
+
+
+def with_broker(name, extra_args, body, log_level="warning"):
+    """Starts build/ringmq (interop.Broker, ephemeral 127.0.0.1 ports) with `extra_args`, runs
+    body(broker) -> exit code, stops the broker by PID; prints its log on a failure. Returns 0
+    or 1."""
+    broker = interop.Broker(extra_args=extra_args, log_level=log_level)
+    try:
+        broker.start()
+    except SystemExit as e:  # interop.Broker's way of saying it could not start
+        print(f"FAIL {name}: the broker did not start: {e}", flush=True)
+        broker.cleanup()
+        return 1
+    try:
+        rc = body(broker)
+    finally:
+        stop_error = broker.stop()
+    if stop_error:
+        print(f"FAIL {name}: {stop_error}", flush=True)
+        rc = 1
+    if rc != 0 and os.path.getsize(broker.log_path) > 0:
+        print(broker.log_tail(), flush=True)
+    broker.cleanup()
+    return 0 if rc == 0 else 1
 
 
 def main():
@@ -103,36 +125,24 @@ def main():
     if rc is not None:
         return rc
 
+    def body(broker):
+        if "websocket" not in broker.ports or "mqtt" not in broker.ports:
+            print(f"FAIL browser: expected an mqtt and a websocket listener, the broker "
+                  f"printed {broker.ports}", flush=True)
+            return 1
+        return run_driver("browser", [
+            os.path.join(HERE, "browser_test.mjs"), str(broker.ports["websocket"]),
+            str(broker.ports["mqtt"]), os.environ.get("CHROMIUM", "/usr/bin/chromium")])
+
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="ringmq-browser-")
-    rc = 1
     try:
-        broker = interop.Broker(extra_args=["--config", write_http_root(folder)])
-        try:
-            broker.start()
-        except SystemExit as e:  # interop.Broker's way of saying it could not start
-            print(f"FAIL browser: the broker did not start: {e}", flush=True)
-            broker.cleanup()
-            return 1
-        try:
-            if "websocket" not in broker.ports or "mqtt" not in broker.ports:
-                print(f"FAIL browser: expected an mqtt and a websocket listener, the broker "
-                      f"printed {broker.ports}", flush=True)
-            else:
-                rc = run_driver(broker)
-        finally:
-            stop_error = broker.stop()
-        if stop_error:
-            print(f"FAIL browser: {stop_error}", flush=True)
-            rc = 1
-        if rc != 0 and os.path.getsize(broker.log_path) > 0:
-            print(broker.log_tail(), flush=True)
-        broker.cleanup()
+        rc = with_broker("browser", ["--config", write_http_root(folder)], body)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"browser/websocket: {'passed' if rc == 0 else 'FAILED'} in "
           f"{time.monotonic() - started:.1f} s", flush=True)
-    return 0 if rc == 0 else 1
+    return rc
 
 
 if __name__ == "__main__":

@@ -184,6 +184,7 @@ class Broker:
             raise SystemExit(f"RINGMQ_TEST_BROKER={self.kind}: expected ringmq or mosquitto")
         self.port = None  # the first listener's
         self.ports = {}   # ringmq: the first listener of each protocol ("mqtt", "websocket")
+        self.listening = []  # ringmq: (protocol, port) per listener, in the order of --listen
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix=f"ringmq-interop-{self.kind}-")
         self.log_path = os.path.join(self.dir, "broker.log")
@@ -233,6 +234,7 @@ class Broker:
                 if not port:
                     raise SystemExit(f"no port in ringmq's line: {line}")
                 self.ports.setdefault(line.split(" ")[1], port)
+                self.listening.append((line.split(" ")[1], port))
                 self.port = self.port or port
             elif line == "ready" and self.port:
                 return

@@ -1,6 +1,7 @@
 // The test page's MQTT client: MQTT.js's browser bundle over WebSocket to the origin that
-// served this page (ws://HOST:PORT/mqtt, the same port as the page). The topics live under
-// ?base=... (the driver picks a fresh one per run). What browser_test.mjs reads:
+// served this page (ws://HOST:PORT/mqtt, the same port as the page; wss:// when the page came
+// over https, as in tls_test.mjs). The topics live under ?base=... (the driver picks a fresh
+// one per run). What browser_test.mjs and tls_test.mjs read:
 //   window.connected   true after CONNACK (false again on close)
 //   window.subscribed  true after the SUBACK for BASE/to-page/# and BASE/retained (QoS 1)
 //   window.received    [{topic, payload, qos, retain}] in arrival order
@@ -16,7 +17,8 @@ window.subscribed = false;
 window.received = [];
 window.failures = [];
 
-const client = mqtt.connect(`ws://${location.host}/mqtt`, {
+const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+const client = mqtt.connect(`${scheme}://${location.host}/mqtt`, {
   protocolVersion: 5,
   clientId: `browser-${Math.random().toString(16).slice(2, 10)}`,
   clean: true,
