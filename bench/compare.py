@@ -590,6 +590,19 @@ def render(args, brokers, scenarios, results, echo_runs, notes, bench, echo_serv
     return "\n".join(out)
 
 
+def failures(out, results):
+    """Appends to `out` (markdown lines) the runs, {(scenario, name): [JSON]}, that failed."""
+    lines = [f"{sid}/{n}: exit {j.get('_exit')}, errors {j.get('errors')}, "
+             f"{'; '.join(j.get('error_samples', [])[:2])}"
+             for (sid, n), runs in sorted(results.items()) for j in runs
+             if j.get("_exit", 0) != 0 or j.get("errors", 0)]
+    if lines:
+        out.append("Runs that reported errors:")
+        out.append("")
+        out.extend(f"- {f}" for f in lines)
+        out.append("")
+
+
 def write_section(path, md, begin=BEGIN, end=END):
     """Replaces the text between the markers `begin` and `end` in `path` (appends if missing).
     Also used by the other benchmark scripts, with their own markers."""

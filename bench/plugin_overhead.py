@@ -333,15 +333,7 @@ def render(args, all_b, plan, results, bench, load, elapsed, stats):
             table(out, names, all_b, results, sid, CONNECT, True)
         else:
             table(out, names, all_b, results, sid, TRAFFIC, False)
-    failures = [f"{sid}/{n}: exit {j.get('_exit')}, errors {j.get('errors')}, "
-                f"{'; '.join(j.get('error_samples', [])[:2])}"
-                for (sid, n), runs in sorted(results.items()) for j in runs
-                if j.get("_exit", 0) != 0 or j.get("errors", 0)]
-    if failures:
-        out.append("Runs that reported errors:")
-        out.append("")
-        out.extend(f"- {f}" for f in failures)
-        out.append("")
+    compare.failures(out, results)
     out.append("Commands (PORT a free loopback port, DIR a fresh folder, CONF the files this "
                "script writes: see its docstring):")
     out.append("")

@@ -152,13 +152,48 @@ def start(b, data, log):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argument_parser(__doc__, rounds=5, scenarios="pairs100,pairs100q1", retries=2)
+    ap.add_argument("--no-reference", action="store_true",
+                    help="leave out mosquitto-tcp-only (Mosquitto without a WebSocket listener)")
+    args = ap.parse_args()
+    bench = os.path.join(args.build, "ringmq-bench")
+    all_b = brokers(args)
+    if args.from_json:
+        meta, results = load_runs(args.from_json)
+        args.rounds = meta["rounds"]
+        md = render(args, all_b, meta["scenarios"], results, meta["bench"], meta["common"],
+                    meta["ws_args"], meta)
+        finish(args, md, BEGIN, END)
+        return
+    for exe in (bench, os.path.join(args.build, "ringmq"),
+                os.path.join(args.build, "plugins", "websocket", "websocket.so")):
+        if not os.path.exists(exe):
+            sys.exit(f"{exe} not built (ninja -C {args.build} ringmq ringmq-bench "
+                     "plugins/websocket/websocket.so)")
+    wanted = scenarios_wanted(args, SCENARIOS)
+    common = common_args(args)
+    ws_args = ["--transport", "websocket", "--ws_path", WS_PATH]
+    meta = run_meta(args, "bench/websocket_compare.py", wanted, common)
+    meta.update({"bench": bench, "ws_args": ws_args})
+    configs = [n for n in CONFIG_TABLE if n != "mosquitto-tcp-only" or not args.no_reference]
+    meta["configs"] = configs
+    with tempfile.TemporaryDirectory(prefix="ringmq-websocket-") as tmp:
+        os.chmod(tmp, 0o755)  # Mosquitto started as root reads its config as user mosquitto
+        results = measure(args, meta, tmp, all_b, {n: CONFIG_TABLE[n][:2] for n in configs},
+                          {sid: common + SCENARIOS[sid][1] for sid in wanted}, ws_args)
+    finish(args, render(args, all_b, wanted, results, bench, common, ws_args, meta), BEGIN, END)
+
+
+# --- shared with tls_compare.py: a broker on two ports, the tool to one of them -------------
+
+def argument_parser(doc, rounds, scenarios, retries):
+    ap = argparse.ArgumentParser(description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=rounds)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--warmup", type=float, default=1)
-    ap.add_argument("--scenarios", default="pairs100,pairs100q1")
+    ap.add_argument("--scenarios", default=scenarios)
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--json", default=None, help="also write every run's JSON here")
@@ -168,74 +203,74 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--note", action="append", default=[],
                     help="a paragraph for the section (e.g. where the time goes)")
-    ap.add_argument("--no-reference", action="store_true",
-                    help="leave out mosquitto-tcp-only (Mosquitto without a WebSocket listener)")
     ap.add_argument("--noise", type=float, default=0.15)
-    ap.add_argument("--retries", type=int, default=2)
-    args = ap.parse_args()
-    bench = os.path.join(args.build, "ringmq-bench")
-    all_b = brokers(args)
-    if args.from_json:
-        with open(args.from_json) as f:
-            saved = json.load(f)
-        meta = saved["meta"]
-        results = {tuple(k.split("/", 1)): runs for k, runs in saved["runs"].items()}
-        args.rounds = meta["rounds"]
-        md = render(args, all_b, meta["scenarios"], results, meta["bench"], meta["common"],
-                    meta["ws_args"], meta)
-        finish(args, md)
-        return
-    for exe in (bench, os.path.join(args.build, "ringmq"),
-                os.path.join(args.build, "plugins", "websocket", "websocket.so")):
-        if not os.path.exists(exe):
-            sys.exit(f"{exe} not built (ninja -C {args.build} ringmq ringmq-bench "
-                     "plugins/websocket/websocket.so)")
+    ap.add_argument("--retries", type=int, default=retries)
+    return ap
+
+
+def load_runs(path):
+    """(meta, results) of a --json file."""
+    with open(path) as f:
+        saved = json.load(f)
+    return saved["meta"], {tuple(k.split("/", 1)): runs for k, runs in saved["runs"].items()}
+
+
+def scenarios_wanted(args, scenarios):
     wanted = args.scenarios.split(",")
     for sid in wanted:
-        if sid not in SCENARIOS:
-            sys.exit(f"--scenarios: {sid}? ({', '.join(SCENARIOS)})")
-    common = ["--duration", str(args.duration), "--warmup", str(args.warmup), "--progress=false",
-              "--threads", "1"]
-    ws_args = ["--transport", "websocket", "--ws_path", WS_PATH]
-    meta = {"invocation": " ".join(shlex.quote(a) for a in ["bench/websocket_compare.py"]
-                                   + sys.argv[1:]),
+        if sid not in scenarios:
+            sys.exit(f"--scenarios: {sid}? ({', '.join(scenarios)})")
+    return wanted
+
+
+def common_args(args):
+    return ["--duration", str(args.duration), "--warmup", str(args.warmup), "--progress=false",
+            "--threads", "1"]
+
+
+def run_meta(args, script, wanted, common):
+    return {"invocation": " ".join(shlex.quote(a) for a in [script] + sys.argv[1:]),
             "date": datetime.date.today().isoformat(), "load": os.getloadavg()[0],
             "machine": compare.machine_description(), "ringmq": compare.git_describe(),
             "mosquitto": compare.tool_version([args.mosquitto, "-h"]), "rounds": args.rounds,
-            "scenarios": wanted, "bench": bench, "common": common, "ws_args": ws_args}
-    configs = [n for n in CONFIG_TABLE if n != "mosquitto-tcp-only" or not args.no_reference]
-    meta["configs"] = configs
+            "scenarios": wanted, "common": common}
+
+
+def measure(args, meta, tmp, all_b, configs, scenario_args, port2_args, after_run=None):
+    """Every configuration (name -> (broker, on the second port?)) of every scenario
+    (id -> the tool's arguments), --rounds times, interleaved run by run; each run on a fresh
+    broker (start() in tmp), with port2_args added for the second port. Fills meta's
+    elapsed_s and stats, writes --json, returns {(scenario, name): [JSON of each run]}."""
     started = time.monotonic()
     stats = {"retried": 0, "noisy_kept": 0}
     results = {}
-    with tempfile.TemporaryDirectory(prefix="ringmq-websocket-") as tmp:
-        os.chmod(tmp, 0o755)  # Mosquitto started as root reads its config as user mosquitto
-        log = open(os.path.join(tmp, "brokers.log"), "w")
-        runs = 0
+    log = open(os.path.join(tmp, "brokers.log"), "w")
+    runs = 0
 
-        def once(name, sargs):
-            nonlocal runs
-            runs += 1
-            broker, ws, _ = CONFIG_TABLE[name]
-            try:
-                r = start(all_b[broker], os.path.join(tmp, str(runs)), log)
-            except RuntimeError as e:
-                return {"errors": 1, "_exit": -1, "error_samples": [str(e)]}
-            try:
-                port = all_b[broker].ws_port if ws else r.port
-                return compare.run_bench(bench, sargs + (ws_args if ws else []), port, r.proc.pid,
-                                         [], 600)
-            finally:
-                r.kill()
+    def once(name, sargs):
+        nonlocal runs
+        runs += 1
+        broker, second = configs[name]
+        try:
+            r = start(all_b[broker], os.path.join(tmp, str(runs)), log)
+        except RuntimeError as e:
+            return {"errors": 1, "_exit": -1, "error_samples": [str(e)]}
+        try:
+            port = all_b[broker].ws_port if second else r.port
+            return compare.run_bench(meta["bench"], sargs + (port2_args if second else []), port,
+                                     r.proc.pid, [], 600)
+        finally:
+            r.kill()
 
-        for rnd in range(args.rounds):
-            for sid in wanted:
-                sargs = common + SCENARIOS[sid][1]
-                for name in configs:
-                    j = durable.measured(args, stats, started, f"{sid:10s} {rnd + 1} {name:14s}",
-                                         lambda: once(name, sargs))
-                    results.setdefault((sid, name), []).append(j)
-        log.close()
+    for rnd in range(args.rounds):
+        for sid, sargs in scenario_args.items():
+            for name in configs:
+                j = durable.measured(args, stats, started, f"{sid:10s} {rnd + 1} {name:14s}",
+                                     lambda: once(name, sargs))
+                if after_run:
+                    after_run(sid, j)
+                results.setdefault((sid, name), []).append(j)
+    log.close()
     meta["elapsed_s"] = time.monotonic() - started
     meta["stats"] = stats
     if args.json:
@@ -243,27 +278,41 @@ def main():
             json.dump({"meta": meta,
                        "runs": {f"{sid}/{n}": runs for (sid, n), runs in results.items()}},
                       f, indent=1)
-    finish(args, render(args, all_b, wanted, results, bench, common, ws_args, meta))
+    return results
 
 
-def finish(args, md):
+def finish(args, md, begin, end):
     if args.no_write:
         print(md)
         return
-    compare.write_section(args.output, md, BEGIN, END)
+    compare.write_section(args.output, md, begin, end)
     print(f"wrote {os.path.relpath(args.output, os.getcwd())}", file=sys.stderr)
+
+
+def provenance(meta, results, what):
+    """The paragraph that says how, when and on what the figures were made."""
+    kept = [j for runs in results.values() for j in runs]
+    worst = max((j.get("_other_cores", 0) for j in kept), default=0)
+    stats = meta["stats"]
+    return (f"Generated {meta['date']} by `{meta['invocation']}` in "
+            f"{meta['elapsed_s'] / 60:.0f} minutes. Machine: {meta['machine']}. ringmq "
+            f"{meta['ringmq']}; {meta['mosquitto']}. Noise: load "
+            f"average {meta['load']:.2f} at the start; other processes used at most {worst:.2f} "
+            f"cores during any kept run ({stats['retried']} runs repeated; {stats['noisy_kept']} "
+            f"kept anyway). Medians of {meta['rounds']} runs per cell, the configurations "
+            f"interleaved run by run; {what}")
 
 
 def med(results, sid, name, metric):
     return compare.median([compare.value(metric, j) for j in results.get((sid, name), [])])
 
 
-def table(out, results, sid, configs):
-    ratios = [(a, b) for a, b in RATIOS if a in configs and b in configs]
-    header = ["metric"] + [CONFIG_TABLE[n][2] for n in configs] + [f"{a} / {b}" for a, b in ratios]
+def table(out, results, sid, configs, config_table=CONFIG_TABLE, ratios=RATIOS, metrics=METRICS):
+    ratios = [(a, b) for a, b in ratios if a in configs and b in configs]
+    header = ["metric"] + [config_table[n][2] for n in configs] + [f"{a} / {b}" for a, b in ratios]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "---|" * len(header))
-    for m in METRICS:
+    for m in metrics:
         label, _, better = m
         meds = {n: med(results, sid, n, m) for n in configs}
         if all(v is None for v in meds.values()):
@@ -311,33 +360,15 @@ def verdicts(out, results, wanted):
 
 def render(args, all_b, wanted, results, bench, common, ws_args, meta):
     out = [f"## {TITLE}", ""]
-    kept = [j for runs in results.values() for j in runs]
-    worst = max((j.get("_other_cores", 0) for j in kept), default=0)
-    stats = meta["stats"]
-    out.append(
-        f"Generated {meta['date']} by `{meta['invocation']}` in "
-        f"{meta['elapsed_s'] / 60:.0f} minutes. Machine: {meta['machine']}. ringmq "
-        f"{meta['ringmq']}; {meta['mosquitto']}. Noise: load "
-        f"average {meta['load']:.2f} at the start; other processes used at most {worst:.2f} cores "
-        f"during any kept run ({stats['retried']} runs repeated; {stats['noisy_kept']} kept anyway). "
-        f"Medians of {args.rounds} runs per cell, the configurations interleaved run by "
-        f"run; each run on a freshly started broker (listening on both ports but for the "
-        f"reference), the load tool on one thread.")
+    out.append(provenance(meta, results, "each run on a freshly started broker (listening on "
+                          "both ports but for the reference), the load tool on one thread."))
     out.append("")
     verdicts(out, results, wanted)
     for sid in wanted:
         out.append(f"**{SCENARIOS[sid][0]}**")
         out.append("")
         table(out, results, sid, meta["configs"])
-    failures = [f"{sid}/{n}: exit {j.get('_exit')}, errors {j.get('errors')}, "
-                f"{'; '.join(j.get('error_samples', [])[:2])}"
-                for (sid, n), runs in sorted(results.items()) for j in runs
-                if j.get("_exit", 0) != 0 or j.get("errors", 0)]
-    if failures:
-        out.append("Runs that reported errors:")
-        out.append("")
-        out.extend(f"- {f}" for f in failures)
-        out.append("")
+    compare.failures(out, results)
     for note in args.note:
         out.append(note)
         out.append("")

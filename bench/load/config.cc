@@ -27,13 +27,16 @@ std::string_view ScenarioName(Scenario s) {
       return "echo";
     case Scenario::kOffline:
       return "offline";
+    case Scenario::kHandshake:
+      return "handshake";
   }
   return "?";
 }
 
 bool ParseScenario(std::string_view text, Scenario* out) {
-  for (Scenario s : {Scenario::kPairs, Scenario::kFanout, Scenario::kFanin, Scenario::kShared,
-                     Scenario::kConnect, Scenario::kEcho, Scenario::kOffline}) {
+  for (Scenario s :
+       {Scenario::kPairs, Scenario::kFanout, Scenario::kFanin, Scenario::kShared,
+        Scenario::kConnect, Scenario::kEcho, Scenario::kOffline, Scenario::kHandshake}) {
     if (text == ScenarioName(s)) {
       *out = s;
       return true;
@@ -48,6 +51,10 @@ std::string_view ClientTransportName(ClientTransport t) {
       return "tcp";
     case ClientTransport::kWebSocket:
       return "websocket";
+    case ClientTransport::kTls:
+      return "tls";
+    case ClientTransport::kWss:
+      return "wss";
   }
   return "?";
 }
@@ -57,6 +64,10 @@ bool ParseClientTransport(std::string_view text, ClientTransport* out) {
     *out = ClientTransport::kTcp;
   } else if (text == "websocket" || text == "ws") {
     *out = ClientTransport::kWebSocket;
+  } else if (text == "tls" || text == "mqtts") {
+    *out = ClientTransport::kTls;
+  } else if (text == "wss") {
+    *out = ClientTransport::kWss;
   } else {
     return false;
   }
@@ -116,11 +127,23 @@ absl::Status Validate(const BenchConfig& c) {
   if (c.drain_offline && c.scenario != Scenario::kOffline) {
     return absl::InvalidArgumentError("--drain_offline: only with --scenario offline");
   }
-  if (c.transport == ClientTransport::kWebSocket) {
-    if (c.scenario == Scenario::kEcho) {
-      return absl::InvalidArgumentError(
-          "--transport websocket: not with --scenario echo (the echo server speaks raw TCP)");
-    }
+  if (c.transport != ClientTransport::kTcp && c.scenario == Scenario::kEcho) {
+    return absl::InvalidArgumentError(
+        "--transport: only tcp with --scenario echo (the echo server speaks raw TCP)");
+  }
+  if (!UsesTls(c.transport) && !(c.tls_ca.empty() && c.tls_cert.empty() && c.tls_key.empty())) {
+    return absl::InvalidArgumentError(
+        "--tls_ca, --tls_cert, --tls_key: only with --transport "
+        "tls or wss");
+  }
+  if (c.scenario == Scenario::kHandshake && c.connect_rate > 0) {
+    return absl::InvalidArgumentError(
+        "--connect_rate: not with --scenario handshake (its clients reconnect at once)");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (UsesWebSocket(c.transport)) {
     // The request target goes into the request line as is: an origin-form path of visible
     // ASCII (RFC 9112 3.2.1).
     const bool visible = std::all_of(c.ws_path.begin(), c.ws_path.end(),
@@ -154,13 +177,13 @@ std::string ClientPrefix(const BenchConfig& c) {
   return c.client_prefix.empty() ? absl::StrCat("rb", ::getpid()) : c.client_prefix;
 }
 
-// `connect` and `echo`: N connections of one role.
+// `connect`, `handshake` and `echo`: N connections of one role.
 Plan ConnectionsOnly(const BenchConfig& c) {
   Plan plan;
   plan.threads = c.threads;
   const std::string prefix = ClientPrefix(c);
   const bool echo = c.scenario == Scenario::kEcho;
-  const uint32_t n = Or(c.connections, echo ? 100 : 1000);
+  const uint32_t n = Or(c.connections, c.scenario == Scenario::kConnect ? 1000 : 100);
   for (uint32_t i = 0; i < n; ++i) {
     ClientSpec spec;
     spec.role = echo ? Role::kEcho : Role::kIdle;
@@ -200,6 +223,7 @@ void RouteSubscriber(const BenchConfig& c, uint32_t i, ClientSpec* spec) {
       break;
     case Scenario::kConnect:
     case Scenario::kEcho:
+    case Scenario::kHandshake:
       break;
   }
 }
@@ -224,6 +248,7 @@ void RoutePublisher(const BenchConfig& c, uint32_t i, ClientSpec* spec) {
       break;
     case Scenario::kConnect:
     case Scenario::kEcho:
+    case Scenario::kHandshake:
       break;
   }
 }
@@ -234,7 +259,8 @@ absl::StatusOr<Plan> MakePlan(const BenchConfig& c) {
   if (absl::Status s = Validate(c); !s.ok()) {
     return s;
   }
-  if (c.scenario == Scenario::kConnect || c.scenario == Scenario::kEcho) {
+  if (c.scenario == Scenario::kConnect || c.scenario == Scenario::kEcho ||
+      c.scenario == Scenario::kHandshake) {
     return ConnectionsOnly(c);
   }
   Plan plan;
@@ -277,6 +303,7 @@ absl::StatusOr<Plan> MakePlan(const BenchConfig& c) {
       break;
     case Scenario::kConnect:
     case Scenario::kEcho:
+    case Scenario::kHandshake:
       break;
   }
   const std::string prefix = ClientPrefix(c);

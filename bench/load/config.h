@@ -19,21 +19,32 @@
 namespace ringmq::bench {
 
 enum class Scenario : uint8_t {
-  kPairs,    // publisher i -> topic {prefix}/i -> subscriber i
-  kFanout,   // P publishers -> {prefix}/fanout -> S subscribers
-  kFanin,    // P publishers on {prefix}/i -> S subscribers on {prefix}/#
-  kShared,   // P publishers -> {prefix}/shared -> $share/g/{prefix}/shared, S members
-  kConnect,  // N connections, CONNECT/CONNACK, then idle (PINGREQ only)
-  kEcho,     // N raw TCP connections to an echo server, PUBLISH-sized frames, no MQTT session
-  kOffline,  // S persistent subscribers subscribe and go offline; P publishers fill their
-             // queues at QoS 1/2 (measures the PUBLISH -> PUBACK path into offline queues)
+  kPairs,      // publisher i -> topic {prefix}/i -> subscriber i
+  kFanout,     // P publishers -> {prefix}/fanout -> S subscribers
+  kFanin,      // P publishers on {prefix}/i -> S subscribers on {prefix}/#
+  kShared,     // P publishers -> {prefix}/shared -> $share/g/{prefix}/shared, S members
+  kConnect,    // N connections, CONNECT/CONNACK, then idle (PINGREQ only)
+  kEcho,       // N raw TCP connections to an echo server, PUBLISH-sized frames, no MQTT session
+  kOffline,    // S persistent subscribers subscribe and go offline; P publishers fill their
+               // queues at QoS 1/2 (measures the PUBLISH -> PUBACK path into offline queues)
+  kHandshake,  // N clients, each in a loop: connect (TLS handshake), CONNECT/CONNACK,
+               // DISCONNECT, close, connect again (measures new connections per second)
 };
 
 // What carries MQTT between the tool and the broker (--transport).
 enum class ClientTransport : uint8_t {
   kTcp,        // MQTT straight on TCP
   kWebSocket,  // MQTT in WebSocket Binary frames (ws_client_transport.h)
+  kTls,        // MQTT in TLS (tls_client.h)
+  kWss,        // MQTT in WebSocket frames in TLS
 };
+
+inline bool UsesTls(ClientTransport t) {
+  return t == ClientTransport::kTls || t == ClientTransport::kWss;
+}
+inline bool UsesWebSocket(ClientTransport t) {
+  return t == ClientTransport::kWebSocket || t == ClientTransport::kWss;
+}
 
 std::string_view ScenarioName(Scenario s);
 std::string_view ClientTransportName(ClientTransport t);
@@ -48,6 +59,11 @@ struct BenchConfig {
   uint16_t port = 1883;
   ClientTransport transport = ClientTransport::kTcp;
   std::string ws_path = "/mqtt";  // websocket: the request target of the opening handshake
+  // tls, wss: PEM files. tls_ca: verify the broker's certificate against it (and that it
+  // names --host); empty: no verification. tls_cert + tls_key: a client certificate (mTLS).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kMqtt311;
   mqtt::Qos qos = mqtt::Qos::k0;
   uint32_t payload_bytes = 64;  // >= kPayloadHeaderSize

@@ -182,7 +182,43 @@ TEST(ParseTest, VersionsAndScenarios) {
   EXPECT_EQ(t, ClientTransport::kWebSocket);
   ASSERT_TRUE(ParseClientTransport("tcp", &t));
   EXPECT_EQ(t, ClientTransport::kTcp);
-  EXPECT_FALSE(ParseClientTransport("wss", &t));
+  ASSERT_TRUE(ParseClientTransport("tls", &t));
+  EXPECT_EQ(t, ClientTransport::kTls);
+  ASSERT_TRUE(ParseClientTransport("wss", &t));
+  EXPECT_EQ(t, ClientTransport::kWss);
+  EXPECT_FALSE(ParseClientTransport("quic", &t));
+  ASSERT_TRUE(ParseScenario("handshake", &s));
+  EXPECT_EQ(s, Scenario::kHandshake);
+}
+
+TEST(PlanTest, HandshakeClientsAreIdleConnections) {
+  BenchConfig c = Config(Scenario::kHandshake);
+  auto plan = MakePlan(c);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->clients.size(), 100u);  // the default
+  EXPECT_EQ(plan->publishers, 0u);
+  EXPECT_EQ(plan->clients[99].role, Role::kIdle);
+  c.connect_rate = 10;  // its clients reconnect at once
+  EXPECT_FALSE(MakePlan(c).ok());
+}
+
+TEST(PlanTest, TlsFilesOnlyWithTlsAndCertWithKey) {
+  BenchConfig c = Config(Scenario::kPairs);
+  c.tls_ca = "ca.pem";
+  EXPECT_FALSE(MakePlan(c).ok()) << "not over tcp";
+  c.transport = ClientTransport::kTls;
+  EXPECT_TRUE(MakePlan(c).ok());
+  c.tls_cert = "client.pem";
+  EXPECT_FALSE(MakePlan(c).ok()) << "a certificate without its key";
+  c.tls_key = "client.key";
+  EXPECT_TRUE(MakePlan(c).ok());
+  c.transport = ClientTransport::kWss;
+  EXPECT_TRUE(MakePlan(c).ok());
+  c.ws_path = "no slash";
+  EXPECT_FALSE(MakePlan(c).ok()) << "wss checks the path as websocket does";
+  c.ws_path = "/mqtt";
+  c.scenario = Scenario::kEcho;
+  EXPECT_FALSE(MakePlan(c).ok());
 }
 
 TEST(PlanTest, WebSocketNeedsAnMqttScenarioAndAPath) {

@@ -42,6 +42,28 @@ bool Executable(const std::string& path) {
   return ::access(path.c_str(), X_OK) == 0;
 }
 
+// Whether something accepts TCP connections on 127.0.0.1:port within `timeout`.
+bool WaitAccepting(uint16_t port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool ok =
+        fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    if (ok) {
+      return true;
+    }
+    ::usleep(5000);
+  }
+  return false;
+}
+
 class LoadRunTest : public ::testing::Test {
  protected:
   void SetUp() override { StartBroker({}, {}); }
@@ -94,7 +116,7 @@ class LoadRunTest : public ::testing::Test {
     EXPECT_EQ(r->misrouted, 0u) << json;
     EXPECT_EQ(r->foreign, 0u) << json;
     EXPECT_TRUE(r->have_broker);
-    if (c.scenario != Scenario::kConnect) {
+    if (c.scenario != Scenario::kConnect && c.scenario != Scenario::kHandshake) {
       EXPECT_GT(r->sent, 0u) << json;
       EXPECT_EQ(r->lost, 0u) << json;
       EXPECT_EQ(r->received, r->expected) << json;
@@ -109,6 +131,17 @@ class LoadRunTest : public ::testing::Test {
       EXPECT_EQ(ExitCode(c, *r), 0) << json;
     }
     return *r;
+  }
+
+  // A run in which every one of `n` connections fails before its CONNACK, the first error
+  // saying `why`.
+  static void ExpectRefused(const BenchConfig& c, uint64_t n, const std::string& why) {
+    absl::StatusOr<BenchResult> r = RunBench(c);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->connect_failures, n);
+    ASSERT_FALSE(r->error_samples.empty());
+    EXPECT_NE(r->error_samples[0].find(why), std::string::npos) << r->error_samples[0];
+    EXPECT_EQ(ExitCode(c, *r), 1);
   }
 
   std::unique_ptr<BrokerProcess> broker_;
@@ -304,26 +337,6 @@ class LoadRunWebSocketTest : public LoadRunTest {
     // listener (libwebsockets) a little later.
     ASSERT_TRUE(WaitAccepting(ws_port_, seconds(10))) << "nothing listens on " << ws_port_;
   }
-  static bool WaitAccepting(uint16_t port, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    while (std::chrono::steady_clock::now() < deadline) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      const bool ok =
-          fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      if (ok) {
-        return true;
-      }
-      ::usleep(5000);
-    }
-    return false;
-  }
   BenchConfig ShortWs(Scenario s) const {
     BenchConfig c = Short(s);
     c.transport = ClientTransport::kWebSocket;
@@ -381,13 +394,153 @@ TEST_F(LoadRunWebSocketTest, PlainMqttPortFailsTheHandshake) {
   BenchConfig c = ShortWs(Scenario::kPairs);
   c.port = broker_->port();  // MQTT over TCP: no answer to the upgrade request
   c.pairs = 2;
+  ExpectRefused(c, 4, "WebSocket upgrade");
+}
+
+// The handshake scenario over plain TCP: clients connect, CONNECT, DISCONNECT, in a loop.
+TEST_F(LoadRunTest, HandshakeScenarioReconnectsInALoop) {
+  BenchConfig c = Short(Scenario::kHandshake);
+  c.connections = 10;
+  c.threads = 2;
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.connections, 10u);
+  EXPECT_GT(r.handshakes, 10u) << ToJson(c, r);  // more than one round of reconnects
+  EXPECT_GT(r.handshake_rate, 0);
+  EXPECT_GT(r.handshakes_per_broker_cpu_s, 0);
+  EXPECT_GT(r.p50_us, 0);
+  EXPECT_EQ(ExitCode(c, r), 0);
+}
+
+// MQTT over TLS (--transport tls) and WebSocket over TLS (wss): the broker listens on
+// mqtts:// (server certificate only), on a second mqtts:// port that requires a client
+// certificate, and (ringmq) on wss://. Certificates from bench/tls_certs.sh (the openssl
+// command line tool; the tests skip without it).
+class LoadRunTlsTest : public LoadRunTest {
+ protected:
+  void SetUp() override {
+    const std::string script = Env("RINGMQ_TLS_CERTS", "");
+    char dir[] = "/tmp/ringmq-bench-tls-XXXXXX";
+    if (script.empty() || ::mkdtemp(dir) == nullptr) {
+      GTEST_SKIP() << "RINGMQ_TLS_CERTS not set";
+    }
+    dir_ = dir;
+    if (std::system(("sh " + script + " " + dir_ + " >/dev/null 2>&1").c_str()) != 0) {
+      GTEST_SKIP() << script << " failed (no openssl command?)";
+    }
+    for (uint16_t* p : {&tls_port_, &mtls_port_, &wss_port_}) {
+      absl::StatusOr<uint16_t> port = testing::PickFreePort();
+      ASSERT_TRUE(port.ok()) << port.status();
+      *p = *port;
+    }
+    const std::string tls = std::to_string(tls_port_);
+    const std::string mtls = std::to_string(mtls_port_);
+    const std::string files = "cafile " + File("ca.pem") + "\ncertfile " + File("server.pem") +
+                              "\nkeyfile " + File("server.key");
+    StartBroker({"--listen", "mqtts://127.0.0.1:" + tls, "--listen",
+                 "mqtts://127.0.0.1:" + mtls + "?client_certs=require", "--listen",
+                 "wss://127.0.0.1:" + std::to_string(wss_port_), "--tls-cert", File("server.pem"),
+                 "--tls-key", File("server.key"), "--tls-ca", File("ca.pem")},
+                {"listener " + tls + " 127.0.0.1", files, "listener " + mtls + " 127.0.0.1", files,
+                 "require_certificate true"});
+    // Mosquitto handles SIGTERM once every listener is up.
+    for (uint16_t p : {tls_port_, mtls_port_}) {
+      ASSERT_TRUE(WaitAccepting(p, seconds(10))) << "nothing listens on " << p;
+    }
+  }
+  void TearDown() override {
+    LoadRunTest::TearDown();
+    if (!dir_.empty()) {
+      std::system(("rm -rf " + dir_).c_str());
+    }
+  }
+  std::string File(const char* name) const { return dir_ + "/" + name; }
+  // Over TLS to the first listener, verifying its certificate against the test CA.
+  BenchConfig ShortTls(Scenario s) const {
+    BenchConfig c = Short(s);
+    c.transport = ClientTransport::kTls;
+    c.port = tls_port_;
+    c.tls_ca = File("ca.pem");
+    return c;
+  }
+
+  std::string dir_;
+  uint16_t tls_port_ = 0;
+  uint16_t mtls_port_ = 0;
+  uint16_t wss_port_ = 0;
+};
+
+TEST_F(LoadRunTlsTest, PairsAtQos0And1) {
+  BenchConfig c = ShortTls(Scenario::kPairs);
+  c.pairs = 20;
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.connections, 40u);
+  c = ShortTls(Scenario::kPairs);
+  c.pairs = 10;
+  c.qos = mqtt::Qos::k1;
+  c.version = mqtt::ProtocolVersion::kMqtt5;
+  c.threads = 2;
+  c.payload_bytes = 20000;  // PUBLISHes spanning TLS records
+  RunClean(c);
+}
+
+TEST_F(LoadRunTlsTest, HandshakeScenario) {
+  BenchConfig c = ShortTls(Scenario::kHandshake);
+  c.connections = 10;
+  BenchResult r = RunClean(c);
+  EXPECT_GT(r.handshakes, 10u) << ToJson(c, r);
+  EXPECT_GT(r.handshake_rate, 0);
+  EXPECT_GT(r.handshakes_per_broker_cpu_s, 0);
+}
+
+TEST_F(LoadRunTlsTest, ClientCertificate) {
+  BenchConfig c = ShortTls(Scenario::kPairs);
+  c.port = mtls_port_;
+  c.pairs = 5;
+  c.tls_cert = File("client.pem");
+  c.tls_key = File("client.key");
+  RunClean(c);
+  // Without one: refused in the handshake.
+  c.tls_cert.clear();
+  c.tls_key.clear();
   absl::StatusOr<BenchResult> r = RunBench(c);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->connect_failures, 4u);
-  ASSERT_FALSE(r->error_samples.empty());
-  EXPECT_NE(r->error_samples[0].find("WebSocket upgrade"), std::string::npos)
-      << r->error_samples[0];
+  EXPECT_EQ(r->connections, 0u);
+  EXPECT_GT(r->connect_failures, 0u);
   EXPECT_EQ(ExitCode(c, *r), 1);
+}
+
+TEST_F(LoadRunTlsTest, CertificateMustNameTheHost) {
+  BenchConfig c = ShortTls(Scenario::kPairs);
+  c.host = "localhost";  // the certificate names IP 127.0.0.1 only
+  c.pairs = 1;
+  ExpectRefused(c, 2, "certificate verify failed");
+  // Without --tls-ca nothing is verified.
+  c.tls_ca.clear();
+  RunClean(c);
+}
+
+TEST_F(LoadRunTlsTest, PlainPortFailsTheHandshake) {
+  BenchConfig c = ShortTls(Scenario::kPairs);
+  c.port = broker_->port();  // MQTT over TCP
+  c.pairs = 1;
+  ExpectRefused(c, 2, "TLS handshake");
+}
+
+TEST_F(LoadRunTlsTest, WebSocketOverTls) {
+  if (broker_->kind() == testing::BrokerKind::kMosquitto) {
+    GTEST_SKIP() << "no wss listener configured for Mosquitto";
+  }
+  BenchConfig c = ShortTls(Scenario::kPairs);
+  c.transport = ClientTransport::kWss;
+  c.port = wss_port_;
+  c.pairs = 10;
+  c.qos = mqtt::Qos::k1;
+  BenchResult r = RunClean(c);
+  EXPECT_EQ(r.connections, 20u);
+  c.scenario = Scenario::kHandshake;
+  c.connections = 5;
+  r = RunClean(c);
+  EXPECT_GT(r.handshakes, 5u);
 }
 
 TEST(LoadRunNoBrokerTest, RefusedConnectionsFailTheRun) {

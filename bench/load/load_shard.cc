@@ -13,6 +13,7 @@
 #include "core/base/asserts.h"
 #include "core/base/log.h"
 #include "core/mqtt/encoder.h"
+#include "core/net/stacked_transport.h"
 
 namespace ringmq::bench {
 namespace {
@@ -85,7 +86,11 @@ LoadShard::LoadShard(shard::Shard& shard, RunContext& ctx)
   }
   connect_concurrency_ =
       std::max<uint32_t>(1, (config_.connect_concurrency + threads - 1) / threads);
-  if (config_.transport == ClientTransport::kWebSocket) {
+  if (config_.scenario == Scenario::kHandshake) {
+    // Every client is one connection in a loop: all of them at once, from the start.
+    connect_concurrency_ = static_cast<uint32_t>(clients_.size());
+  }
+  if (UsesWebSocket(config_.transport)) {
     ws_host_ = config_.host.find(':') != std::string::npos
                    ? absl::StrFormat("[%s]:%d", config_.host, config_.port)
                    : absl::StrFormat("%s:%d", config_.host, config_.port);
@@ -216,18 +221,55 @@ void LoadShard::StartConnects() {
   while (next_connect_ < connect_end_ && connecting_ < connect_concurrency_ &&
          connects_started_ < allowed) {
     const uint64_t tag = next_connect_++;
-    Client& cl = clients_[tag];
-    if (first_connect_ns_ == 0) {
-      first_connect_ns_ = MonotonicNs();
-    }
-    ++connects_started_;
-    ++connecting_;
-    cl.state = State::kConnecting;
-    absl::Status s = shard_.reactor().Connect(ctx_.endpoint, tag);
-    if (!s.ok()) {
-      Fail(cl, absl::StrFormat("connect: %s", s.message()));
-    }
+    StartConnect(clients_[tag], tag);
   }
+}
+
+void LoadShard::StartConnect(Client& cl, uint64_t tag) {
+  cl.connect_start_ns = MonotonicNs();
+  if (first_connect_ns_ == 0) {
+    first_connect_ns_ = cl.connect_start_ns;
+  }
+  ++connects_started_;
+  ++connecting_;
+  cl.state = State::kConnecting;
+  absl::Status s = shard_.reactor().Connect(ctx_.endpoint, tag);
+  if (!s.ok()) {
+    Fail(cl, absl::StrFormat("connect: %s", s.message()));
+  }
+}
+
+bool LoadShard::InstallTransport(Client& cl, net::Conn& c) {
+  // websocket: the transport sends the upgrade request with the CONNECT's flush and holds the
+  // CONNECT until the 101. tls: the ClientHello goes with the first flush, which is held until
+  // the handshake ends. wss: both, WebSocket inside TLS. connect_time_ms still runs to the
+  // CONNACK, handshakes included.
+  std::unique_ptr<net::Transport> ws;
+  if (UsesWebSocket(config_.transport)) {
+    auto t = std::make_unique<WsClientTransport>(WsClientTransport::Options{
+        .host = ws_host_, .path = config_.ws_path, .seed = SplitMix64(&ws_seed_)});
+    cl.ws = t.get();
+    ws = std::move(t);
+  }
+  if (!UsesTls(config_.transport)) {
+    if (ws != nullptr) {
+      c.SetTransport(std::move(ws));
+    }
+    return true;
+  }
+  std::unique_ptr<TlsClientTransport> tls = TlsClientTransport::Create(ctx_.tls, config_.host);
+  if (tls == nullptr) {
+    cl.ws = nullptr;
+    Fail(cl, "no TLS session (out of memory, or a --host the certificate check cannot use)");
+    return false;
+  }
+  cl.tls = tls.get();
+  if (ws != nullptr) {
+    c.SetTransport(std::make_unique<net::StackedTransport>(std::move(tls), std::move(ws)));
+  } else {
+    c.SetTransport(std::move(tls));
+  }
+  return true;
 }
 
 void LoadShard::OnConnected(net::Conn& c, uint64_t tag, int err) {
@@ -246,13 +288,8 @@ void LoadShard::OnConnected(net::Conn& c, uint64_t tag, int err) {
     Fail(cl, "stopping");
     return;
   }
-  if (config_.transport == ClientTransport::kWebSocket) {
-    // The transport sends the upgrade request with the CONNECT's flush and holds the CONNECT
-    // until the 101: connect_time_ms still runs to the CONNACK.
-    auto ws = std::make_unique<WsClientTransport>(WsClientTransport::Options{
-        .host = ws_host_, .path = config_.ws_path, .seed = SplitMix64(&ws_seed_)});
-    cl.ws = ws.get();
-    c.SetTransport(std::move(ws));
+  if (!InstallTransport(cl, c)) {
+    return;
   }
   if (cl.spec->role == Role::kEcho) {
     --connecting_;
@@ -326,6 +363,7 @@ void LoadShard::Fail(Client& cl, const std::string& why) {
     net::Conn* c = cl.conn;
     cl.conn = nullptr;
     cl.ws = nullptr;
+    cl.tls = nullptr;
     c->set_user(nullptr);
     shard_.reactor().Close(*c, net::CloseMode::kNow, -ECONNABORTED);
   }
@@ -355,6 +393,7 @@ void LoadShard::OnClosed(net::Conn& c, int err) {
   const std::string why = CloseReason(*cl, err);
   cl->conn = nullptr;
   cl->ws = nullptr;
+  cl->tls = nullptr;
   c.set_user(nullptr);
   if (cl->state == State::kParking) {
     OnParked(*cl);
@@ -370,7 +409,11 @@ void LoadShard::OnClosed(net::Conn& c, int err) {
 std::string LoadShard::CloseReason(const Client& cl, int err) const {
   std::string why = err == 0 ? std::string("the broker closed the connection")
                              : absl::StrFormat("connection lost: %s", std::strerror(-err));
-  if (cl.ws != nullptr && !cl.ws->error().empty()) {
+  if (cl.tls != nullptr && !cl.tls->error().empty()) {
+    why = absl::StrFormat("TLS: %s (%s)", cl.tls->error(), why);
+  } else if (cl.tls != nullptr && cl.tls->handshaking()) {
+    why = absl::StrFormat("%s during the TLS handshake (not a TLS listener?)", why);
+  } else if (cl.ws != nullptr && !cl.ws->error().empty()) {
     why = absl::StrFormat("%s (%s)", cl.ws->error(), why);
   } else if (cl.ws != nullptr && cl.ws->awaiting_answer()) {
     why = absl::StrFormat("%s before answering the WebSocket upgrade (not a WebSocket listener?)",
@@ -519,6 +562,10 @@ void LoadShard::OnConnack(Client& cl, const mqtt::Connack& p) {
       cl.pub->window = std::min<uint32_t>(cl.pub->window, props.receive_maximum);
     }
   }
+  if (config_.scenario == Scenario::kHandshake) {
+    Recycle(cl);
+    return;
+  }
   if (reconnecting_ && cl.spec->offline) {
     // Back for its queue: the session still holds the subscription.
     cl.state = State::kReady;
@@ -531,6 +578,35 @@ void LoadShard::OnConnack(Client& cl, const mqtt::Connack& p) {
     return;
   }
   BecomeReady(cl);
+}
+
+void LoadShard::Recycle(Client& cl) {
+  const uint64_t now = last_connack_ns_;
+  const uint64_t took = now - cl.connect_start_ns;
+  ++stats_.handshakes;
+  recent_.Record(took);
+  if (publishing_ && now >= w0_ns_ && now < w1_ns_) {
+    ++stats_.handshakes_window;
+    stats_.latency.Record(took);
+  }
+  if (!cl.counted_ready) {
+    cl.counted_ready = true;
+    ++ready_;
+    last_ready_ns_ = now;
+  }
+  Send(cl, mqtt::Disconnect{});
+  net::Conn* c = cl.conn;
+  cl.conn = nullptr;
+  cl.ws = nullptr;
+  cl.tls = nullptr;
+  cl.state = State::kPending;
+  c->set_user(nullptr);
+  // The tool closes first (TIME_WAIT on its side; Linux reuses those ports for loopback
+  // connects, net.ipv4.tcp_tw_reuse = 2 by default): the broker sees DISCONNECT, then EOF.
+  shard_.reactor().Close(*c, net::CloseMode::kAfterFlush, 0);
+  if (!stopping_) {
+    StartConnect(cl, static_cast<uint64_t>(&cl - clients_.data()));
+  }
 }
 
 void LoadShard::OnSuback(Client& cl, const mqtt::Suback& p) {
@@ -924,6 +1000,7 @@ void LoadShard::PublishLive() {
   l.first_connect_ns.store(first_connect_ns_, kRelaxed);
   l.last_connack_ns.store(last_connack_ns_, kRelaxed);
   l.last_ready_ns.store(last_ready_ns_, kRelaxed);
+  l.handshakes.store(stats_.handshakes, kRelaxed);
   if (plan_.offline) {
     l.sent_window.store(stats_.sent_window, kRelaxed);
     l.answered_window.store(stats_.acked_window + stats_.ack_failures_window, kRelaxed);

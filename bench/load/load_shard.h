@@ -30,6 +30,7 @@
 #include "bench/load/histogram.h"
 #include "bench/load/run_state.h"
 #include "bench/load/stream_tracker.h"
+#include "bench/load/tls_client.h"
 #include "bench/load/ws_client_transport.h"
 #include "core/mqtt/decoder.h"
 #include "core/mqtt/packet_reader.h"
@@ -74,12 +75,15 @@ class LoadShard final : public shard::ShardApp {
   struct Client {
     const ClientSpec* spec = nullptr;
     net::Conn* conn = nullptr;
-    WsClientTransport* ws = nullptr;  // --transport websocket: under conn, owned by it
+    WsClientTransport* ws = nullptr;    // --transport websocket|wss: under conn, owned by it
+    TlsClientTransport* tls = nullptr;  // --transport tls|wss: under conn, owned by it
     mqtt::PacketReader reader;
     Publisher* pub = nullptr;
     Subscriber* sub = nullptr;
     int64_t last_tx_ms = 0;
     uint32_t pings_outstanding = 0;
+    uint64_t connect_start_ns = 0;  // the current connection's connect
+    bool counted_ready = false;     // handshake: ready once, however many connections follow
     State state = State::kPending;
   };
   // Timers call back a plain function with the Timer*; these carry their owner.
@@ -138,11 +142,18 @@ class LoadShard final : public shard::ShardApp {
   mqtt::Qos PublishQos() const;
 
   void StartConnects();
+  // Opens the connection of clients_[tag].
+  void StartConnect(Client& cl, uint64_t tag);
+  // Puts the --transport under a new connection; false (and the client failed) if it cannot.
+  bool InstallTransport(Client& cl, net::Conn& c);
+  // handshake: the CONNACK came; DISCONNECT, close, and connect again.
+  void Recycle(Client& cl);
   void SendConnect(Client& cl);
   void SendSubscribe(Client& cl);
   void BecomeReady(Client& cl);
   void Fail(Client& cl, const std::string& why);
-  // What ended a connection: the WebSocket transport's reason when it has one, else `err`.
+  // What ended a connection: the TLS or WebSocket transport's reason when it has one, else
+  // `err`.
   std::string CloseReason(const Client& cl, int err) const;
   void Error(const std::string& what);
 

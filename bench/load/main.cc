@@ -21,11 +21,18 @@
 #include "core/base/flags_normalize.h"
 #include "core/base/log.h"
 
-ABSL_FLAG(std::string, scenario, "pairs", "pairs, fanout, fanin, shared, connect, echo or offline");
+ABSL_FLAG(std::string, scenario, "pairs",
+          "pairs, fanout, fanin, shared, connect, echo, offline or handshake");
 ABSL_FLAG(std::string, host, "127.0.0.1", "broker address (numeric; localhost allowed)");
 ABSL_FLAG(uint32_t, port, 1883, "broker port");
 ABSL_FLAG(std::string, transport, "tcp",
-          "tcp, or websocket: MQTT in WebSocket frames (RFC 6455; to a ws:// listener)");
+          "tcp; websocket: MQTT in WebSocket frames (RFC 6455; to a ws:// listener); tls: MQTT "
+          "in TLS (mqtts://); wss: WebSocket in TLS (wss://)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "tls/wss: PEM CA file; verify the broker's certificate (chain, and that it names "
+          "--host); empty: no verification");
+ABSL_FLAG(std::string, tls_cert, "", "tls/wss: PEM client certificate (mTLS; with --tls-key)");
+ABSL_FLAG(std::string, tls_key, "", "tls/wss: PEM private key of --tls-cert");
 ABSL_FLAG(std::string, ws_path, "/mqtt", "websocket: the path of the upgrade request");
 ABSL_FLAG(std::string, mqtt_version, "3.1.1", "3.1, 3.1.1 or 5");
 ABSL_FLAG(uint32_t, qos, 0, "0, 1 or 2");
@@ -37,7 +44,9 @@ ABSL_FLAG(uint32_t, publishers, 0,
           "publishers (default: pairs 100, fanout 1, fanin 100, shared 10, offline 100)");
 ABSL_FLAG(uint32_t, subscribers, 0,
           "subscribers (default: fanout 100, fanin 1, shared 10, offline 10)");
-ABSL_FLAG(uint32_t, connections, 0, "connect/echo: connections (default 1000 / 100)");
+ABSL_FLAG(uint32_t, connections, 0,
+          "connect/echo/handshake: connections (default 1000 / 100 / 100; handshake: clients "
+          "reconnecting in a loop, all at once)");
 ABSL_FLAG(double, rate, 0, "messages/s per publisher; 0: as fast as the windows allow");
 ABSL_FLAG(uint64_t, messages, 0,
           "messages per publisher, then it stops (the run ends when all have); 0: no limit");
@@ -78,7 +87,8 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   using ringmq::bench::ParseMqttVersion;
   using ringmq::bench::ParseScenario;
   if (!ParseScenario(absl::GetFlag(FLAGS_scenario), &c->scenario)) {
-    std::fprintf(stderr, "--scenario: pairs, fanout, fanin, shared, connect, echo or offline\n");
+    std::fprintf(stderr,
+                 "--scenario: pairs, fanout, fanin, shared, connect, echo, offline or handshake\n");
     return false;
   }
   if (!ParseMqttVersion(absl::GetFlag(FLAGS_mqtt_version), &c->version)) {
@@ -92,10 +102,13 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
   }
   c->qos = static_cast<ringmq::mqtt::Qos>(qos);
   if (!ringmq::bench::ParseClientTransport(absl::GetFlag(FLAGS_transport), &c->transport)) {
-    std::fprintf(stderr, "--transport: tcp or websocket\n");
+    std::fprintf(stderr, "--transport: tcp, websocket, tls or wss\n");
     return false;
   }
   c->ws_path = absl::GetFlag(FLAGS_ws_path);
+  c->tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  c->tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  c->tls_key = absl::GetFlag(FLAGS_tls_key);
   if (!ringmq::net::ParseBackend(absl::GetFlag(FLAGS_io_backend), &c->backend)) {
     std::fprintf(stderr, "--io-backend: auto, io_uring or epoll\n");
     return false;
@@ -154,8 +167,10 @@ bool BuildConfig(ringmq::bench::BenchConfig* c) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "MQTT load generator: ringmq-bench --scenario pairs|fanout|fanin|shared|connect|echo|offline "
-      "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] [--transport websocket] "
+      "MQTT load generator: ringmq-bench "
+      "--scenario pairs|fanout|fanin|shared|connect|echo|offline|handshake "
+      "[--qos N] [--payload BYTES] [--duration S] [--host H --port P] "
+      "[--transport websocket|tls|wss [--tls-ca FILE]] "
       "[--broker-pid PID]");
   ringmq::base::NormalizedArgs args(argc, argv);  // --broker-pid for --broker_pid
   absl::ParseCommandLine(args.argc(), args.argv());

@@ -22,6 +22,7 @@
 #include "bench/load/histogram.h"
 #include "core/base/mutex.h"
 #include "core/net/socket_ops.h"
+#include "core/tls/tls_context.h"
 
 namespace ringmq::bench {
 
@@ -56,6 +57,7 @@ struct alignas(64) LiveCounters {
   std::atomic<uint64_t> reconnected{0};
   std::atomic<uint64_t> offline_unique{0};
   std::atomic<uint64_t> last_arrival_ns{0};
+  std::atomic<uint64_t> handshakes{0};  // handshake: CONNACKs of new connections, all
 };
 
 struct ShardReport {
@@ -89,6 +91,10 @@ struct ShardReport {
   uint64_t offline_received = 0;  // by the reconnected subscribers (--drain_offline)
   uint64_t offline_unique = 0;
   uint64_t offline_duplicated = 0;
+  // handshake: new connections that got their CONNACK (connect -> CONNACK latency of those
+  // in the window is in `latency`).
+  uint64_t handshakes = 0;
+  uint64_t handshakes_window = 0;
 };
 
 struct ShardSlot {
@@ -104,7 +110,8 @@ struct RunContext {
   const Plan* plan = nullptr;
   net::Endpoint endpoint;
   uint32_t run_id = 0;
-  uint32_t e2e_window = 0;  // 0: off
+  uint32_t e2e_window = 0;         // 0: off
+  tls::TlsContext* tls = nullptr;  // --transport tls|wss: the client context
   std::vector<std::unique_ptr<ShardSlot>> slots;
 };
 

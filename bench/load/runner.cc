@@ -12,6 +12,7 @@
 #include "bench/load/load_shard.h"
 #include "bench/load/payload.h"
 #include "bench/load/run_state.h"
+#include "bench/load/tls_client.h"
 #include "core/base/proc_stats.h"
 #include "core/base/strings.h"
 #include "core/shard/shard_set.h"
@@ -45,6 +46,7 @@ struct Totals {
   uint64_t reconnected = 0;
   uint64_t offline_unique = 0;
   uint64_t last_arrival_ns = 0;
+  uint64_t handshakes = 0;
 };
 
 class Orchestrator {
@@ -116,6 +118,7 @@ Totals Orchestrator::Sum() const {
     t.reconnected += l.reconnected.load(kRelaxed);
     t.offline_unique += l.offline_unique.load(kRelaxed);
     t.last_arrival_ns = std::max(t.last_arrival_ns, l.last_arrival_ns.load(kRelaxed));
+    t.handshakes += l.handshakes.load(kRelaxed);
   }
   return t;
 }
@@ -176,10 +179,14 @@ void Orchestrator::MaybeProgress(uint64_t now_ns) {
   const double dt = static_cast<double>(now_ns - last_progress_ns_) / 1e9;
   if (config_.progress) {
     // offline: p99 of the acknowledgements, and acknowledgements per second beside.
-    const std::string acked =
-        plan_.offline
-            ? absl::StrFormat("  acked/s %.0f", static_cast<double>(t.acked - last_.acked) / dt)
-            : "";
+    // handshake: new connections per second beside.
+    std::string acked;
+    if (plan_.offline) {
+      acked = absl::StrFormat("  acked/s %.0f", static_cast<double>(t.acked - last_.acked) / dt);
+    } else if (config_.scenario == Scenario::kHandshake) {
+      acked = absl::StrFormat("  handshakes/s %.0f",
+                              static_cast<double>(t.handshakes - last_.handshakes) / dt);
+    }
     std::fprintf(stderr,
                  "[%6.1fs] %-8s conns %" PRIu64
                  "/%zu  sent/s %.0f%s  recv/s %.0f  p99(1s) %.0fus  "
@@ -433,6 +440,7 @@ void MergeReports(const BenchConfig& config, const Plan& plan, const RunContext&
     r->pings += s.pings;
     r->pongs += s.pongs;
     r->sessions_resumed += s.sessions_resumed;
+    r->handshakes += s.handshakes_window;
     r->errors += s.errors;
     for (const std::string& e : s.error_samples) {
       if (r->error_samples.size() < 20) {
@@ -459,7 +467,11 @@ void MergeReports(const BenchConfig& config, const Plan& plan, const RunContext&
   r->p999_us = static_cast<double>(latency.Quantile(0.999)) / 1e3;
   r->max_us = static_cast<double>(latency.max()) / 1e3;
   r->mean_us = latency.mean() / 1e3;
+  if (r->window_s > 0) {
+    r->handshake_rate = static_cast<double>(r->handshakes) / r->window_s;
+  }
   if (r->broker_cpu_s > 0) {
+    r->handshakes_per_broker_cpu_s = static_cast<double>(r->handshakes) / r->broker_cpu_s;
     // offline: acknowledged messages per broker CPU-s.
     const uint64_t done = plan.offline ? r->acked : r->received;
     r->msgs_per_broker_cpu_s = static_cast<double>(done) / r->broker_cpu_s;
@@ -504,6 +516,15 @@ absl::StatusOr<BenchResult> RunBench(const BenchConfig& config) {
   ctx.e2e_window = EffectiveE2eWindow(config);
   for (uint32_t i = 0; i < config.threads; ++i) {
     ctx.slots.push_back(std::make_unique<ShardSlot>());
+  }
+  std::unique_ptr<tls::TlsContext> tls;
+  if (UsesTls(config.transport)) {
+    absl::StatusOr<std::unique_ptr<tls::TlsContext>> t = MakeClientTlsContext(config);
+    if (!t.ok()) {
+      return t.status();
+    }
+    tls = std::move(*t);
+    ctx.tls = tls.get();
   }
 
   shard::ShardSetOptions opts;
@@ -656,6 +677,7 @@ std::string ToJson(const BenchConfig& c, const BenchResult& r) {
                   1024.0 / static_cast<double>(r.connections));
     }
     j.Field("broker_cpu_s", r.broker_cpu_s);
+    j.Field("broker_cpu_cores", r.window_s > 0 ? r.broker_cpu_s / r.window_s : 0.0);
     j.Field("msgs_per_broker_cpu_s", r.msgs_per_broker_cpu_s);
   }
   if (c.scenario == Scenario::kOffline) {
@@ -673,6 +695,13 @@ std::string ToJson(const BenchConfig& c, const BenchResult& r) {
       j.Field("offline_reconnect_ms", r.offline_reconnect_ms);
       j.Field("offline_drain_ms", r.offline_drain_ms);
       j.Field("offline_drain_rate", r.offline_drain_rate);
+    }
+  }
+  if (c.scenario == Scenario::kHandshake) {
+    j.Field("handshakes", r.handshakes);
+    j.Field("handshake_rate", r.handshake_rate);
+    if (r.have_broker) {
+      j.Field("handshakes_per_broker_cpu_s", r.handshakes_per_broker_cpu_s);
     }
   }
   j.Field("tool_cpu_s", r.tool_cpu_s);

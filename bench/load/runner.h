@@ -6,7 +6,8 @@
 //   1. connect: every shard opens its slice of the connections (CONNECT, SUBSCRIBE), at most
 //      --connect_concurrency in progress at once and --connect_rate per second; the time
 //      from the first connect to the last CONNACK is connect_time_ms;
-//   2. publish (not for `connect`): publishers start at t0; [t0, t0 + warmup) is warm-up,
+//   2. publish (not for `connect`; for `handshake` only the window, its clients reconnect in
+//      a loop from the start): publishers start at t0; [t0, t0 + warmup) is warm-up,
 //      [w0, w1) = [t0 + warmup, t0 + warmup + duration) the measured window. A message
 //      counts if it was *sent* inside the window, wherever it is received;
 //      `connect` instead holds the connections idle for the duration;
@@ -91,6 +92,11 @@ struct BenchResult {
   double offline_reconnect_ms = 0;  // kMsgReconnect -> every subscriber's CONNACK
   double offline_drain_ms = 0;      // kMsgReconnect -> the last arrival
   double offline_drain_rate = 0;    // distinct arrivals / offline_drain_ms
+  // handshake: new connections that got their CONNACK in the window (the latency fields are
+  // connect -> CONNACK of those), per second, and per broker CPU-second.
+  uint64_t handshakes = 0;
+  double handshake_rate = 0;
+  double handshakes_per_broker_cpu_s = 0;
 };
 
 absl::StatusOr<BenchResult> RunBench(const BenchConfig& config);
