@@ -8,6 +8,7 @@
 
 #include "core/base/log.h"
 #include "core/net/stacked_transport.h"
+#include "core/plugin/host_api.h"
 #include "core/tls/ktls_probe.h"
 #include "core/tls/tls_transport.h"
 
@@ -60,7 +61,10 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
   bool any = false;
   for (size_t id = 0; id < listeners.size(); ++id) {
     const config::Listener& l = listeners[id];
-    const std::string name = absl::StrFormat("listen %s (%s)", l.endpoint.ToString(), l.Name());
+    // Listeners on port 0 share the configured address: the index tells them apart (the
+    // "listening" lines come in the same order).
+    const std::string name =
+        absl::StrFormat("listener %d (%s %s)", id, l.Name(), l.endpoint.ToString());
     if (l.tls) {
       absl::StatusOr<std::unique_ptr<tls::TlsContext>> c =
           tls::TlsContext::Create(name, l.tls_settings);
@@ -110,7 +114,8 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
       if (ssl == nullptr) {
         return false;
       }
-      std::unique_ptr<net::Transport> tls = std::make_unique<tls::TlsTransport>(ssl, context);
+      std::unique_ptr<net::Transport> tls =
+          std::make_unique<tls::TlsTransport>(ssl, context, plugin::PeerAddress(c.fd()));
       t = t == nullptr ? std::move(tls)
                        : std::make_unique<net::StackedTransport>(std::move(tls), std::move(t));
     }

@@ -56,8 +56,12 @@ std::string FirstAltName(X509* cert) {
 
 }  // namespace
 
-TlsTransport::TlsTransport(SSL* ssl, TlsContext* context)
-    : ssl_(ssl), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())), context_(context) {
+TlsTransport::TlsTransport(SSL* ssl, TlsContext* context, std::string peer)
+    : ssl_(ssl),
+      in_(BIO_new(BIO_s_mem())),
+      out_(BIO_new(BIO_s_mem())),
+      context_(context),
+      peer_(std::move(peer)) {
   // A read BIO that runs dry says "retry", not end of file.
   BIO_set_mem_eof_return(in_, -1);
   BIO_set_mem_eof_return(out_, -1);
@@ -166,11 +170,18 @@ net::Transport::Status TlsTransport::ReadRecords(std::string* app, net::OutputQu
   }
 }
 
+void TlsTransport::LogRefusal() const {
+  // One line per refused handshake, at most 20 a second (a scan or a flood of plain clients
+  // must not flood the log; the suppressed lines are counted in the next one).
+  RINGMQ_LOG_EVERY_S(kInfo, 0.05, "%s: %s: tls handshake refused: %s", context_->name(), peer_,
+                     error_);
+}
+
 net::Transport::Status TlsTransport::Refuse(std::string why) {
   error_ = std::move(why);
   failed_ = true;
   TlsCounters::Add(context_->counters().handshake_failures);
-  RINGMQ_LOG(kDebug, "%s: tls handshake refused: %s", context_->name(), error_);
+  LogRefusal();
   return Status::kClose;
 }
 
@@ -182,9 +193,10 @@ net::Transport::Status TlsTransport::Fail(int ret, net::OutputQueue* wire) {
   }
   if (!established_) {
     TlsCounters::Add(context_->counters().handshake_failures);
+    LogRefusal();
+  } else {
+    RINGMQ_LOG(kDebug, "%s: %s: tls connection failed: %s", context_->name(), peer_, error_);
   }
-  RINGMQ_LOG(kDebug, "%s: tls %s: %s", context_->name(),
-             established_ ? "connection failed" : "handshake refused", error_);
   failed_ = true;
   const bool alert = BIO_ctrl_pending(out_) > 0;
   Drain(wire);  // OpenSSL's alert, if it made one

@@ -23,8 +23,9 @@ namespace ringmq::tls {
 
 class TlsTransport : public net::Transport {
  public:
-  // Takes `ssl` (from context->NewSession()); `context` outlives the transport.
-  TlsTransport(SSL* ssl, TlsContext* context);
+  // Takes `ssl` (from context->NewSession()); `context` outlives the transport. `peer`
+  // ("IP:PORT") names the client in the log line of a refused handshake.
+  TlsTransport(SSL* ssl, TlsContext* context, std::string peer = "");
   ~TlsTransport() override;
 
   Status OnInbound(std::span<const uint8_t> in, std::string* app, net::OutputQueue* wire) override;
@@ -46,6 +47,7 @@ class TlsTransport : public net::Transport {
   Status ReadRecords(std::string* app, net::OutputQueue* wire);
   Status Fail(int ret, net::OutputQueue* wire);
   Status Refuse(std::string why);  // a handshake refused before OpenSSL said so
+  void LogRefusal() const;
   bool TakeIdentity();
   void Drain(net::OutputQueue* wire);
 
@@ -58,6 +60,7 @@ class TlsTransport : public net::Transport {
   bool failed_ = false;
   std::string identity_;
   std::string error_;
+  std::string peer_;
 };
 
 }  // namespace ringmq::tls
