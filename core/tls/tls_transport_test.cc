@@ -3,91 +3,29 @@
 // identity taken from them, a stalled handshake, and a reload.
 #include "core/tls/tls_transport.h"
 
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "core/tls/testing/test_pki.h"
+
 namespace ringmq::tls {
 namespace {
 
 using Status = net::Transport::Status;
 
-struct KeyCert {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  ~KeyCert() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-};
+using testing::KeyCert;
 
-void AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  ASSERT_NE(ext, nullptr);
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-}
-
-// A P-256 key and its certificate, signed by `issuer` (self-signed when null).
 std::unique_ptr<KeyCert> Make(const char* cn, const KeyCert* issuer, bool ca,
                               const char* san = nullptr, long valid_s = 3600) {
-  static long serial = 1;
-  auto kc = std::make_unique<KeyCert>();
-  kc->key = EVP_EC_gen("P-256");
-  kc->cert = X509_new();
-  X509* x = kc->cert;
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), valid_s > 0 ? -60 : valid_s - 3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), valid_s);
-  X509_set_pubkey(x, kc->key);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
-  X509* issuer_cert = issuer != nullptr ? issuer->cert : x;
-  X509_set_issuer_name(x, X509_get_subject_name(issuer_cert));
-  AddExtension(x, issuer_cert, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-  if (san != nullptr) {
-    AddExtension(x, issuer_cert, NID_subject_alt_name, san);
-  }
-  X509_sign(x, issuer != nullptr ? issuer->key : kc->key, EVP_sha256());
-  return kc;
+  return testing::MakeCert(cn, issuer, ca, san, valid_s);
 }
-
-class Files {
- public:
-  Files() {
-    char tmpl[] = "/tmp/ringmq-tls-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  ~Files() { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const KeyCert& kc, bool with_key) {
-    const std::string path = dir_ + "/" + name;
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (with_key) {
-      PEM_write_PrivateKey(f, kc.key, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_X509(f, kc.cert);
-    }
-    std::fclose(f);
-    return path;
-  }
-
- private:
-  std::string dir_;
-};
 
 // One end of a connection: its transport, what it sends and what it was handed.
 struct Peer {
@@ -129,14 +67,12 @@ void Pump(Peer& a, Peer& b) {
 class TlsTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ca_ = Make("ringmq test CA", nullptr, true);
-    server_ = Make("localhost", ca_.get(), false, "DNS:localhost");
-    client_ = Make("alice", ca_.get(), false, "email:alice@example.com");
+    client_ = Make("alice", ca_, false, "email:alice@example.com");
     other_ca_ = Make("other CA", nullptr, true);
     stranger_ = Make("mallory", other_ca_.get(), false);
-    settings_.cert = files_.Write("server.pem", *server_, false);
-    settings_.key = files_.Write("server.key", *server_, true);
-    settings_.ca = files_.Write("ca.pem", *ca_, false);
+    settings_.cert = files_.server_cert();
+    settings_.key = files_.server_key();
+    settings_.ca = files_.ca_path();
   }
 
   std::unique_ptr<TlsContext> Server(const TlsSettings& s) {
@@ -161,8 +97,9 @@ class TlsTransportTest : public ::testing::Test {
     Pump(client, server);
   }
 
-  Files files_;
-  std::unique_ptr<KeyCert> ca_, server_, client_, other_ca_, stranger_;
+  testing::TestPki files_;
+  const KeyCert* ca_ = &files_.ca();
+  std::unique_ptr<KeyCert> client_, other_ca_, stranger_;
   TlsSettings settings_;
 };
 
@@ -262,7 +199,7 @@ TEST_F(TlsTransportTest, RequiredClientCertificate) {
 TEST_F(TlsTransportTest, ExpiredClientCertificateIsRefused) {
   TlsSettings s = settings_;
   s.client_certs = "require";
-  auto expired = Make("bob", ca_.get(), false, nullptr, /*valid_s=*/-60);
+  auto expired = Make("bob", ca_, false, nullptr, /*valid_s=*/-60);
   Peer server(Server(s));
   Peer client(Client(expired.get(), s.ca));
   Connect(client, server);
@@ -291,7 +228,7 @@ TEST_F(TlsTransportTest, IdentityFromCommonNameOrAltName) {
     EXPECT_EQ(server.transport->PeerIdentity(), "alice@example.com");
   }
   {
-    auto no_san = Make("carol", ca_.get(), false);
+    auto no_san = Make("carol", ca_, false);
     Peer server(Server(s));
     Peer client(Client(no_san.get(), s.ca));
     Connect(client, server);
@@ -319,7 +256,7 @@ TEST_F(TlsTransportTest, ReloadServesTheNewCertificateToNewHandshakesOnly) {
   Connect(client, server);
   ASSERT_TRUE(client.transport->established());
 
-  auto renewed = Make("localhost-renewed", ca_.get(), false);
+  auto renewed = Make("localhost-renewed", ca_, false);
   files_.Write("server.pem", *renewed, false);
   files_.Write("server.key", *renewed, true);
   ASSERT_TRUE(server.context->Reload().ok());
