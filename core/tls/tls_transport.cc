@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -147,11 +148,15 @@ std::string TlsTransport::PeerCommonName() const {
 
 net::Transport::Status TlsTransport::ReadRecords(std::string* app, net::OutputQueue* wire) {
   for (;;) {
+    // Room for what is buffered (plaintext is never longer than its record), not a whole
+    // record's worth of zeroed bytes for every small packet.
+    const size_t room = std::clamp<size_t>(
+        BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_)), 256, kRecordBytes);
     const size_t at = app->size();
-    app->resize(at + kRecordBytes);
+    app->resize(at + room);
     size_t got = 0;
     ERR_clear_error();
-    const int ret = SSL_read_ex(ssl_, app->data() + at, kRecordBytes, &got);
+    const int ret = SSL_read_ex(ssl_, app->data() + at, room, &got);
     app->resize(at + got);
     if (ret == 1) {
       continue;
