@@ -56,7 +56,7 @@ import websocket_compare as shared  # noqa: E402
 ROOT = compare.ROOT
 BEGIN = "<!-- tls:begin -->"
 END = "<!-- tls:end -->"
-TITLE = "MQTT over TLS against plain MQTT (issue 14)"
+TITLE = "TLS: MQTT over TLS against plain MQTT (issue 14)"
 CERTS = os.path.join(ROOT, "bench", "tls_certs.sh")
 
 SCENARIOS = {
