@@ -106,8 +106,8 @@ absl::StatusOr<Listener> ParseListener(const std::string& text, const tls::TlsSe
     return l;
   }
   return absl::InvalidArgumentError(absl::StrFormat(
-      "listen %s: no transport for '%s://' (mqtt://, tcp://, ws://, mqtts://, wss://)", text,
-      scheme));
+      "listen %s: no transport for '%s://' (mqtt://, tcp://, ws://, mqtts:// or ssl://, wss://)",
+      text, scheme));
 }
 
 std::string ListenerAddress(std::string_view host_port, std::string_view protocol, bool tls,

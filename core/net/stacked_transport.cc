@@ -11,11 +11,14 @@ Transport::Status StackedTransport::OnInbound(std::span<const uint8_t> in, std::
   }
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(between_.data()),
                                        between_.size());
-  const Status inner = ThroughOuter(inner_->OnInbound(bytes, app, &inner_wire_), wire);
-  if (inner == Status::kClose) {
-    return inner;
+  const Status inner = inner_->OnInbound(bytes, app, &inner_wire_);
+  if (outer == Status::kCloseAfterSend) {
+    // The outer has ended (its close_notify or alert is on the wire already): what the inner
+    // handed on still reaches the application, its answers can no longer be framed.
+    inner_wire_.Clear();
+    return inner == Status::kClose ? inner : outer;
   }
-  return outer == Status::kCloseAfterSend ? outer : inner;
+  return ThroughOuter(inner, wire);
 }
 
 Transport::Status StackedTransport::OnOutbound(OutputQueue* app, OutputQueue* wire) {

@@ -4,7 +4,8 @@
 // application's output go through the inner, then the outer. Status: the worse of the two
 // (kClose over kCloseAfterSend over kOk); when the inner asks to close after its last bytes,
 // those bytes are still framed by the outer, and the outer's closing bytes (TLS close_notify)
-// follow them.
+// follow them. When the outer ends first (the peer's close_notify, an alert), what it handed
+// on still goes through the inner to the application; the inner's answers are dropped.
 #pragma once
 
 #include <memory>

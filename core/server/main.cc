@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
   ringmq::shard::StopSignals stop_signals(ringmq::shard::StopSignals::OnExit::kKeepBlocked,
                                           /*hangup=*/true);
 
+  // TLS contexts and plugin transports: declared before the shards, which use them.
+  ringmq::server::ListenerTransports transports;
   ringmq::shard::ShardSet set(*opts);
   // Store completions reach the shard that waits for them; then what the store kept comes
   // back, sorted by the shard that owns it now, before any shard runs.
@@ -137,7 +139,6 @@ int main(int argc, char** argv) {
   // Plugins in config order; each shard runs their core_init on its thread as it starts. A
   // plugin that fails (or crashes) in init stops the broker: it never runs without them.
   ringmq::plugin::PluginHost plugins(opts->threads, &completions);
-  ringmq::server::ListenerTransports transports;  // TLS contexts, plugin transports
   absl::Status s;
   {
     ringmq::plugin::CrashNotes crash_notes;

@@ -26,6 +26,8 @@ bool SamePlugins(const config::ServerConfig& a, const config::ServerConfig& b) {
 }  // namespace
 
 void Reloader::Reload() {
+  // Certificates first: a renewal (a certbot hook's SIGHUP) must not wait on the config file.
+  transports_->ReloadTls();
   absl::StatusOr<config::ServerConfig> next = ReloadConfig();
   if (!next.ok()) {
     RINGMQ_LOG(kError, "reload: the running configuration stays: %s", next.status().message());
@@ -44,7 +46,6 @@ void Reloader::Reload() {
     running_.broker = next->broker;
     shards_->ApplyConfig(running_.broker);
   }
-  transports_->ReloadTls();
   ReloadPlugins(*next);
 }
 

@@ -4,9 +4,9 @@
 //   - the log level;
 //   - the broker's limits: every shard takes a copy (BrokerConfig, ConfigMsg) at its next
 //     loop; what a limit already let in stays, what comes next obeys the new value;
-//   - the TLS listeners' certificates, keys and CAs: read again from the same files (new
-//     handshakes use them, established connections keep theirs; a file that does not load
-//     keeps the running certificate);
+//   - the TLS listeners' certificates, keys and CAs: read again from the same files, even when
+//     the config file is invalid (new handshakes use them, established connections keep
+//     theirs; a file that does not load keeps the running certificate);
 //   - the plugins' options (same plugins in the same order): each plugin's reload runs
 //     (password and ACL files are read again even when the options did not change), and a
 //     plugin that refuses keeps its running options and says why.

@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kRecordBytes = 16384;    // the TLS maximum record payload
 constexpr uint8_t kHandshakeRecord = 22;  // what a client's first byte is (ClientHello)
+constexpr size_t kKeptBioBytes = 4096;    // a memory BIO larger than this is replaced when empty
 
 // The first of `nid` in the subject, as UTF-8; empty when there is none.
 std::string SubjectField(X509* cert, int nid) {
@@ -55,17 +56,30 @@ std::string FirstAltName(X509* cert) {
   return out;
 }
 
+BIO* NewMemoryBio() {
+  BIO* b = BIO_new(BIO_s_mem());
+  if (b != nullptr) {
+    BIO_set_mem_eof_return(b, -1);  // running dry means "retry", not end of file
+  }
+  return b;
+}
+
+// A user name from a certificate: no control bytes (a NUL would cut it short for C code).
+bool PrintableIdentity(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
 }  // namespace
 
 TlsTransport::TlsTransport(SSL* ssl, TlsContext* context, std::string peer)
     : ssl_(ssl),
-      in_(BIO_new(BIO_s_mem())),
-      out_(BIO_new(BIO_s_mem())),
+      in_(NewMemoryBio()),
+      out_(NewMemoryBio()),
       context_(context),
       peer_(std::move(peer)) {
-  // A read BIO that runs dry says "retry", not end of file.
-  BIO_set_mem_eof_return(in_, -1);
-  BIO_set_mem_eof_return(out_, -1);
   SSL_set_bio(ssl_, in_, out_);
 }
 
@@ -120,7 +134,7 @@ net::Transport::Status TlsTransport::Handshake(net::OutputQueue* wire) {
   }
   if (!TakeIdentity()) {
     return Refuse("the client certificate has no " + context_->settings().identity_as_username +
-                  " to use as the user name");
+                  " to use as the user name (or it holds control characters)");
   }
   established_ = true;
   TlsCounters::Add(context_->counters().handshakes);
@@ -138,7 +152,7 @@ bool TlsTransport::TakeIdentity() {
     return false;
   }
   identity_ = mode == "cn" ? SubjectField(cert, NID_commonName) : FirstAltName(cert);
-  return !identity_.empty();
+  return !identity_.empty() && PrintableIdentity(identity_);
 }
 
 std::string TlsTransport::PeerCommonName() const {
@@ -147,28 +161,27 @@ std::string TlsTransport::PeerCommonName() const {
 }
 
 net::Transport::Status TlsTransport::ReadRecords(std::string* app, net::OutputQueue* wire) {
+  // One record at a time into the thread's scratch, then appended: no per-connection
+  // buffer, no zero-filling.
+  thread_local std::array<char, kRecordBytes> scratch;
   for (;;) {
-    // Room for what is buffered (plaintext is never longer than its record), not a whole
-    // record's worth of zeroed bytes for every small packet.
-    const size_t room = std::clamp<size_t>(
-        BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_)), 256, kRecordBytes);
-    const size_t at = app->size();
-    app->resize(at + room);
     size_t got = 0;
     ERR_clear_error();
-    const int ret = SSL_read_ex(ssl_, app->data() + at, room, &got);
-    app->resize(at + got);
+    const int ret = SSL_read_ex(ssl_, scratch.data(), scratch.size(), &got);
     if (ret == 1) {
+      app->append(scratch.data(), got);
       continue;
     }
     const int err = SSL_get_error(ssl_, ret);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       Drain(wire);  // e.g. a KeyUpdate answer
+      ShrinkBuffers();
       return Status::kOk;
     }
     if (err == SSL_ERROR_ZERO_RETURN) {  // the peer's close_notify: answer it, then close
       SSL_shutdown(ssl_);
       Drain(wire);
+      failed_ = true;  // ended: nothing more is read or written
       return Status::kCloseAfterSend;
     }
     return Fail(ret, wire);
@@ -235,8 +248,9 @@ net::Transport::Status TlsTransport::OnOutbound(net::OutputQueue* app, net::Outp
       return Fail(0, wire);
     }
     app->Consume(total);
+    Drain(wire);  // record by record: the write BIO never holds more than one
   }
-  Drain(wire);
+  ShrinkBuffers();
   return Status::kOk;
 }
 
@@ -244,6 +258,41 @@ void TlsTransport::OnClosing(net::OutputQueue* wire) {
   if (established_ && !failed_) {
     SSL_shutdown(ssl_);  // close_notify
     Drain(wire);
+  }
+}
+
+size_t TlsTransport::BufferCapacity() const {
+  size_t sum = 0;
+  for (BIO* b : {in_, out_}) {
+    BUF_MEM* mem = nullptr;
+    if (BIO_get_mem_ptr(b, &mem) == 1 && mem != nullptr) {
+      sum += mem->max;
+    }
+  }
+  return sum;
+}
+
+void TlsTransport::ShrinkBuffers() {
+  // A memory BIO keeps the largest size it ever grew to. Once one is empty and larger than
+  // kKeptBioBytes (a client sent a large message, or a large flush), it is replaced, so an idle
+  // connection holds a few KiB, not its largest message.
+  BUF_MEM* mem = nullptr;
+  if (BIO_ctrl_pending(in_) == 0 && BIO_get_mem_ptr(in_, &mem) == 1 && mem != nullptr &&
+      mem->max > kKeptBioBytes) {
+    BIO* fresh = NewMemoryBio();
+    if (fresh != nullptr) {
+      SSL_set0_rbio(ssl_, fresh);  // frees the old one
+      in_ = fresh;
+    }
+  }
+  mem = nullptr;
+  if (BIO_ctrl_pending(out_) == 0 && BIO_get_mem_ptr(out_, &mem) == 1 && mem != nullptr &&
+      mem->max > kKeptBioBytes) {
+    BIO* fresh = NewMemoryBio();
+    if (fresh != nullptr) {
+      SSL_set0_wbio(ssl_, fresh);
+      out_ = fresh;
+    }
   }
 }
 

@@ -37,6 +37,8 @@ class TlsTransport : public net::Transport {
   // Client role (tests, the load tool): starts the handshake (the ClientHello on *wire).
   Status Start(net::OutputQueue* wire);
   bool established() const { return established_; }
+  // Bytes the two memory BIOs hold allocated (tests: an idle connection keeps a few KiB).
+  size_t BufferCapacity() const;
   // The subject CN of the peer's certificate (empty: none), for logs and tests.
   std::string PeerCommonName() const;
   // Why the handshake or the connection failed (OpenSSL's words), for logs and tests.
@@ -50,14 +52,15 @@ class TlsTransport : public net::Transport {
   void LogRefusal() const;
   bool TakeIdentity();
   void Drain(net::OutputQueue* wire);
+  void ShrinkBuffers();
 
   SSL* ssl_;
-  BIO* in_;   // owned by ssl_
-  BIO* out_;  // owned by ssl_
+  BIO* in_;   // owned by ssl_ (replaced by ShrinkBuffers)
+  BIO* out_;  // owned by ssl_ (replaced by ShrinkBuffers)
   TlsContext* context_;
   bool started_ = false;  // the first byte was seen
   bool established_ = false;
-  bool failed_ = false;
+  bool failed_ = false;  // refused, failed, or ended by the peer's close_notify
   std::string identity_;
   std::string error_;
   std::string peer_;

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/net/stacked_transport.h"
 #include "core/tls/testing/test_pki.h"
 
 namespace ringmq::tls {
@@ -146,6 +147,9 @@ TEST_F(TlsTransportTest, LargeOutputIsSplitIntoRecords) {
   ASSERT_EQ(server.transport->OnOutbound(&out, &server.wire), Status::kOk);
   Pump(client, server);
   EXPECT_EQ(client.app, big);
+  // Neither side keeps the 200 kB it moved.
+  EXPECT_LE(server.transport->BufferCapacity(), 8192u);
+  EXPECT_LE(client.transport->BufferCapacity(), 8192u);
 }
 
 TEST_F(TlsTransportTest, PlainMqttOnATlsPortIsRefusedAndCounted) {
@@ -285,6 +289,55 @@ TEST_F(TlsTransportTest, ReloadServesTheNewCertificateToNewHandshakesOnly) {
   std::fclose(f);
   EXPECT_FALSE(server.context->Reload().ok());
   EXPECT_EQ(server.context->counters().reloads.load(), 1u);
+}
+
+// An inner transport like WebSocket's: hands bytes on and answers each read (a pong).
+class AnsweringTransport : public net::Transport {
+ public:
+  Status OnInbound(std::span<const uint8_t> in, std::string* app, net::OutputQueue* wire) override {
+    app->append(reinterpret_cast<const char*>(in.data()), in.size());
+    const uint8_t pong[] = {'p', 'o', 'n', 'g'};
+    wire->Append(pong);
+    return Status::kOk;
+  }
+  Status OnOutbound(net::OutputQueue* app, net::OutputQueue* wire) override {
+    while (!app->empty()) {
+      wire->Append(app->Front());
+      app->Consume(app->Front().size());
+    }
+    return Status::kOk;
+  }
+};
+
+// wss://: the client's last message and its TLS close_notify in one read. The message still
+// reaches the application (a DISCONNECT must not be lost), and the connection closes after
+// sending what it has (the close_notify answer), not at once.
+TEST_F(TlsTransportTest, StackedCloseNotifyAfterDataKeepsTheData) {
+  auto server_context = Server(settings_);
+  net::StackedTransport server(
+      std::make_unique<TlsTransport>(server_context->NewSession(), server_context.get()),
+      std::make_unique<AnsweringTransport>());
+  Peer client(Client(nullptr, settings_.ca));
+  ASSERT_EQ(client.transport->Start(&client.wire), Status::kOk);
+  net::OutputQueue server_wire;
+  std::string server_app;
+  for (int round = 0; round < 10 && !client.transport->established(); ++round) {
+    const std::vector<uint8_t> hello = Take(&client.wire);
+    ASSERT_EQ(server.OnInbound(hello, &server_app, &server_wire), Status::kOk);
+    const std::vector<uint8_t> answer = Take(&server_wire);
+    client.last = client.transport->OnInbound(answer, &client.app, &client.wire);
+  }
+  ASSERT_TRUE(client.transport->established());
+  net::OutputQueue out;
+  const uint8_t disconnect[] = {0xe0, 0x00};
+  out.Append(disconnect);
+  ASSERT_EQ(client.transport->OnOutbound(&out, &client.wire), Status::kOk);
+  client.transport->OnClosing(&client.wire);  // close_notify in the same read
+  const std::vector<uint8_t> last = Take(&client.wire);
+  const Status st = server.OnInbound(last, &server_app, &server_wire);
+  EXPECT_EQ(st, Status::kCloseAfterSend);
+  EXPECT_EQ(server_app, std::string("\xe0\x00", 2));
+  EXPECT_EQ(server.OnInbound({}, &server_app, &server_wire), Status::kClose);
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ class Acl {
   static bool DefaultMaySubscribe(std::string_view subscription);
 
   size_t rule_count() const { return rule_count_; }
+  // Whether a `user NAME` section names this user.
+  [[nodiscard]] bool NamesUser(std::string_view username) const {
+    return users_.find(username) != users_.end();
+  }
 
   // Internal representation, public for acl.cc's helpers.
   enum Access : uint8_t { kRead = 1, kWrite = 2, kReadWrite = 3 };

@@ -363,10 +363,14 @@ ringmq_decision Authenticate(void* core, const ringmq_client* client, const ring
     return ringmq_deny(kClientIdNotValid);
   }
   // The listener took the user name from the client certificate (identity_as_username): the
-  // TLS handshake verified it against the listener's CA, so no password is asked.
+  // TLS handshake verified it against the listener's CA, so no password is asked of a user
+  // this plugin knows (password file or ACL section); a CA may sign many other names.
   const std::string_view identity = View(host->client_cert_identity(client));
   if (has_username && !identity.empty() && identity == username) {
-    return ringmq_allow();
+    const Tables& t = *c->tables;
+    const bool known = t.passwords->HasUser(std::string(identity)) ||
+                       (t.acl != nullptr && t.acl->NamesUser(identity));
+    return known ? ringmq_allow() : ringmq_deny(kBadUserNameOrPassword);
   }
   if (!has_username && !connect->has_password) {
     return c->tables->allow_anonymous ? ringmq_allow() : ringmq_deny(kNotAuthorized);

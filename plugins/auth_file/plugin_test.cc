@@ -246,10 +246,15 @@ TEST_F(PluginTest, AnonymousClientsWhenAllowed) {
 // which the TLS handshake verified; no password is asked, and the ACL applies to that user.
 TEST_F(PluginTest, CertificateIdentityNeedsNoPassword) {
   const std::string pw = dir_.Write("pw", "alice:" + CheapHash("right") + "\n");
-  ASSERT_EQ(Init({{"password_file", pw}, {"client_id_prefix", "dev-%u-"}}), "");
+  const std::string acl = dir_.Write("acl", "user carol\ntopic readwrite carol/#\n");
+  ASSERT_EQ(Init({{"password_file", pw}, {"acl_file", acl}, {"client_id_prefix", "dev-%u-"}}), "");
   ExpectDecision(Connect("carol", nullptr, "dev-carol-1", "carol"), RINGMQ_ALLOW, 0);
   ExpectDecision(Connect("carol", "anything", "dev-carol-1", "carol"), RINGMQ_ALLOW, 0);
+  ExpectDecision(Connect("alice", nullptr, "dev-alice-1", "alice"), RINGMQ_ALLOW, 0);
   ExpectDecision(Connect("carol", nullptr, "dev-alice-1", "carol"), RINGMQ_DENY, 0x85);
+  // A name the CA signed but neither file knows is no user of this broker (a broad CA signs
+  // many names).
+  ExpectDecision(Connect("dave", nullptr, "dev-dave-1", "dave"), RINGMQ_DENY, 0x86);
   // An identity that is not the user name proves nothing about that name.
   ExpectDecision(Connect("alice", nullptr, "dev-alice-1", "carol"), RINGMQ_DENY, 0x86);
   ExpectDecision(Connect("carol", nullptr, "dev-carol-1"), RINGMQ_DENY, 0x86);

@@ -1,9 +1,9 @@
 // libFuzzer target for listener addresses as --listen gives them (core/config/listener.h):
 // HOST:PORT with a scheme and, for TLS ones, key=value settings after '?', percent-encoded. It
 // must never crash, and (1) an error is InvalidArgument starting "listen "; (2) settings are
-// only accepted on TLS listeners; (3) an accepted TLS listener, written back with
-// ListenerAddress from its endpoint, parses again to the same settings when none of them were
-// overridden (the overrides round trip is checked through the file route by config_fuzz).
+// only accepted on TLS listeners; (3) without them a listener has the default settings; (4) an
+// accepted TLS listener, written back with ListenerAddress (every setting percent-encoded),
+// parses again to the same settings and protocol.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
