@@ -132,6 +132,7 @@ bool BrokerShard::QueueHasRoom(const Session& s, const Message& m) {
 
 void BrokerShard::MessageDropped(const Session& s, const Message& m, Qos qos, DropReason why) {
   ShardCounters::Add(counters().dropped, 1);
+  ShardCounters::Add(counters().dropped_by_reason[static_cast<size_t>(why)], 1);
   if (BrokerHooks* h = hooks_for(BrokerHooks::kWantDropped)) {
     h->OnMessageDropped({m, ClientInfoOf(s), qos}, why);
   }
@@ -241,6 +242,7 @@ bool BrokerShard::WriteAliasedPublish(Connection& c, const Message& m, Qos qos, 
   }
   mqtt::Encode(p, c.version, c.conn->WriteUninitialized(n));
   ShardCounters::Add(counters().messages_out, 1);
+  ShardCounters::Add(counters().messages_out_by_qos[static_cast<size_t>(qos)], 1);
   ShardCounters::Add(counters().bytes_out, n);
   return true;
 }
@@ -292,6 +294,7 @@ bool BrokerShard::WriteSharedPublish(Connection& c, const Message& /*m*/, Qos qo
     }
   }
   ShardCounters::Add(counters().messages_out, 1);
+  ShardCounters::Add(counters().messages_out_by_qos[static_cast<size_t>(qos)], 1);
   ShardCounters::Add(counters().bytes_out, n);
   return true;
 }
