@@ -8,7 +8,8 @@
 // interval (environment errors on hot paths: ENOBUFS, full mailboxes) and reports how many
 // it suppressed. RINGMQ_LOG_EVENT writes a record with a name and fields (client_id=...,
 // reason=...) that the structured formats keep apart, limited to a burst per second per call
-// site with the suppressed records counted in the next one that is written.
+// site; the records it suppressed are counted in one event=log_suppressed record written
+// before its next one.
 #pragma once
 
 #include <atomic>
@@ -95,8 +96,8 @@ class LogBurstLimit {
   } while (0)
 
 // RINGMQ_LOG_EVENT(kInfo, "connect_refused", "refusing a CONNECT", {{"client_id", id}, ...}):
-// at most 20 records a second from one call site; the next one written after a burst carries
-// the count of those suppressed in a record of its own (event=log_suppressed).
+// at most 20 records a second from one call site; the first one written after a burst is
+// preceded by a record of its own with the count of those suppressed (event=log_suppressed).
 #define RINGMQ_LOG_EVENT(level, event, message, ...)                                               \
   do {                                                                                             \
     static ::ringmq::base::LogBurstLimit ringmq_event_limit_(20);                                  \
