@@ -11,6 +11,8 @@ the "admin http://HOST:PORT" line) and --log-format json. Scenarios:
               ringmq_messages_received_total / _sent_total for each QoS, the bytes counters and
               the client and connection gauges
   health      /healthz and /readyz answer 200; an unknown path 404; POST 405
+  same_as_sys with no traffic, a fresh $SYS/broker/messages/received (--sys-interval 1)
+              equals the sum of ringmq_messages_received_total (one snapshot feeds both)
   stalled     a client that connects to the admin port and sends nothing (and one that sends
               half a request) do not hold up a scrape
   refusal     a CONNECT with an unknown protocol level is refused with one log line that is a
@@ -218,6 +220,25 @@ def stalled(broker):
         half.close()
 
 
+def same_as_sys(broker):
+    """/metrics and $SYS come from one snapshot: with no traffic, a fresh
+    $SYS/broker/messages/received equals the sum of ringmq_messages_received_total."""
+    sub = Client(broker.port, "v3.1.1", client_id="admin-sys")
+    try:
+        sub.subscribe("$SYS/broker/messages/received", 0)
+        before = scrape(broker.admin_port)
+        sub.next_message("the retained $SYS/broker/messages/received")
+        _, published, _, _ = sub.next_message("a fresh $SYS/broker/messages/received")
+        after = scrape(broker.admin_port)
+    finally:
+        sub.disconnect()
+    total = [sum(value(m, "ringmq_messages_received_total", qos=q) for q in (0, 1, 2))
+             for m in (before, after)]
+    expect_equal("messages received, before and after (no traffic)", total[0], total[1])
+    expect_equal("$SYS/broker/messages/received", int(total[0]), int(published))
+    expect_equal("$SYS/broker/shards", 2, value(after, "ringmq_shards"))
+
+
 def read_log(broker):
     broker.log.flush()
     with open(broker.log_path, "rb") as f:
@@ -256,8 +277,8 @@ def refusal(broker):
 
 
 def main():
-    broker = interop.Broker(["--admin-listen", "127.0.0.1:0", "--log-format", "json"],
-                            log_level="info")
+    broker = interop.Broker(["--admin-listen", "127.0.0.1:0", "--log-format", "json",
+                             "--sys-interval", "1"], log_level="info")
 
     def with_admin(fn):
         def scenario(_port):
@@ -266,7 +287,7 @@ def main():
         return scenario
 
     scenarios = [(fn.__name__, with_admin(fn))
-                 for fn in (exposition, flow, health, stalled, refusal)]
+                 for fn in (exposition, flow, same_as_sys, health, stalled, refusal)]
     return interop.run("admin", scenarios, broker)
 
 
