@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <span>
 
 #include "core/base/clock.h"
 #include "core/base/log.h"
@@ -55,13 +56,15 @@ AdminServer::~AdminServer() {
 void AdminServer::Run() {
   std::vector<pollfd> fds;
   while (true) {
-    fds.assign({{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}});
-    int64_t next_deadline = INT64_MAX;
+    const int64_t now = base::MonotonicMs();
+    const bool accepting = now >= accept_resume_ms_;
+    fds.assign(
+        {{wake_fd_, POLLIN, 0}, {listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0}});
+    int64_t next_deadline = accepting ? INT64_MAX : accept_resume_ms_;
     for (const Client& c : clients_) {
       fds.push_back({c.fd, static_cast<short>(c.answer.empty() ? POLLIN : POLLOUT), 0});
       next_deadline = std::min(next_deadline, c.deadline_ms);
     }
-    const int64_t now = base::MonotonicMs();
     const int timeout = next_deadline == INT64_MAX
                             ? -1
                             : static_cast<int>(std::max<int64_t>(0, next_deadline - now));
@@ -73,33 +76,45 @@ void AdminServer::Run() {
       return;  // the destructor asks the thread to end
     }
     // Clients first (their indexes match fds[2...]), then new ones.
-    const int64_t after = base::MonotonicMs();
-    size_t kept = 0;
-    for (size_t i = 0; i < clients_.size(); ++i) {
-      Client& c = clients_[i];
-      const short ev = fds[i + 2].revents;
-      bool open = after < c.deadline_ms;
-      if (open && ev != 0) {
-        open = c.answer.empty() ? ReadFrom(c) : WriteTo(c);
-      }
-      if (open) {
-        clients_[kept++] = std::move(c);
-      } else {
-        ::close(c.fd);
-      }
-    }
-    clients_.resize(kept);
+    ServeClients(std::span<const pollfd>(fds).subspan(2));
     if (fds[1].revents != 0) {
       AcceptAll();
     }
   }
 }
 
+void AdminServer::ServeClients(std::span<const pollfd> events) {
+  const int64_t now = base::MonotonicMs();
+  size_t kept = 0;
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    Client& c = clients_[i];
+    bool open = now < c.deadline_ms;
+    if (open && events[i].revents != 0) {
+      open = c.answer.empty() ? ReadFrom(c) : WriteTo(c);
+    }
+    if (!open) {
+      ::close(c.fd);
+      continue;
+    }
+    if (kept != i) {
+      clients_[kept] = std::move(c);
+    }
+    ++kept;
+  }
+  clients_.resize(kept);
+}
+
 void AdminServer::AcceptAll() {
   while (true) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      return;  // EAGAIN: none left (or an error the next poll reports again)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: the socket stays readable, so pause accepting for a
+        // moment rather than spin.
+        RINGMQ_LOG_EVERY_S(kWarning, 10, "admin listener: accept failed (errno %d)", errno);
+        accept_resume_ms_ = base::MonotonicMs() + kAcceptPauseMs;
+      }
+      return;  // EAGAIN: none left
     }
     if (clients_.size() >= kMaxClients) {
       RINGMQ_LOG_EVERY_S(kWarning, 10, "admin listener: %d connections open; closing a new one",

@@ -11,9 +11,12 @@
 // Threads: Start and the destructor on the main thread; SetPlugins and SetReady on any.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +65,9 @@ class AdminServer {
 
   AdminServer(int listen_fd, int wake_fd, net::Endpoint bound, const broker::BrokerShared* shared);
   void Run();
+  // Reads from or writes to the clients that have events (events[i] is clients_[i]'s);
+  // closes those done or past their deadline.
+  void ServeClients(std::span<const pollfd> events);
   void AcceptAll();
   // false: the client is done (answered, failed or timed out) and must be closed.
   bool ReadFrom(Client& c);
@@ -75,7 +81,10 @@ class AdminServer {
   const broker::BrokerShared* const shared_;
   std::atomic<const plugin::PluginHost*> plugins_{nullptr};
   std::atomic<bool> ready_{false};
-  std::vector<Client> clients_;  // the admin thread's
+  static constexpr int64_t kAcceptPauseMs = 100;
+
+  std::vector<Client> clients_;   // the admin thread's
+  int64_t accept_resume_ms_ = 0;  // the admin thread's: accept again from then on
   std::thread thread_;
 };
 
