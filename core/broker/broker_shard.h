@@ -65,7 +65,8 @@ struct ShardCounters {
   std::atomic<uint64_t> subscriptions{0};
   std::atomic<uint64_t> retained{0};
   std::atomic<uint64_t> retained_bytes{0};
-  std::atomic<uint64_t> queued_bytes{0};  // in all of this shard's session queues
+  std::atomic<uint64_t> queued_bytes{0};     // in all of this shard's session queues
+  std::atomic<uint64_t> queued_messages{0};  // the messages of those queues
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> messages_out{0};
   std::atomic<uint64_t> bytes_in{0};

@@ -190,6 +190,7 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   }
   queued_bytes_ += m->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
+  ShardCounters::Add(counters().queued_messages, 1);
   s.Enqueue(std::move(q));
   if (online && hold) {
     SendQueued(s);  // in flight at once, sent once its packet id is durable
@@ -307,6 +308,7 @@ Queued BrokerShard::TakeQueued(Session& s, size_t i) {
   Queued q = s.TakeQueued(i);
   queued_bytes_ -= q.msg->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
+  ShardCounters::Sub(counters().queued_messages, 1);
   return q;
 }
 

@@ -47,6 +47,7 @@ ShardStats OneShard(const C& c) {
   s.messages_in = Load(c.messages_in);
   s.messages_out = Load(c.messages_out);
   s.queued_bytes = Load(c.queued_bytes);
+  s.queued_messages = Load(c.queued_messages);
   s.heartbeat_ms = c.heartbeat_ms.load(std::memory_order_relaxed);
   s.loop_busy_ns = Load(c.loop_busy_ns);
   return s;
@@ -54,19 +55,13 @@ ShardStats OneShard(const C& c) {
 
 void AddShard(const C& c, BrokerStats* t) {
   const std::pair<uint64_t*, Field> sums[] = {
-      {&t->connections, &C::connections},
-      {&t->clients, &C::clients},
-      {&t->sessions, &C::sessions},
-      {&t->subscriptions, &C::subscriptions},
-      {&t->retained, &C::retained},
-      {&t->retained_bytes, &C::retained_bytes},
-      {&t->queued_bytes, &C::queued_bytes},
-      {&t->messages_in, &C::messages_in},
-      {&t->messages_out, &C::messages_out},
-      {&t->bytes_in, &C::bytes_in},
-      {&t->bytes_out, &C::bytes_out},
-      {&t->dropped, &C::dropped},
-      {&t->connects_refused, &C::connects_refused},
+      {&t->connections, &C::connections},   {&t->clients, &C::clients},
+      {&t->sessions, &C::sessions},         {&t->subscriptions, &C::subscriptions},
+      {&t->retained, &C::retained},         {&t->retained_bytes, &C::retained_bytes},
+      {&t->queued_bytes, &C::queued_bytes}, {&t->queued_messages, &C::queued_messages},
+      {&t->messages_in, &C::messages_in},   {&t->messages_out, &C::messages_out},
+      {&t->bytes_in, &C::bytes_in},         {&t->bytes_out, &C::bytes_out},
+      {&t->dropped, &C::dropped},           {&t->connects_refused, &C::connects_refused},
   };
   for (const auto& [total, field] : sums) {
     *total += Load(c.*field);

@@ -23,6 +23,7 @@ struct ShardStats {
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   uint64_t queued_bytes = 0;
+  uint64_t queued_messages = 0;
   int64_t heartbeat_ms = 0;  // base::MonotonicMs of its heartbeat timer's last run (0: never)
   uint64_t loop_busy_ns = 0;
 };
@@ -46,6 +47,7 @@ struct BrokerStats {
   uint64_t retained = 0;
   uint64_t retained_bytes = 0;
   uint64_t queued_bytes = 0;
+  uint64_t queued_messages = 0;
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   std::array<uint64_t, 3> messages_in_by_qos{};

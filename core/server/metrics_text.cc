@@ -77,6 +77,8 @@ void BrokerGauges(std::string* out, const broker::BrokerStats& s) {
   Gauge(out, "ringmq_retained_bytes", "Bytes of retained messages.", s.retained_bytes);
   Gauge(out, "ringmq_queued_bytes", "Bytes of messages queued for sessions (beyond in flight).",
         s.queued_bytes);
+  Gauge(out, "ringmq_queued_messages", "Messages queued for sessions (beyond in flight).",
+        s.queued_messages);
 }
 
 void MessageCounters(std::string* out, const broker::BrokerStats& s) {

@@ -11,6 +11,8 @@ the "admin http://HOST:PORT" line) and --log-format json. Scenarios:
               ringmq_messages_received_total / _sent_total for each QoS, the bytes counters and
               the client and connection gauges
   health      /healthz and /readyz answer 200; an unknown path 404; POST 405
+  queue       QoS 1 messages for a persistent session whose client is away move
+              ringmq_queued_messages and ringmq_queued_bytes, back to 0 once delivered
   same_as_sys with no traffic, a fresh $SYS/broker/messages/received (--sys-interval 1)
               equals the sum of ringmq_messages_received_total (one snapshot feeds both)
   stalled     a client that connects to the admin port and sends nothing (and one that sends
@@ -220,6 +222,33 @@ def stalled(broker):
         half.close()
 
 
+def queue(broker):
+    """QoS 1 messages for a persistent session whose client is away are counted in
+    ringmq_queued_messages and ringmq_queued_bytes until it comes back for them."""
+    away = Client(broker.port, "v3.1.1", client_id="admin-away", clean=False)
+    away.subscribe("admin/queue", 1)
+    away.disconnect()
+    pub = Client(broker.port, "v3.1.1", client_id="admin-queue-pub")
+    try:
+        for i in range(3):
+            pub.publish("admin/queue", f"q{i}", 1)
+    finally:
+        pub.disconnect()
+    queued = scrape(broker.admin_port)
+    check(value(queued, "ringmq_queued_messages") >= 3,
+          f"3 messages queued (got {value(queued, 'ringmq_queued_messages')})")
+    check(value(queued, "ringmq_queued_bytes") > 0, "queued bytes")
+    back = Client(broker.port, "v3.1.1", client_id="admin-away", clean=False)
+    try:
+        for i in range(3):
+            back.next_message(f"queued message {i}")
+    finally:
+        back.disconnect()
+    Client(broker.port, "v3.1.1", client_id="admin-away", clean=True).disconnect()
+    expect_equal("queued messages once delivered", 0,
+                 value(scrape(broker.admin_port), "ringmq_queued_messages"))
+
+
 def same_as_sys(broker):
     """/metrics and $SYS come from one snapshot: with no traffic, a fresh
     $SYS/broker/messages/received equals the sum of ringmq_messages_received_total."""
@@ -287,7 +316,7 @@ def main():
         return scenario
 
     scenarios = [(fn.__name__, with_admin(fn))
-                 for fn in (exposition, flow, same_as_sys, health, stalled, refusal)]
+                 for fn in (exposition, flow, queue, same_as_sys, health, stalled, refusal)]
     return interop.run("admin", scenarios, broker)
 
 

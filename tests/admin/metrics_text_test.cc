@@ -30,6 +30,7 @@ broker::BrokerStats TwoShards() {
   s.messages_in_by_qos = {5, 6, 7};
   s.messages_out_by_qos = {1, 0, 2};
   s.bytes_in = 1234;
+  s.queued_messages = 8;
   s.drops = {{"", "offline", 4}, {"$SYS/broker/limits/sessions", "limit_sessions", 1}};
   s.store.commits = 2;
   s.store.last_commit_us = 1500;
@@ -48,6 +49,8 @@ TEST(MetricsTextTest, FamiliesHaveHelpTypeAndSamples) {
   EXPECT_TRUE(HasLine(text, "ringmq_build_info{version=\"ringmq 0.1.0\"} 1"));
   EXPECT_TRUE(HasLine(text, "ringmq_uptime_seconds 42"));
   EXPECT_TRUE(HasLine(text, "ringmq_shards 2"));
+  EXPECT_TRUE(HasLine(text, "# TYPE ringmq_queued_messages gauge"));
+  EXPECT_TRUE(HasLine(text, "ringmq_queued_messages 8"));
   EXPECT_EQ(text.back(), '\n');
 }
 
