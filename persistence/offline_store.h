@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 
+#include "core/base/latency_histogram.h"
 #include "core/mqtt/types.h"
 
 namespace ringmq::persistence {
@@ -96,6 +97,8 @@ struct StoreStats {
   uint64_t last_commit_us = 0;  // how long the last commit took
   uint64_t max_commit_us = 0;   // the longest commit since start
   bool accepting = true;        // see OfflineStore::Accepting()
+
+  base::LatencySnapshot commit_latency;  // how long each commit took (µs buckets)
 };
 
 class StoreListener {

@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <span>
 #include <string>
 
 #include "core/base/clock.h"
@@ -12,22 +13,39 @@ namespace ringmq::base {
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
 
 namespace {
+std::atomic<int> g_log_format{static_cast<int>(LogFormat::kText)};
 thread_local int log_shard = -1;
 
-char LevelLetter(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return 'D';
-    case LogLevel::kInfo:
-      return 'I';
-    case LogLevel::kWarning:
-      return 'W';
-    case LogLevel::kError:
-      return 'E';
-    case LogLevel::kOff:
+int64_t UnixMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// One write(2) per record keeps lines whole when several threads log at once.
+void WriteLine(std::string line) {
+  line.push_back('\n');
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+    if (n <= 0) {
       break;
+    }
+    off += static_cast<size_t>(n);
   }
-  return '?';
+}
+
+void Write(LogLevel level, std::string_view event, std::string_view message,
+           std::span<const LogField> fields) {
+  LogRecord r;
+  r.unix_ms = UnixMs();
+  r.level = level;
+  r.shard = log_shard;
+  r.event = event;
+  r.message = message;
+  r.fields = fields;
+  const auto format = static_cast<LogFormat>(g_log_format.load(std::memory_order_relaxed));
+  WriteLine(FormatLogRecord(format, r));
 }
 }  // namespace
 
@@ -60,29 +78,22 @@ void SetLogShard(int shard_index) {
   log_shard = shard_index;
 }
 
+void SetLogFormat(LogFormat format) {
+  g_log_format.store(static_cast<int>(format), std::memory_order_relaxed);
+}
+
 void LogLine(LogLevel level, std::string_view message) {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm utc;
-  gmtime_r(&ts.tv_sec, &utc);
-  std::string line =
-      absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %c ", utc.tm_year + 1900, utc.tm_mon + 1,
-                      utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                      static_cast<int>(ts.tv_nsec / 1'000'000), LevelLetter(level));
-  if (log_shard >= 0) {
-    absl::StrAppendFormat(&line, "shard=%d ", log_shard);
-  }
-  line.append(message);
-  line.push_back('\n');
-  // One write(2) per record keeps lines whole when several threads log at once.
-  size_t off = 0;
-  while (off < line.size()) {
-    ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
-    if (n <= 0) {
-      break;
-    }
-    off += static_cast<size_t>(n);
-  }
+  Write(level, {}, message, {});
+}
+
+void LogEvent(LogLevel level, std::string_view event, std::string_view message,
+              std::initializer_list<LogField> fields) {
+  Write(level, event, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void LogSuppressed(LogLevel level, std::string_view event, uint64_t count) {
+  LogEvent(level, "log_suppressed", "records suppressed (rate limit)",
+           {{"for", std::string(event)}, {"count", absl::StrFormat("%d", count)}});
 }
 
 bool LogRateLimit::Allow(double interval_s, uint64_t* suppressed) {
@@ -91,6 +102,21 @@ bool LogRateLimit::Allow(double interval_s, uint64_t* suppressed) {
   if (now < next ||
       !next_ns_.compare_exchange_strong(next, now + static_cast<int64_t>(interval_s * 1e9),
                                         std::memory_order_relaxed)) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = skipped_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
+bool LogBurstLimit::Allow(uint64_t* suppressed) {
+  const int64_t now = MonotonicNs();
+  int64_t end = window_end_ns_.load(std::memory_order_relaxed);
+  if (now >= end &&
+      window_end_ns_.compare_exchange_strong(end, now + 1'000'000'000, std::memory_order_relaxed)) {
+    used_.store(0, std::memory_order_relaxed);  // a new second (a racing record may miss it)
+  }
+  if (used_.fetch_add(1, std::memory_order_relaxed) >= per_second_) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }

@@ -25,6 +25,7 @@ BrokerShard::BrokerShard(shard::Shard& shard, const BrokerShared& shared)
                                        shared.config.max_retained_bytes, shared.shards)),
       defer_timer_(this, &BrokerShard::OnDeferTimer),
       sys_timer_(this, &BrokerShard::OnSysTimer),
+      heartbeat_timer_(this, &BrokerShard::OnHeartbeatTimer),
       retained_timer_(this, &BrokerShard::OnRetainedSweep),
       decision_timer_(this, &BrokerShard::OnDecisionTimer) {
   if (hooks() != nullptr) {
@@ -63,6 +64,7 @@ void BrokerShard::OnStart() {
   }
   shard_.timers().Schedule(&retained_timer_,
                            now_ms() + int64_t{config().retained_sweep_interval_s} * 1000);
+  OnHeartbeatTimer(&heartbeat_timer_);
 }
 
 // ---- engine events ---------------------------------------------------------------------------
@@ -280,6 +282,7 @@ void BrokerShard::OnBacklogCleared() {
 void BrokerShard::OnStop() {
   stopping_ = true;
   shard_.timers().Cancel(&sys_timer_);
+  shard_.timers().Cancel(&heartbeat_timer_);
   shard_.timers().Cancel(&retained_timer_);
   shard_.timers().Cancel(&decision_timer_);
   std::vector<Connection*> all;

@@ -20,6 +20,7 @@
 //   sys.cc                $SYS statistics
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -53,8 +54,10 @@
 
 namespace ringmq::broker {
 
+inline constexpr size_t kDropReasons = static_cast<size_t>(DropReason::kNotStored) + 1;
+
 // Counters of one shard. Written only by that shard (relaxed load + store, no locked
-// instruction); read by shard 0 for $SYS.
+// instruction); read by shard 0 for $SYS and by the admin thread for /metrics (stats.h).
 struct ShardCounters {
   std::atomic<uint64_t> connections{0};  // network connections (before and after CONNECT)
   std::atomic<uint64_t> clients{0};      // connected MQTT clients
@@ -62,7 +65,8 @@ struct ShardCounters {
   std::atomic<uint64_t> subscriptions{0};
   std::atomic<uint64_t> retained{0};
   std::atomic<uint64_t> retained_bytes{0};
-  std::atomic<uint64_t> queued_bytes{0};  // in all of this shard's session queues
+  std::atomic<uint64_t> queued_bytes{0};     // in all of this shard's session queues
+  std::atomic<uint64_t> queued_messages{0};  // the messages of those queues
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> messages_out{0};
   std::atomic<uint64_t> bytes_in{0};
@@ -79,6 +83,17 @@ struct ShardCounters {
   std::atomic<uint64_t> alias_table_full{0};
   std::atomic<uint64_t> decision_timeouts{0};
   std::atomic<uint64_t> late_decisions{0};
+  // The same messages as messages_in / messages_out, by QoS (index 0, 1, 2).
+  std::array<std::atomic<uint64_t>, 3> messages_in_by_qos{};
+  std::array<std::atomic<uint64_t>, 3> messages_out_by_qos{};
+  // The messages of `dropped`, by DropReason (index).
+  std::array<std::atomic<uint64_t>, kDropReasons> dropped_by_reason{};
+  std::atomic<uint64_t> connects_refused{0};  // CONNECTs refused, connections closed before one
+  // Set by the shard's heartbeat timer (about once a second): when it last ran
+  // (base::MonotonicMs) and the busy time of the shard's event loop then (ns, not waiting in
+  // the kernel; net::Reactor::busy_ns).
+  std::atomic<int64_t> heartbeat_ms{0};
+  std::atomic<uint64_t> loop_busy_ns{0};
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -258,6 +273,12 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
                     bool expiry_capped);
   void RefuseConnect(Connection& c, mqtt::ProtocolVersion v, mqtt::ReasonCode rc,
                      std::string_view why);
+  // ---- the log record of a refusal (connect_refusals.cc) ------------------------------
+  void LogConnectRefused(Connection& c, mqtt::ProtocolVersion v, mqtt::ReasonCode rc,
+                         std::string_view why);
+  void LogConnectionClosedBeforeConnect(Connection& c, std::string_view why);
+  // The CONNECT's client id, or the assigned one (empty: not known).
+  std::string RefusedClientId(Connection& c);
   // Ends a connection from the broker's side: a DISCONNECT with `rc` for 5.0 clients that
   // were connected, then close. `publish_will` says whether the will is published (abnormal
   // ends) or discarded.
@@ -478,6 +499,8 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
   // ---- $SYS (sys.cc) ----------------------------------------------------------------------
   void PublishSys();
   static void OnSysTimer(net::Timer* t);
+  // ---- heartbeat (heartbeat.cc) -------------------------------------------------------------
+  static void OnHeartbeatTimer(net::Timer* t);
   void PublishInternal(std::string_view topic, std::string_view payload, bool retain,
                        mqtt::Qos qos = mqtt::Qos::k0);
 
@@ -575,6 +598,7 @@ class BrokerShard final : public shard::ShardApp, public shard::ShardOwned, publ
   };
   ShardTimer defer_timer_;
   ShardTimer sys_timer_;
+  ShardTimer heartbeat_timer_;
   ShardTimer retained_timer_;
   ShardTimer decision_timer_;
 

@@ -132,6 +132,7 @@ bool BrokerShard::QueueHasRoom(const Session& s, const Message& m) {
 
 void BrokerShard::MessageDropped(const Session& s, const Message& m, Qos qos, DropReason why) {
   ShardCounters::Add(counters().dropped, 1);
+  ShardCounters::Add(counters().dropped_by_reason[static_cast<size_t>(why)], 1);
   if (BrokerHooks* h = hooks_for(BrokerHooks::kWantDropped)) {
     h->OnMessageDropped({m, ClientInfoOf(s), qos}, why);
   }
@@ -189,6 +190,7 @@ BrokerShard::Outcome BrokerShard::DeliverToSession(Session& s, const MessageRef&
   }
   queued_bytes_ += m->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
+  ShardCounters::Add(counters().queued_messages, 1);
   s.Enqueue(std::move(q));
   if (online && hold) {
     SendQueued(s);  // in flight at once, sent once its packet id is durable
@@ -241,6 +243,7 @@ bool BrokerShard::WriteAliasedPublish(Connection& c, const Message& m, Qos qos, 
   }
   mqtt::Encode(p, c.version, c.conn->WriteUninitialized(n));
   ShardCounters::Add(counters().messages_out, 1);
+  ShardCounters::Add(counters().messages_out_by_qos[static_cast<size_t>(qos)], 1);
   ShardCounters::Add(counters().bytes_out, n);
   return true;
 }
@@ -292,6 +295,7 @@ bool BrokerShard::WriteSharedPublish(Connection& c, const Message& /*m*/, Qos qo
     }
   }
   ShardCounters::Add(counters().messages_out, 1);
+  ShardCounters::Add(counters().messages_out_by_qos[static_cast<size_t>(qos)], 1);
   ShardCounters::Add(counters().bytes_out, n);
   return true;
 }
@@ -304,6 +308,7 @@ Queued BrokerShard::TakeQueued(Session& s, size_t i) {
   Queued q = s.TakeQueued(i);
   queued_bytes_ -= q.msg->footprint();
   ShardCounters::Set(counters().queued_bytes, queued_bytes_);
+  ShardCounters::Sub(counters().queued_messages, 1);
   return q;
 }
 

@@ -102,6 +102,7 @@ void BrokerShard::HandlePublish(Connection& c, mqtt::Publish& p) {
   Session& s = *c.session;
   const bool v5 = mqtt::IsV5(c.version);
   ShardCounters::Add(counters().messages_in, 1);
+  ShardCounters::Add(counters().messages_in_by_qos[static_cast<size_t>(p.qos)], 1);
 
   // 1. Topic aliases (5.0, client -> server) [MQTT-3.3.2-12].
   std::string_view topic = p.topic;

@@ -140,6 +140,7 @@ void BrokerShard::ApplyRecovery(ShardRecovery& r) {
       Queued q{std::move(d.message), d.seq, {}, d.qos, d.retain, {}};
       if (d.packet_id == 0) {
         queued_bytes_ += q.msg->footprint();
+        ShardCounters::Add(counters().queued_messages, 1);
         s.Enqueue(std::move(q));
         continue;
       }

@@ -27,14 +27,15 @@ void BrokerShard::HandleAwaitConnect(Connection& c) {
     case mqtt::FrameStatus::kMalformed:
     case mqtt::FrameStatus::kTooLarge:
       // The version is not known yet, so no CONNACK can be chosen: close.
+      LogConnectionClosedBeforeConnect(c, "malformed or too large first packet");
       CloseConnection(c, net::CloseMode::kNow, -EPROTO);
       return;
     case mqtt::FrameStatus::kOk:
       break;
   }
   if (h.type != mqtt::PacketType::kConnect) {
-    RINGMQ_LOG(kDebug, "connection sent %s before CONNECT; closing [MQTT-3.1.0-1]",
-               mqtt::PacketTypeName(h.type));
+    LogConnectionClosedBeforeConnect(
+        c, absl::StrFormat("%s before CONNECT [MQTT-3.1.0-1]", mqtt::PacketTypeName(h.type)));
     CloseConnection(c, net::CloseMode::kNow, -EPROTO);
     return;
   }
@@ -372,8 +373,7 @@ void BrokerShard::WriteConnack(Connection& c, const Session& s, bool present, bo
 
 void BrokerShard::RefuseConnect(Connection& c, ProtocolVersion v, ReasonCode rc,
                                 std::string_view why) {
-  RINGMQ_LOG(kInfo, "refusing a %s CONNECT: %s (%s)", mqtt::ProtocolVersionName(v),
-             mqtt::ReasonCodeName(rc), why);
+  LogConnectRefused(c, v, rc, why);
   c.version = v;
   bool answer = false;
   if (mqtt::IsV5(v)) {
@@ -551,6 +551,7 @@ void BrokerShard::PublishWill(Session& s) {
     init.expiry_deadline_ms = now_ms() + int64_t{w->message_expiry_s} * 1000;
   }
   ShardCounters::Add(counters().messages_in, 1);
+  ShardCounters::Add(counters().messages_in_by_qos[static_cast<size_t>(init.qos)], 1);
   Route(Message::Create(init), nullptr);
 }
 

@@ -18,6 +18,19 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrFormat("log-level: '%s' is not debug, info, warning, error or off", log_level));
   }
+  base::LogFormat format;
+  if (!base::ParseLogFormat(log_format, &format)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("log-format: '%s' is not text, logfmt or json", log_format));
+  }
+  if (!admin_listen.empty()) {
+    std::string scheme;
+    auto ep = net::ParseEndpoint(admin_listen, &scheme);
+    if (!ep.ok() || !scheme.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "admin-listen: '%s' is not HOST:PORT (e.g. 127.0.0.1:9100)", admin_listen));
+    }
+  }
   net::BackendKind backend;
   if (!net::ParseBackend(io_backend, &backend)) {
     return absl::InvalidArgumentError(
@@ -154,6 +167,12 @@ base::LogLevel ServerConfig::ParsedLogLevel() const {
   base::LogLevel level = base::LogLevel::kInfo;
   (void)base::ParseLogLevel(log_level, &level);
   return level;
+}
+
+base::LogFormat ServerConfig::ParsedLogFormat() const {
+  base::LogFormat format = base::LogFormat::kText;
+  (void)base::ParseLogFormat(log_format, &format);
+  return format;
 }
 
 }  // namespace ringmq::config

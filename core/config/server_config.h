@@ -52,6 +52,10 @@ struct ServerConfig {
   uint32_t mailbox_capacity = 4096;
   net::TcpKeepAlive tcp_keepalive;
   std::string log_level = "info";
+  std::string log_format = "text";  // text, logfmt or json (core/base/log_format.h)
+  // The admin HTTP listener (/metrics, /healthz, /readyz; core/server/admin_server.h):
+  // HOST:PORT, empty: none.
+  std::string admin_listen;
 
   // The offline store (persistence/): "sqlite" (durable, in data_dir) or "memory" (keeps
   // nothing across a restart; for benchmarks).
@@ -78,6 +82,7 @@ struct ServerConfig {
   // The listeners of `listen`, parsed (listener id = index), TLS ones with their settings.
   absl::StatusOr<std::vector<Listener>> Listeners() const;
   base::LogLevel ParsedLogLevel() const;
+  base::LogFormat ParsedLogFormat() const;
 };
 
 // Gives config->http_root (when set) to the websocket plugin as its http_root option: over

@@ -98,6 +98,9 @@ constexpr Setting kSettings[] = {
     RINGMQ_SETTING("persistence.store_full_check", "store_full_check", kRestart, store.full_check),
     // [logging].
     RINGMQ_SETTING("logging.level", "log_level", kLive, log_level),
+    RINGMQ_SETTING("logging.format", "log_format", kRestart, log_format),
+    // [admin]: the admin HTTP listener (metrics and health).
+    RINGMQ_SETTING("admin.listen", "admin_listen", kRestart, admin_listen),
 };
 
 #undef RINGMQ_SETTING

@@ -165,7 +165,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(const ReactorOptions& o
 }
 
 Reactor::Reactor(const ReactorOptions& options, IoHandler* handler)
-    : options_(options), handler_(handler) {
+    : options_(options), handler_(handler), woke_ns_(base::MonotonicNs()) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   RINGMQ_ASSERT(wake_fd_ >= 0);
 }
@@ -178,6 +178,18 @@ Reactor::~Reactor() {
 
 void Reactor::UpdateNow() {
   now_ms_ = options_.clock != nullptr ? options_.clock->NowMs() : base::MonotonicMs();
+}
+
+uint64_t Reactor::busy_ns() const {
+  return busy_ns_ + static_cast<uint64_t>(base::MonotonicNs() - woke_ns_);  // busy right now
+}
+
+void Reactor::BeforeWait() {
+  busy_ns_ += static_cast<uint64_t>(base::MonotonicNs() - woke_ns_);
+}
+
+void Reactor::AfterWait() {
+  woke_ns_ = base::MonotonicNs();
 }
 
 void Reactor::Wake() {

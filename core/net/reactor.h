@@ -322,6 +322,10 @@ class Reactor {
   int64_t now_ms() const { return now_ms_; }
   void UpdateNow();
 
+  // Time the loop spent not waiting in the kernel for events (ns since the reactor was made):
+  // everything but the blocking wait of Poll(). The reactor's thread only.
+  uint64_t busy_ns() const;
+
   // Counters.
   struct Stats {
     uint64_t accepted = 0;
@@ -337,6 +341,10 @@ class Reactor {
 
  protected:
   Reactor(const ReactorOptions& options, IoHandler* handler);
+
+  // Around the blocking wait of Poll() (not called for a wait of 0 ms): busy_ns.
+  void BeforeWait();
+  void AfterWait();
 
   // Starts closing now: stop every operation, close the descriptor, queue OnClosed.
   virtual void BeginClose(Conn& c, int err) = 0;
@@ -380,6 +388,9 @@ class Reactor {
   Stats stats_;
   int wake_fd_ = -1;  // eventfd for wake-ups from any thread
   int64_t now_ms_ = 0;
+  // Busy time (busy_ns): what was counted up to the last wait, and when that wait ended.
+  uint64_t busy_ns_ = 0;
+  int64_t woke_ns_ = 0;
   size_t live_ = 0;
 
  private:

@@ -467,11 +467,15 @@ int EpollReactor::Poll(int timeout_ms) {
     t->Wake();
   }
   wake_targets_.clear();
+  if (timeout_ms != 0) {
+    BeforeWait();
+  }
   int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
   if (n < 0) {
     n = 0;  // EINTR
   }
   if (timeout_ms != 0) {
+    AfterWait();
     UpdateNow();  // we may have slept: events below happen now, not at the loop's start
   }
   for (int i = 0; i < n; ++i) {

@@ -583,7 +583,9 @@ int UringReactor::Poll(int timeout_ms) {
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
     // Returns -ETIME on timeout and -EINTR on a signal: both just end the wait.
+    BeforeWait();
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
+    AfterWait();
     UpdateNow();  // we may have slept: events below happen now, not at the loop's start
   }
   int handled = 0;

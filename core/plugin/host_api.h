@@ -14,6 +14,7 @@
 
 #include "core/broker/hooks.h"
 #include "core/net/timer_wheel.h"
+#include "core/plugin/call_counts.h"
 
 #include "ringmq/plugin.h"
 
@@ -59,6 +60,7 @@ struct ringmq_core {
   absl::flat_hash_map<uint64_t, std::unique_ptr<PluginTimer>> timers;
   uint64_t last_timer_id = 0;
   std::vector<std::unique_ptr<TickTimer>> ticks;
+  ringmq::plugin::CallCounts calls;  // this shard's calls of each plugin's hooks
 };
 
 namespace ringmq::plugin {

@@ -331,6 +331,9 @@ ringmq_decision PluginHost::Call(size_t plugin, ringmq_core& core, const Request
                                  uint64_t ticket) {
   const ringmq_plugin_hooks& h = plugins_[plugin]->loaded->hooks;
   void* state = core.states[plugin];
+  core.calls.Count(plugin, r.kind == Kind::kConnect   ? HookKind::kAuthenticate
+                           : r.kind == Kind::kPublish ? HookKind::kAuthorizePublish
+                                                      : HookKind::kAuthorizeSubscribe);
   ringmq_client client;
   client.info = &r.client;
   client.known_address = r.address;
@@ -440,6 +443,7 @@ broker::AuthStepResult PluginHost::OnAuthStep(const broker::AuthStepRequest& r, 
   step.data = Str(r.data);
   for (size_t i : auth_step_plugins_) {
     ringmq_auth_reply reply;
+    core->calls.Count(i, HookKind::kAuthStep);
     const ringmq_decision d =
         plugins_[i]->loaded->hooks.auth_step(core->states[i], &client, &step, &reply, ticket);
     if (d.verdict == RINGMQ_DENY && d.reason == 0x8C) {
@@ -476,10 +480,11 @@ void PluginHost::OnDecisionAbandoned(uint32_t shard, uint64_t ticket) {
 // ---- events -----------------------------------------------------------------------------
 
 template <typename Hook, typename F>
-void PluginHost::ForEach(ringmq_core& core, Hook ringmq_plugin_hooks::*hook, F&& f) {
+void PluginHost::ForEach(ringmq_core& core, Hook ringmq_plugin_hooks::*hook, HookKind kind, F&& f) {
   for (size_t i = 0; i < plugins_.size(); ++i) {
     const ringmq_plugin_hooks& h = plugins_[i]->loaded->hooks;
     if (h.*hook != nullptr) {
+      core.calls.Count(i, kind);
       f(h.*hook, core.states[i]);
     }
   }
@@ -495,15 +500,15 @@ void PluginHost::Event(const broker::MessageEvent& e, int kind, uint32_t reason)
   client.info = &e.client;
   switch (kind) {
     case kPublished:
-      ForEach(*core, &ringmq_plugin_hooks::on_message_published,
+      ForEach(*core, &ringmq_plugin_hooks::on_message_published, HookKind::kMessagePublished,
               [&](auto fn, void* state) { fn(state, &client, &m); });
       return;
     case kDelivered:
-      ForEach(*core, &ringmq_plugin_hooks::on_message_delivered,
+      ForEach(*core, &ringmq_plugin_hooks::on_message_delivered, HookKind::kMessageDelivered,
               [&](auto fn, void* state) { fn(state, &client, &m); });
       return;
     default:
-      ForEach(*core, &ringmq_plugin_hooks::on_message_dropped,
+      ForEach(*core, &ringmq_plugin_hooks::on_message_dropped, HookKind::kMessageDropped,
               [&](auto fn, void* state) { fn(state, &client, &m, reason); });
   }
 }
@@ -520,23 +525,38 @@ void PluginHost::OnMessageDropped(const broker::MessageEvent& e, broker::DropRea
   Event(e, kDropped, static_cast<uint32_t>(why));
 }
 
-void PluginHost::ClientEvent(const broker::ClientInfo& c, ClientHook hook) {
+void PluginHost::ClientEvent(const broker::ClientInfo& c, ClientHook hook, HookKind kind) {
   if (ringmq_core* core = ReadyCore(c.shard)) {
     ringmq_client client;
     client.info = &c;
-    ForEach(*core, hook, [&](auto fn, void* state) { fn(state, &client); });
+    ForEach(*core, hook, kind, [&](auto fn, void* state) { fn(state, &client); });
   }
 }
 
 void PluginHost::OnClientConnected(const broker::ClientInfo& c) {
-  ClientEvent(c, &ringmq_plugin_hooks::on_client_connected);
+  ClientEvent(c, &ringmq_plugin_hooks::on_client_connected, HookKind::kClientConnected);
 }
 
 void PluginHost::OnClientDisconnected(const broker::ClientInfo& c) {
-  ClientEvent(c, &ringmq_plugin_hooks::on_client_disconnected);
+  ClientEvent(c, &ringmq_plugin_hooks::on_client_disconnected, HookKind::kClientDisconnected);
 }
 
 // ---- for the host functions ---------------------------------------------------------------
+
+std::vector<PluginCallTotal> PluginHost::CallTotals() const {
+  std::vector<PluginCallTotal> totals;
+  for (size_t i = 0; i < plugins_.size() && i < CallCounts::kMaxCountedPlugins; ++i) {
+    for (size_t k = 0; k < kHookKinds; ++k) {
+      const auto kind = static_cast<HookKind>(k);
+      PluginCallTotal t{plugins_[i]->loaded->name, HookKindName(kind), 0};
+      for (const auto& core : core_states_) {
+        t.calls += core->calls.Get(i, kind);
+      }
+      totals.push_back(std::move(t));
+    }
+  }
+  return totals;
+}
 
 static_assert(static_cast<int>(base::LogLevel::kDebug) == RINGMQ_LOG_DEBUG &&
               static_cast<int>(base::LogLevel::kError) == RINGMQ_LOG_ERROR);

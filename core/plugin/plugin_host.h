@@ -26,6 +26,7 @@
 #include "core/base/mutex.h"
 #include "core/broker/completions.h"
 #include "core/broker/hooks.h"
+#include "core/plugin/call_counts.h"
 #include "core/plugin/host_api.h"
 #include "core/plugin/plugin_loader.h"
 
@@ -92,6 +93,10 @@ class PluginHost final : public broker::BrokerHooks {
   void OnClientConnected(const broker::ClientInfo& c) override;
   void OnClientDisconnected(const broker::ClientInfo& c) override;
 
+  // Calls of each plugin's hooks, summed over the shards (every hook of every plugin, zero
+  // included). Any thread, once the plugins are added.
+  std::vector<PluginCallTotal> CallTotals() const;
+
   // For the host functions (host_api.cc).
   void Log(size_t plugin, uint32_t level, std::string_view message) const;
   void Complete(uint64_t ticket, ringmq_decision d) const;
@@ -132,10 +137,10 @@ class PluginHost final : public broker::BrokerHooks {
   ringmq_core* ReadyCore(uint32_t shard);
   // Calls `f(plugin index, core state)` for each plugin with a non-null `hook`.
   template <typename Hook, typename F>
-  void ForEach(ringmq_core& core, Hook ringmq_plugin_hooks::*hook, F&& f);
+  void ForEach(ringmq_core& core, Hook ringmq_plugin_hooks::*hook, HookKind kind, F&& f);
   void Event(const broker::MessageEvent& e, int kind, uint32_t reason);
   using ClientHook = void (*ringmq_plugin_hooks::*)(void*, const ringmq_client*);
-  void ClientEvent(const broker::ClientInfo& c, ClientHook hook);
+  void ClientEvent(const broker::ClientInfo& c, ClientHook hook, HookKind kind);
   void CoreInit(ringmq_core& core);
   static void RunCoreReload(void* arg);
 

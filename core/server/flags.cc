@@ -75,6 +75,12 @@ ABSL_FLAG(uint32_t, tcp_keepalive_interval, 10, "seconds between TCP keep-alive 
 ABSL_FLAG(uint32_t, tcp_keepalive_count, 5,
           "unanswered TCP keep-alive probes before the connection is dropped");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (one human line per record), logfmt (key=value pairs) or json (one object per "
+          "line)");
+ABSL_FLAG(std::string, admin_listen, "",
+          "HOST:PORT of the admin HTTP listener: Prometheus /metrics, /healthz, /readyz (empty: "
+          "none; keep it on loopback unless the network in between is trusted)");
 ABSL_FLAG(std::string, persistence, "sqlite",
           "sqlite: sessions, subscriptions, queued and retained messages kept in --data-dir, "
           "acknowledged only once on disk; memory: nothing survives a restart (benchmarks)");

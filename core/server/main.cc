@@ -20,6 +20,7 @@
 #include "core/config/server_config.h"
 #include "core/plugin/init_guard.h"
 #include "core/plugin/plugin_host.h"
+#include "core/server/admin_server.h"
 #include "core/server/flags.h"
 #include "core/server/memory_release.h"
 #include "core/server/reload.h"
@@ -77,6 +78,27 @@ absl::Status LoadPlugins(const ringmq::config::ServerConfig& c, ringmq::plugin::
   return absl::OkStatus();
 }
 
+// The admin HTTP listener when --admin-listen is set (null otherwise); its address is
+// printed ("admin http://127.0.0.1:9100") before the "ready" line.
+absl::StatusOr<std::unique_ptr<ringmq::server::AdminServer>> StartAdmin(
+    const ringmq::config::ServerConfig& c, const ringmq::broker::BrokerShared& shared) {
+  if (c.admin_listen.empty()) {
+    return nullptr;
+  }
+  absl::StatusOr<ringmq::net::Endpoint> at = ringmq::net::ParseEndpoint(c.admin_listen);
+  if (!at.ok()) {
+    return at.status();
+  }
+  auto admin = ringmq::server::AdminServer::Start(*at, &shared);
+  if (!admin.ok()) {
+    return absl::Status(
+        admin.status().code(),
+        absl::StrFormat("admin-listen %s: %s", c.admin_listen, admin.status().message()));
+  }
+  std::printf("admin http://%s\n", (*admin)->bound().ToString().c_str());
+  return admin;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +113,7 @@ int main(int argc, char** argv) {
   }
   const ringmq::config::ServerConfig config = *std::move(loaded);
   ringmq::base::SetLogLevel(config.ParsedLogLevel());
+  ringmq::base::SetLogFormat(config.ParsedLogFormat());
   absl::StatusOr<ringmq::shard::ShardSetOptions> opts = config.ShardSetOptions();
   if (!opts.ok()) {
     return Fail(std::string(opts.status().message()));
@@ -108,6 +131,12 @@ int main(int argc, char** argv) {
   shared.start_ms = ringmq::base::MonotonicMs();
   for (uint32_t i = 0; i < opts->threads; ++i) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
+  }
+  // The admin listener answers from now on: /readyz says 503 until the store is recovered
+  // and the listeners are open.
+  absl::StatusOr<std::unique_ptr<ringmq::server::AdminServer>> admin = StartAdmin(config, shared);
+  if (!admin.ok()) {
+    return Fail(std::string(admin.status().message()));
   }
 #ifdef RINGMQ_HAVE_MIMALLOC
   // An idle shard gives what its thread freed back to the OS (ReleaseFreedMemory): a session
@@ -178,6 +207,10 @@ int main(int argc, char** argv) {
   }
   std::printf("ready\n");  // after every listener's line
   std::fflush(stdout);
+  if (*admin != nullptr) {
+    (*admin)->SetPlugins(&plugins);  // reset below before the plugins go
+    (*admin)->SetReady();
+  }
   // systemd's Type=notify (dist/ringmq.service): started once every listener accepts.
   if (absl::Status n = ringmq::server::NotifyServiceManager("READY=1"); !n.ok()) {
     RINGMQ_LOG(kWarning, "%s", n.message());
@@ -193,6 +226,7 @@ int main(int argc, char** argv) {
   }
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   ringmq::server::NotifyServiceManager("STOPPING=1").IgnoreError();  // said at start if it fails
+  admin->reset();  // before what it reads goes
   set.Stop();
   completions.Close();  // commits from now on reach no shard (their reactors go with Wait)
   set.Wait();

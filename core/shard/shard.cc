@@ -234,6 +234,12 @@ void Shard::OnDetached(net::Conn& c, net::DetachedSocket socket) {
 
 void Shard::OnAccepted(net::Conn& c) {
   if (!set_->TryAddConnection()) {
+    const absl::StatusOr<net::Endpoint> peer = net::PeerEndpoint(c.fd());
+    RINGMQ_LOG_EVENT(kWarning, "connect_refused", "refusing a connection",
+                     {{"client_id", ""},
+                      {"address", peer.ok() ? peer->ToString() : std::string()},
+                      {"reason", "none"},
+                      {"why", "over --max-connections"}});
     c.set_user(&refused_marker);
     reactor_->Close(c, net::CloseMode::kNow, -EMFILE);
     return;

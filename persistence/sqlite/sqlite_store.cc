@@ -80,6 +80,7 @@ StoreStats SqliteStore::Stats() const {
   s.pending_bytes = pending_bytes_.load(std::memory_order_relaxed);
   s.last_commit_us = last_commit_us_.load(std::memory_order_relaxed);
   s.max_commit_us = max_commit_us_.load(std::memory_order_relaxed);
+  s.commit_latency = commit_latency_.Snapshot();
   s.accepting = Accepting();
   return s;
 }
@@ -298,6 +299,7 @@ void SqliteStore::CommitAll(std::vector<StoreOp>* batch) {
     commits_.fetch_add(1, std::memory_order_relaxed);
     operations_.fetch_add(n, std::memory_order_relaxed);
     last_commit_us_.store(took_us, std::memory_order_relaxed);
+    commit_latency_.Record(took_us);
     if (took_us > max_commit_us_.load(std::memory_order_relaxed)) {
       max_commit_us_.store(took_us, std::memory_order_relaxed);
     }

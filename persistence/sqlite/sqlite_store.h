@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 
+#include "core/base/latency_histogram.h"
 #include "core/base/mutex.h"
 #include "persistence/offline_store.h"
 #include "persistence/sqlite/store_op.h"
@@ -103,6 +104,7 @@ class SqliteStore final : public OfflineStore {
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> commits_{0}, operations_{0}, failed_commits_{0};
   std::atomic<uint64_t> last_commit_us_{0}, max_commit_us_{0};
+  base::LatencyHistogram commit_latency_;  // written by the writer thread only
 };
 
 }  // namespace ringmq::persistence::sqlite

@@ -115,6 +115,10 @@ store_full_check = true
 
 [logging]
 level = "debug"
+format = "json"
+
+[admin]
+listen = "127.0.0.1:9100"
 )";
 
 TEST(ConfigFileTest, ExampleFileParsesToTheDefaults) {

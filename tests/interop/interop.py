@@ -183,6 +183,7 @@ class Broker:
         if self.kind not in ("ringmq", "mosquitto"):
             raise SystemExit(f"RINGMQ_TEST_BROKER={self.kind}: expected ringmq or mosquitto")
         self.port = None  # the first listener's
+        self.admin_port = None  # ringmq with --admin-listen: its "admin http://HOST:PORT" line
         self.ports = {}   # ringmq: the first listener of each protocol ("mqtt", "websocket")
         self.listening = []  # ringmq: (protocol, port) per listener, in the order of --listen
         self.proc = None
@@ -236,6 +237,8 @@ class Broker:
                 self.ports.setdefault(line.split(" ")[1], port)
                 self.listening.append((line.split(" ")[1], port))
                 self.port = self.port or port
+            elif line.startswith("admin http://"):
+                self.admin_port = port_from_listening_line(line)
             elif line == "ready" and self.port:
                 return
 
@@ -302,14 +305,15 @@ class Broker:
 
 # ---- the runner ----------------------------------------------------------------------------------
 
-def run(family, scenarios):
-    """Starts the broker, runs every (name, fn(port)) scenario, stops the broker.
+def run(family, scenarios, broker=None):
+    """Starts the broker (`broker`, a Broker not started yet, or a default one), runs every
+    (name, fn(port)) scenario, stops the broker.
 
     Prints one PASS/FAIL line per scenario (a failure names the scenario and what was
     expected vs received) and returns the process exit code: 0 if all passed.
     """
     global _ws_port
-    broker = Broker().start()
+    broker = (broker or Broker()).start()
     _ws_port = broker.ports.get("websocket")
     failures = []
     started = time.monotonic()
