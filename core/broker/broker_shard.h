@@ -46,6 +46,7 @@
 #include "core/broker/router.h"
 #include "core/broker/session.h"
 #include "core/broker/shard_hash.h"
+#include "core/broker/stats.h"
 #include "core/mqtt/encoder.h"
 #include "core/mqtt/packets.h"
 #include "core/shard/shard.h"
@@ -123,9 +124,9 @@ struct BrokerShared {
   // Called on the accepting shard's thread (`shard`), so on several shards at once: it must
   // be thread-safe. A connection handed from another shard keeps its own.
   std::function<bool(uint32_t shard, net::Conn& c)> attach_transport;
-  // Figures kept outside the broker (the TLS listeners' handshake counters), as ($SYS topic,
-  // value); called by shard 0 for $SYS, so thread-safe. Null: none.
-  std::function<std::vector<std::pair<std::string, uint64_t>>()> outside_figures;
+  // Figures kept outside the broker (the TLS listeners' handshake counters), for $SYS and
+  // /metrics (stats.h); called from shard 0 and the admin thread, so thread-safe. Null: none.
+  std::function<std::vector<OutsideFigure>()> outside_figures;
   // What the store gave back at start, by the shard that owns it now (empty: nothing). Each
   // shard takes its own slot once, in OnStart.
   mutable std::vector<std::unique_ptr<ShardRecovery>> recovery;

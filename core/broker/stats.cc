@@ -97,6 +97,9 @@ BrokerStats GatherStats(const BrokerShared& shared, int64_t now_ms) {
   if (shared.store != nullptr) {
     t.store = shared.store->Stats();
   }
+  if (shared.outside_figures) {
+    t.outside = shared.outside_figures();
+  }
   return t;
 }
 

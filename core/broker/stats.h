@@ -35,6 +35,15 @@ struct CountedTotal {
   uint64_t value = 0;
 };
 
+// A counter kept outside the broker (the TLS listeners' handshakes), with its $SYS topic and
+// its /metrics name.
+struct OutsideFigure {
+  std::string sys_topic;  // "$SYS/broker/tls/handshakes"
+  std::string metric;     // "ringmq_tls_handshakes_total"
+  std::string help;
+  uint64_t value = 0;
+};
+
 struct BrokerStats {
   std::string version;
   int64_t uptime_s = 0;
@@ -60,6 +69,7 @@ struct BrokerStats {
   // that refused something ($SYS/broker/limits/..., $SYS/broker/store/refused).
   std::vector<CountedTotal> drops;
   persistence::StoreStats store;
+  std::vector<OutsideFigure> outside;  // BrokerShared::outside_figures
 };
 
 // `now_ms`: base::MonotonicMs (the uptime is counted from shared.start_ms).

@@ -77,10 +77,8 @@ void BrokerShard::PublishSys() {
   for (const auto& [topic, value] : store) {
     PublishInternal(topic, absl::StrFormat("%d", value), /*retain=*/true);
   }
-  if (shared_.outside_figures) {
-    for (const auto& [topic, value] : shared_.outside_figures()) {
-      PublishInternal(topic, absl::StrFormat("%d", value), /*retain=*/true);
-    }
+  for (const OutsideFigure& f : st.outside) {
+    PublishInternal(f.sys_topic, absl::StrFormat("%d", f.value), /*retain=*/true);
   }
 }
 

@@ -208,6 +208,9 @@ std::string RenderMetrics(const broker::BrokerStats& stats,
   ShardFigures(&out, stats, now_ms);
   StoreFigures(&out, stats.store);
   PluginCalls(&out, plugin_calls);
+  for (const broker::OutsideFigure& f : stats.outside) {
+    Counter(&out, f.metric, f.help, f.value);
+  }
   return out;
 }
 

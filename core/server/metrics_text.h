@@ -1,6 +1,6 @@
 // The Prometheus text exposition format (0.0.4) of a BrokerStats snapshot and the plugins'
 // call counts: what GET /metrics answers. Pure: any thread (the admin thread; unit tests).
-// docs/operations-metrics.md lists every metric with its $SYS topic.
+// docs/operations.md ("Metrics and health") lists every metric with its $SYS topic.
 #pragma once
 
 #include <cstdint>

@@ -127,21 +127,31 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
   return absl::OkStatus();
 }
 
-std::vector<std::pair<std::string, uint64_t>> ListenerTransports::TlsFigures() const {
+std::vector<broker::OutsideFigure> ListenerTransports::TlsFigures() const {
   using C = tls::TlsCounters;
-  const std::pair<const char*, std::atomic<uint64_t> C::*> fields[] = {
-      {"$SYS/broker/tls/handshakes", &C::handshakes},
-      {"$SYS/broker/tls/handshake_failures", &C::handshake_failures},
-      {"$SYS/broker/tls/handshakes_unfinished", &C::handshakes_unfinished},
-      {"$SYS/broker/tls/reloads", &C::reloads},
+  const struct {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> C::*field;
+  } fields[] = {
+      {"handshakes", "TLS handshakes completed.", &C::handshakes},
+      {"handshake_failures",
+       "TLS handshakes refused: not TLS, a certificate that does not verify, a protocol error.",
+       &C::handshake_failures},
+      {"handshakes_unfinished",
+       "TLS connections closed before their handshake ended (stalled clients, scanners).",
+       &C::handshakes_unfinished},
+      {"reloads", "Certificate reloads (SIGHUP) that took effect, summed over TLS listeners.",
+       &C::reloads},
   };
-  std::vector<std::pair<std::string, uint64_t>> out;
-  for (const auto& [topic, field] : fields) {
+  std::vector<broker::OutsideFigure> out;
+  for (const auto& f : fields) {
     uint64_t sum = 0;
     for (const auto& c : tls_) {
-      sum += c != nullptr ? (c->counters().*field).load(std::memory_order_relaxed) : 0;
+      sum += c != nullptr ? (c->counters().*f.field).load(std::memory_order_relaxed) : 0;
     }
-    out.emplace_back(topic, sum);
+    out.push_back({absl::StrFormat("$SYS/broker/tls/%s", f.name),
+                   absl::StrFormat("ringmq_tls_%s_total", f.name), f.help, sum});
   }
   return out;
 }

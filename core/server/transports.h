@@ -32,8 +32,9 @@ class ListenerTransports {
   void ReloadTls();
   // The TLS contexts (nullptr for plain listeners), by listener id: for their counters.
   const std::vector<std::unique_ptr<tls::TlsContext>>& tls() const { return tls_; }
-  // The TLS counters summed over the listeners, as $SYS/broker/tls/... figures. Any thread.
-  std::vector<std::pair<std::string, uint64_t>> TlsFigures() const;
+  // The TLS counters summed over the listeners ($SYS/broker/tls/..., ringmq_tls_..._total).
+  // Any thread.
+  std::vector<broker::OutsideFigure> TlsFigures() const;
 
  private:
   std::vector<std::unique_ptr<tls::TlsContext>> tls_;

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
@@ -84,7 +85,8 @@ class Setup:
                 "--listen", "mqtts://127.0.0.1:0",
                 "--listen", f"mqtts://127.0.0.1:0?{need}",
                 "--listen", f"mqtts://127.0.0.1:0?{need}&identity_as_username=cn",
-                "--connect-timeout", str(CONNECT_TIMEOUT_S), "--sys-interval", "1"]
+                "--connect-timeout", str(CONNECT_TIMEOUT_S), "--sys-interval", "1",
+                "--admin-listen", "127.0.0.1:0"]
 
 
 S = None  # the Setup
@@ -331,6 +333,15 @@ def sys_value(port, topic):
         c.loop_stop()
 
 
+def metric(port, name):
+    """One counter of /metrics (the admin listener's), or None."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    return None
+
+
 def scenario_tls_counters(ports):
     base = "$SYS/broker/tls/"
     wait_for(lambda: sys_value(ports["plain"], base + "handshake_failures") >= 4,
@@ -338,6 +349,10 @@ def scenario_tls_counters(ports):
     wait_for(lambda: sys_value(ports["plain"], base + "handshakes_unfinished") >= 2,
              "handshakes_unfinished to count the stalled connections", timeout=10)
     check(sys_value(ports["plain"], base + "handshakes") >= 10, "handshakes not counted")
+    # /metrics shows the same counters, from the same source.
+    failures = metric(ports["admin"], "ringmq_tls_handshake_failures_total")
+    check(failures is not None and failures >= 4, f"ringmq_tls_handshake_failures_total {failures}")
+    check((metric(ports["admin"], "ringmq_tls_reloads_total") or 0) >= 1, "reloads not in /metrics")
 
 
 def main():
@@ -350,6 +365,7 @@ def main():
     names = [n for n, _ in broker.listening]
     expect_equal("listeners", ["mqtt", "mqtts", "mqtts", "mqtts"], names)
     by_name = dict(zip(["plain", "tls", "mtls", "identity"], ports))
+    by_name["admin"] = broker.admin_port
     scenarios = [
         ("mosquitto", scenario_mosquitto), ("paho", scenario_paho),
         ("wrong_ca", scenario_wrong_ca), ("mtls", scenario_mtls),
