@@ -72,15 +72,17 @@ std::vector<std::string> DefaultPluginDirs() {
   if (n > 0) {
     exe[n] = '\0';
     const std::filesystem::path bin = std::filesystem::path(exe).parent_path();
+    // 1. The build tree: build/ringmq and build/plugins/NAME/NAME.so, the plugins built with
+    //    this binary. First, so that nothing outside the build folder (an older installed
+    //    plugin, or a ../lib/... next to a build folder in /tmp that another user made) is
+    //    loaded instead of them.
+    dirs.push_back((bin / "plugins").string());
 #ifdef RINGMQ_PLUGIN_DIR_FROM_BINDIR
-    // 1. The plugins installed with this very executable, found from where it runs: the same
+    // 2. The plugins installed with this very executable, found from where it runs: the same
     //    folder as RINGMQ_PLUGIN_DIR once installed, and the right one in a DESTDIR staging
     //    copy or a tree moved elsewhere (whose plugins match this binary's ABI).
     dirs.push_back((bin / RINGMQ_PLUGIN_DIR_FROM_BINDIR).lexically_normal().string());
 #endif
-    // 2. The build tree: build/ringmq and build/plugins/NAME/NAME.so. Before the installed
-    //    folder, so that a build-tree broker never loads an older installed plugin.
-    dirs.push_back((bin / "plugins").string());
   }
 #ifdef RINGMQ_PLUGIN_DIR
   // 3. The installed folder as configured (<prefix>/<libdir>/ringmq/plugins): for a binary

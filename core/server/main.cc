@@ -132,6 +132,16 @@ int main(int argc, char** argv) {
   for (uint32_t i = 0; i < opts->threads; ++i) {
     shared.counters.push_back(std::make_unique<ringmq::broker::ShardCounters>());
   }
+  // SIGINT/SIGTERM stop, SIGHUP reloads; blocked before any other thread exists (the admin
+  // listener's, the store's, the shards'), which inherit the mask: a signal is only ever
+  // taken by the main thread's sigwait, never by a thread without a handler (which would end
+  // the process).
+  ringmq::shard::StopSignals stop_signals(ringmq::shard::StopSignals::OnExit::kKeepBlocked,
+                                          /*hangup=*/true);
+  // TLS contexts and plugin transports: declared before the admin listener and the shards,
+  // which read them. Their figures read nothing until Serve has finished (TlsFigures).
+  ringmq::server::ListenerTransports transports;
+  shared.outside_figures = [&transports] { return transports.TlsFigures(); };
   // The admin listener answers from now on: /readyz says 503 until the store is recovered
   // and the listeners are open.
   absl::StatusOr<std::unique_ptr<ringmq::server::AdminServer>> admin = StartAdmin(config, shared);
@@ -149,12 +159,6 @@ int main(int argc, char** argv) {
   RINGMQ_LOG(kInfo, "%s, system allocator", shared.version);
 #endif
 
-  // SIGINT/SIGTERM stop, SIGHUP reloads; taken before any shard thread exists.
-  ringmq::shard::StopSignals stop_signals(ringmq::shard::StopSignals::OnExit::kKeepBlocked,
-                                          /*hangup=*/true);
-
-  // TLS contexts and plugin transports: declared before the shards, which use them.
-  ringmq::server::ListenerTransports transports;
   ringmq::shard::ShardSet set(*opts);
   // Store completions reach the shard that waits for them; then what the store kept comes
   // back, sorted by the shard that owns it now, before any shard runs.
@@ -226,7 +230,7 @@ int main(int argc, char** argv) {
   }
   RINGMQ_LOG(kInfo, "signal %d: shutting down", sig);
   ringmq::server::NotifyServiceManager("STOPPING=1").IgnoreError();  // said at start if it fails
-  admin->reset();  // before what it reads goes
+  admin->reset();                                                    // before what it reads goes
   set.Stop();
   completions.Close();  // commits from now on reach no shard (their reactors go with Wait)
   set.Wait();

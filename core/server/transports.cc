@@ -88,9 +88,8 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
     return absl::OkStatus();
   }
   ReportKtls(listeners);
-  if (std::any_of(tls_.begin(), tls_.end(), [](const auto& c) { return c != nullptr; })) {
-    shared->outside_figures = [this] { return TlsFigures(); };
-  }
+  has_tls_.store(std::any_of(tls_.begin(), tls_.end(), [](const auto& c) { return c != nullptr; }),
+                 std::memory_order_release);
   std::vector<tls::TlsContext*> tls_of_listener;
   for (const auto& c : tls_) {
     tls_of_listener.push_back(c.get());
@@ -128,6 +127,9 @@ absl::Status ListenerTransports::Serve(const std::vector<config::Listener>& list
 }
 
 std::vector<broker::OutsideFigure> ListenerTransports::TlsFigures() const {
+  if (!has_tls_.load(std::memory_order_acquire)) {
+    return {};  // no TLS listener, or Serve not finished (the admin thread may ask early)
+  }
   using C = tls::TlsCounters;
   const struct {
     const char* name;

@@ -7,6 +7,7 @@
 // loaded and before the shards start; ReloadTls on SIGHUP. Outlives the shards.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,7 +38,8 @@ class ListenerTransports {
   std::vector<broker::OutsideFigure> TlsFigures() const;
 
  private:
-  std::vector<std::unique_ptr<tls::TlsContext>> tls_;
+  std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // written by Serve only
+  std::atomic<bool> has_tls_{false};  // set (release) once tls_ is final and holds a context
 };
 
 }  // namespace ringmq::server
