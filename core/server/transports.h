@@ -31,8 +31,6 @@ class ListenerTransports {
   // Reads every TLS listener's certificate, key and CA again; one that fails keeps its
   // running certificate. Logs each.
   void ReloadTls();
-  // The TLS contexts (nullptr for plain listeners), by listener id: for their counters.
-  const std::vector<std::unique_ptr<tls::TlsContext>>& tls() const { return tls_; }
   // The TLS counters summed over the listeners ($SYS/broker/tls/..., ringmq_tls_..._total).
   // Any thread.
   std::vector<broker::OutsideFigure> TlsFigures() const;
